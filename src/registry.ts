@@ -1,0 +1,56 @@
+/**
+ * Adapters by URI scheme. Each entry imports its module only when used, so the AWS, Google and
+ * CouchDB SDKs load only for runs that need them.
+ */
+import { usageError } from './errors.js';
+import type { AdapterOptions, ParsedUri, Sink, SinkFactory, Source, SourceFactory } from './types.js';
+
+type Loader<T> = () => Promise<{ default: T }>;
+
+const sources: Record<string, Loader<SourceFactory>> = {
+  file: () => import('./sources/file.js'),
+  memory: () => import('./sources/memory.js'),
+  couchdb: () => import('./sources/couchdb.js'),
+  couchdbs: () => import('./sources/couchdb.js'),
+  dynamodb: () => import('./sources/dynamodb.js'),
+  firestore: () => import('./sources/firestore.js'),
+};
+
+const sinks: Record<string, Loader<SinkFactory>> = {
+  file: () => import('./sinks/file.js'),
+  memory: () => import('./sinks/memory.js'),
+  null: () => import('./sinks/null.js'),
+  couchdb: () => import('./sinks/couchdb.js'),
+  couchdbs: () => import('./sinks/couchdb.js'),
+  dynamodb: () => import('./sinks/dynamodb.js'),
+  firestore: () => import('./sinks/firestore.js'),
+};
+
+export const sourceSchemes = Object.keys(sources);
+export const sinkSchemes = Object.keys(sinks);
+
+/**
+ * `file:backup.json`, `couchdb`, `couchdb://user:pass@host:5984`, `dynamodb://localhost:8000`.
+ * A bare path ending in .json/.ndjson/.jsonl/.gz is taken as a file for convenience.
+ */
+export function parseUri(raw: string): ParsedUri {
+  const match = /^([a-z][a-z0-9+.-]*):(.*)$/is.exec(raw);
+  if (match && !/^[a-z]:[\\/]/i.test(raw)) return { scheme: match[1]!.toLowerCase(), rest: match[2]!, raw };
+  if (/^[a-z][a-z0-9-]*$/i.test(raw)) return { scheme: raw.toLowerCase(), rest: '', raw };
+  if (/\.(json|ndjson|jsonl)(\.gz)?$/i.test(raw) || raw === '-') return { scheme: 'file', rest: raw, raw };
+  throw usageError('bad-uri', `cannot read "${raw}" as a store: use scheme:… (${sourceSchemes.join(', ')})`);
+}
+
+export async function openSource(raw: string, options: AdapterOptions): Promise<Source> {
+  const uri = parseUri(raw);
+  const load = sources[uri.scheme];
+  if (!load) throw usageError('unknown-scheme', `unknown source "${uri.scheme}": known sources are ${sourceSchemes.join(', ')}`);
+  return (await load()).default(uri, options);
+}
+
+export async function openSink(raw: string, options: AdapterOptions): Promise<Sink> {
+  const uri = parseUri(raw);
+  const load = sinks[uri.scheme];
+  if (!load) throw usageError('unknown-scheme', `unknown target "${uri.scheme}": known targets are ${sinkSchemes.join(', ')}`);
+  return (await load()).default(uri, options);
+}

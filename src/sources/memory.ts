@@ -1,0 +1,36 @@
+import { copyValue, memoryStore } from '../memory-store.js';
+import type { Doc, ParsedUri, Position, Source, SourceChunk, SourceReadOptions } from '../types.js';
+
+const pageSize = 1000;
+
+/** Reads a memory store collection by collection (sorted), documents in `_id` order. */
+export default function memorySource(uri: ParsedUri, options: { batchSize?: number }): Source {
+  const name = uri.rest || 'default';
+  const store = memoryStore(name);
+  const page = options.batchSize ?? pageSize;
+  return {
+    label: `memory:${name}`,
+    provider: 'memory',
+    identity: async () => `memory:${name}`,
+    listCollections: async () => [...store.keys()].sort(),
+    count: async (collection) => store.get(collection)?.size,
+    async *read({ collections, resumeFrom, signal }: SourceReadOptions): AsyncIterable<SourceChunk> {
+      const names = [...store.keys()].filter((c) => !collections || collections.has(c)).sort();
+      const resumeCollection = resumeFrom?.collection as string | undefined;
+      for (const collection of names) {
+        if (resumeCollection !== undefined && collection < resumeCollection) continue;
+        const after = collection === resumeCollection ? (resumeFrom?.after as string | undefined) : undefined;
+        const ids = [...store.get(collection)!.keys()].sort().filter((id) => after === undefined || id > after);
+        yield { collection, docs: [], position: { collection } };
+        for (let i = 0; i < ids.length; i += page) {
+          signal.throwIfAborted();
+          const slice = ids.slice(i, i + page);
+          const docs: Doc[] = slice.map((id) => copyValue(store.get(collection)!.get(id)!));
+          const position: Position = { collection, after: slice[slice.length - 1]! };
+          yield { collection, docs, position, where: (index) => `memory:${name} ${collection} _id ${slice[index]}` };
+        }
+      }
+    },
+    close: async () => {},
+  };
+}

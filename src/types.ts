@@ -1,0 +1,157 @@
+/**
+ * The contracts between sources, transforms, sinks and the pipeline. Everything else in the tool
+ * is an implementation of one of these or the code that joins them.
+ */
+import type { ExactNumber } from './json/exact-number.js';
+
+/** A JSON value as documents hold it: numbers that a double cannot carry exactly are ExactNumber. */
+export type JsonValue = null | boolean | number | ExactNumber | string | JsonValue[] | { [key: string]: JsonValue };
+
+/** One document of a collection. `_id` is required by every store; the pipeline checks it. */
+export type Doc = { [key: string]: JsonValue };
+
+/**
+ * Where a source stands: plain JSON, saved in checkpoints. The position carried by a chunk is the
+ * source's whole cursor *after* that chunk, so once every chunk up to it has been written, reading
+ * can restart from it (`SourceReadOptions.resumeFrom`).
+ */
+export type Position = { [key: string]: JsonValue };
+
+/**
+ * Documents a source read, all from one collection, in source order. A chunk with no documents
+ * announces a collection (so empty collections are carried too). `docs` are unvalidated: anything a
+ * store or file held, possibly not an object or without `_id`.
+ */
+export interface SourceChunk {
+  collection: string;
+  docs: unknown[];
+  /** Cursor after this chunk (see Position); absent when the source cannot resume. */
+  position?: Position;
+  /** Where document `index` of this chunk came from, for error lines ("backup.json line 17"). */
+  where?: (index: number) => string;
+}
+
+export interface SourceReadOptions {
+  /** Only these collections; undefined means every collection the source holds. */
+  collections?: ReadonlySet<string>;
+  /** Continue after this cursor (from a checkpoint). */
+  resumeFrom?: Position;
+  signal: AbortSignal;
+}
+
+export interface Source {
+  /** Human-readable name with any secret redacted, e.g. `couchdb://admin:***@db:5984`. */
+  readonly label: string;
+  /** Provider name written into export metadata (`couchdb`, `file`, ...). */
+  readonly provider: string;
+  /**
+   * Identity for checkpoints: a checkpoint is refused when the identity differs. Must not contain
+   * secrets (e.g. path + size + mtime for a file, endpoint for a database).
+   */
+  identity(): Promise<string>;
+  /** Collections the source holds, when it can list them cheaply; undefined when it cannot. */
+  listCollections(): Promise<string[] | undefined>;
+  /** Document count of a collection when the store can tell cheaply (progress, plans). */
+  count?(collection: string): Promise<number | undefined>;
+  /** Total and done units (bytes for files) for an ETA, when the source knows them. */
+  progress?(): { done: number; total: number } | undefined;
+  read(options: SourceReadOptions): AsyncIterable<SourceChunk>;
+  close(): Promise<void>;
+}
+
+/** The outcome for one document of a written batch, in the order of the batch. */
+export type WriteOutcome =
+  | { status: 'written' }
+  /** Not written on purpose (e.g. `--on-conflict skip` and the document exists). */
+  | { status: 'skipped'; reason: string }
+  /** Could not be written; goes to the dead-letter file with the reason. */
+  | { status: 'failed'; reason: string };
+
+export type OnConflict = 'overwrite' | 'skip' | 'fail';
+
+export interface Sink {
+  readonly label: string;
+  readonly provider: string;
+  /** Documents per `write` call the pipeline should aim for. */
+  readonly batchSize: number;
+  /** Batches in flight at once; 1 for sinks that must write in order (files). */
+  readonly concurrency: number;
+  identity(): Promise<string>;
+  /** Creates the container for a collection (table, database) if missing; called once per collection before its first write. */
+  prepare(collection: string): Promise<void>;
+  /** What `prepare` would create, for dry-run plans; undefined when nothing. */
+  wouldCreate?(collection: string): Promise<string | undefined>;
+  /**
+   * Why the store cannot hold this document (too large, bad field name, ...), checked before
+   * batching so one bad document never fails a batch; undefined when it can.
+   */
+  check?(doc: Doc, collection: string): string | undefined;
+  /**
+   * Writes documents of one collection (each has a string `_id`, `check` passed). Answers per
+   * document, in order. Retries transient failures itself; throws only for fatal errors (the target
+   * is unreachable, misconfigured) that should stop the run.
+   */
+  write(collection: string, docs: Doc[], signal: AbortSignal): Promise<WriteOutcome[]>;
+  /** `complete` is false when the run failed or was stopped: a file sink then leaves no file. */
+  close(complete: boolean): Promise<void>;
+}
+
+/** Passed to every transform call. */
+export interface TransformContext {
+  collection: string;
+  /** Source and target labels (redacted). */
+  source: string;
+  target: string;
+}
+
+/** What a transform returns: a document, several, or nothing to drop it. */
+export type TransformResult = Doc | Doc[] | null | undefined | void;
+
+/** A transform is a plain function of one document; it may be async. */
+export type Transform = (doc: Doc, context: TransformContext) => TransformResult | Promise<TransformResult>;
+
+/** Counts for one collection of a run. */
+export interface CollectionStats {
+  read: number;
+  written: number;
+  /** Not written on purpose by the sink (`--on-conflict skip`). */
+  skipped: number;
+  /** Removed by a transform. */
+  dropped: number;
+  /** Dead-lettered: invalid, rejected by the target, or undeliverable. */
+  failed: number;
+}
+
+/** Options shared by adapters, from the CLI or the library caller. */
+export interface AdapterOptions {
+  onConflict: OnConflict;
+  concurrency?: number;
+  batchSize?: number;
+  /** DynamoDB: parallel scan segments. */
+  segments?: number;
+  /** DynamoDB: table name prefix. */
+  tablePrefix?: string;
+  /** CouchDB: include `_design/` documents. */
+  includeDesign?: boolean;
+  /** Environment to read configuration from (defaults to process.env). */
+  env: NodeJS.ProcessEnv;
+  /** Retry budget for transient errors. */
+  retries: number;
+  /** Receives warnings worth a line on stderr (never data). */
+  warn: (message: string) => void;
+}
+
+/** What an adapter module under src/sources or src/sinks exports. */
+export interface SourceFactory {
+  (uri: ParsedUri, options: AdapterOptions): Source | Promise<Source>;
+}
+export interface SinkFactory {
+  (uri: ParsedUri, options: AdapterOptions): Sink | Promise<Sink>;
+}
+
+/** `scheme:rest`, e.g. `file:backup.json` → { scheme: 'file', rest: 'backup.json', raw }. */
+export interface ParsedUri {
+  scheme: string;
+  rest: string;
+  raw: string;
+}
