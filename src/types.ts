@@ -77,6 +77,8 @@ export interface Sink {
   /** Batches in flight at once; 1 for sinks that must write in order (files). */
   readonly concurrency: number;
   identity(): Promise<string>;
+  /** Called once before any other call, with what the run knows of its source (file sinks write it as metadata). */
+  begin?(run: { sourceProvider: string }): Promise<void>;
   /** Creates the container for a collection (table, database) if missing; called once per collection before its first write. */
   prepare(collection: string): Promise<void>;
   /** What `prepare` would create, for dry-run plans; undefined when nothing. */
