@@ -1,0 +1,71 @@
+/**
+ * Whether DynamoDB can hold a document, judged per document before batching: size by DynamoDB's
+ * own accounting, numbers, attribute names, nesting and the `_id` key.
+ */
+import { ExactNumber } from '../json/exact-number.js';
+import type { Doc, JsonValue } from '../types.js';
+import { numberProblem, numberSize } from './numbers.js';
+
+/** 400 KB, names and values together. */
+export const maxItemBytes = 400 * 1024;
+/** A partition key value is at most 2048 bytes. */
+export const maxKeyBytes = 2048;
+/** Lists and maps nest at most 32 levels. */
+export const maxDepth = 32;
+
+class Refused extends Error {}
+
+const utf8 = (text: string) => Buffer.byteLength(text, 'utf8');
+
+/**
+ * Bytes DynamoDB counts for a value (https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/CapacityUnitCalculations.html):
+ * strings their UTF-8 length, numbers 1 byte per two significant digits + 1, null and booleans 1,
+ * lists and maps 3 bytes + 1 per element + the elements (map keys count as names).
+ */
+function valueSize(value: JsonValue, depth: number, path: string): number {
+  if (value === null || typeof value === 'boolean') return 1;
+  if (typeof value === 'string') return utf8(value);
+  if (typeof value === 'number') {
+    const text = String(value);
+    if (!Number.isFinite(value)) throw new Refused(`${path}: ${text} is not a number DynamoDB can hold`);
+    const problem = numberProblem(text);
+    if (problem) throw new Refused(`${path}: ${problem}`);
+    return numberSize(text);
+  }
+  if (value instanceof ExactNumber) {
+    const problem = numberProblem(value.text);
+    if (problem) throw new Refused(`${path}: ${problem}`);
+    return numberSize(value.text);
+  }
+  if (depth >= maxDepth) throw new Refused(`${path}: nested deeper than DynamoDB's ${maxDepth} levels`);
+  let size = 3;
+  if (Array.isArray(value)) {
+    for (let i = 0; i < value.length; i++) size += 1 + valueSize(value[i]!, depth + 1, `${path}[${i}]`);
+    return size;
+  }
+  if (typeof value !== 'object') throw new Refused(`${path}: a ${typeof value} is not a JSON value`);
+  for (const key of Object.keys(value)) {
+    if (key === '') throw new Refused(`${path}: empty field name; DynamoDB refuses empty attribute names`);
+    size += 1 + utf8(key) + valueSize(value[key]!, depth + 1, `${path}.${key}`);
+  }
+  return size;
+}
+
+/** Why DynamoDB cannot hold this document; undefined when it can. */
+export function itemProblem(doc: Doc): string | undefined {
+  const id = doc._id;
+  if (typeof id !== 'string' || id === '') return '_id must be a non-empty string (the table key)';
+  if (utf8(id) > maxKeyBytes) return `_id is ${utf8(id)} bytes; DynamoDB keys hold at most ${maxKeyBytes}`;
+  try {
+    let size = 0;
+    for (const key of Object.keys(doc)) {
+      if (key === '') throw new Refused('empty field name; DynamoDB refuses empty attribute names');
+      size += utf8(key) + valueSize(doc[key]!, 1, key);
+    }
+    if (size > maxItemBytes) return `item is ${size} bytes; DynamoDB holds at most ${maxItemBytes} (400 KB)`;
+  } catch (error) {
+    if (error instanceof Refused) return error.message;
+    throw error;
+  }
+  return undefined;
+}

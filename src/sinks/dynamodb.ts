@@ -1,0 +1,55 @@
+/**
+ * `dynamodb` as a target: Gofannon's layout (a table per collection, hash key `_id`), 25 puts per
+ * BatchWriteItem, several calls in flight, exact numbers, and per-document answers: what DynamoDB
+ * cannot hold is caught by check(), what stays unprocessed after the retry budget is failed.
+ */
+import pLimit from 'p-limit';
+import { batchPut, maxBatchItems } from '../dynamodb/batch-write.js';
+import { openDynamoApi } from '../dynamodb/client.js';
+import { identityOf, labelOf, resolveDynamoConfig } from '../dynamodb/config.js';
+import { conditionalPuts } from '../dynamodb/conditional-put.js';
+import { itemProblem } from '../dynamodb/item-check.js';
+import { checkKeySchema, describeTable, ensureTable, tableName } from '../dynamodb/tables.js';
+import type { AdapterOptions, Doc, ParsedUri, Sink, WriteOutcome } from '../types.js';
+
+const defaultConcurrency = 16;
+
+export default function dynamodbSink(uri: ParsedUri, options: AdapterOptions): Sink {
+  const config = resolveDynamoConfig(uri, options);
+  const api = openDynamoApi(config, options.warn);
+  const concurrency = Math.max(1, options.concurrency ?? defaultConcurrency);
+  // Conditional puts are one document per call: as many calls in flight as batched writes would make.
+  const conditionalLimit = pLimit(concurrency * 4);
+  const prepared = new Map<string, Promise<void>>();
+  const tableOf = (collection: string) => tableName(config.tablePrefix, collection);
+
+  return {
+    label: labelOf(config),
+    provider: 'dynamodb',
+    batchSize: Math.min(options.batchSize ?? maxBatchItems, maxBatchItems),
+    concurrency,
+    identity: async () => identityOf(config),
+    prepare(collection) {
+      let done = prepared.get(collection);
+      if (!done) prepared.set(collection, (done = ensureTable(api, tableOf(collection))));
+      return done;
+    },
+    async wouldCreate(collection) {
+      const table = tableOf(collection);
+      const existing = await describeTable(api, table);
+      if (existing) {
+        checkKeySchema(existing, table, api.where);
+        return undefined;
+      }
+      return `DynamoDB table ${table} (hash key _id, string; on-demand billing)`;
+    },
+    check: (doc: Doc) => itemProblem(doc),
+    async write(collection, docs, signal): Promise<WriteOutcome[]> {
+      const policy = { retries: options.retries, signal };
+      const table = tableOf(collection);
+      if (options.onConflict === 'overwrite') return batchPut(api, table, docs, policy);
+      return conditionalPuts(api, table, docs, options.onConflict, conditionalLimit, policy);
+    },
+    close: async () => api.close(),
+  };
+}
