@@ -5,6 +5,9 @@
 export type ErrorKind = 'usage' | 'fatal' | 'interrupted';
 
 export class EtlError extends Error {
+  /** The counts so far, when the error stopped a run (so the CLI can say what was written before it). */
+  report?: unknown;
+
   constructor(
     readonly kind: ErrorKind,
     readonly code: string,

@@ -76,6 +76,8 @@ export interface Sink {
   readonly batchSize: number;
   /** Batches in flight at once; 1 for sinks that must write in order (files). */
   readonly concurrency: number;
+  /** False for sinks that cannot continue a partial run (a file is rewritten whole). */
+  readonly resumable?: boolean;
   identity(): Promise<string>;
   /** Called once before any other call, with what the run knows of its source (file sinks write it as metadata). */
   begin?(run: { sourceProvider: string }): Promise<void>;

@@ -1,0 +1,147 @@
+/**
+ * The command line. The only place that turns errors into exit codes and prints them:
+ * 0 all written, 1 some documents failed, 2 usage or configuration, 3 fatal, 130 interrupted.
+ */
+import { createRequire } from 'node:module';
+import yargs, { type Argv } from 'yargs';
+import { hideBin } from 'yargs/helpers';
+import { isEtlError, messageOf } from './errors.js';
+import { migrate, type MigrateOptions, type RunReport } from './pipeline.js';
+import { redact } from './redact.js';
+import { sinkSchemes, sourceSchemes } from './registry.js';
+import { formatSummary } from './summary.js';
+import type { OnConflict } from './types.js';
+
+export const exitCodes = { ok: 0, documentsFailed: 1, usage: 2, fatal: 3, interrupted: 130 } as const;
+
+const { version } = createRequire(import.meta.url)('../package.json') as { version: string };
+
+const examples: [string, string][] = [
+  ['$0 --from file:backup.json --to dynamodb', 'import an export file into DynamoDB (DYNAMODB_REGION, DYNAMODB_ENDPOINT_URL)'],
+  ['$0 --from couchdb --to file:backup.json.gz', 'back up CouchDB (COUCHDB_URL, COUCHDB_USER, COUCHDB_PASSWORD), gzipped'],
+  ['$0 --from couchdb://admin:pw@localhost:5984 --to dynamodb://localhost:8000', 'copy between explicit endpoints'],
+  ['$0 --from firestore://my-project --to couchdb --collections agents,users', 'copy two collections'],
+  ['$0 --from file:backup.json --to null --dry-run', 'validate a backup and show the plan, writing nothing'],
+  ['$0 --from file:backup.json --to file:- | gzip > copy.json.gz', 'stream an export to stdout'],
+  ['$0 --from file:backup.ndjson --to file:backup.json --transform ./redact.js', 'convert formats through a custom transform'],
+  ['$0 --from file:big.json --to dynamodb --checkpoint run.ckpt', 'save progress; after a crash add --resume'],
+];
+
+function commonOptions(y: Argv) {
+  return y
+    .option('from', { type: 'string', demandOption: true, describe: `source: ${sourceSchemes.join(', ')} (file:PATH, file:- for stdin)`, group: 'Stores:' })
+    .option('to', { type: 'string', demandOption: true, describe: `target: ${sinkSchemes.join(', ')} (file:PATH, file:- for stdout)`, group: 'Stores:' })
+    .option('collections', { type: 'string', describe: 'comma-separated collections (default: all the source holds)', group: 'Selection:' })
+    .option('transform', { type: 'string', array: true, describe: 'transform to apply, in order: float-to-decimal, or a module path (.js/.mjs/.ts); repeatable', group: 'Transforms:' })
+    .option('keep-couch-meta', { type: 'boolean', default: false, describe: 'keep _rev and _attachments (stripped by default)', group: 'Transforms:' })
+    .option('table-prefix', { type: 'string', describe: 'DynamoDB: prefix of table names', group: 'Store options:' })
+    .option('segments', { type: 'number', describe: 'DynamoDB source: parallel scan segments', group: 'Store options:' })
+    .option('include-design', { type: 'boolean', default: false, describe: 'CouchDB source: include _design/ documents', group: 'Store options:' })
+    .option('concurrency', { type: 'number', describe: 'batches in flight (default per target)', group: 'Tuning:' })
+    .option('batch-size', { type: 'number', describe: 'documents per write (default per target)', group: 'Tuning:' })
+    .option('retries', { type: 'number', default: 8, describe: 'retries of transient errors per batch', group: 'Tuning:' })
+    .option('quiet', { alias: 'q', type: 'boolean', default: false, describe: 'print only errors', group: 'Output:' })
+    .option('verbose', { alias: 'v', type: 'boolean', default: false, describe: 'stack traces with errors', group: 'Output:' });
+}
+
+type CommonArgs = Awaited<ReturnType<typeof commonOptions>['argv']>;
+
+function list(value: string | undefined): string[] | undefined {
+  const items = value?.split(',').map((c) => c.trim()).filter(Boolean);
+  return items?.length ? items : undefined;
+}
+
+/** Messages go to stdout unless stdout carries the data (`--to file:-`). */
+function messageStream(to: string): NodeJS.WritableStream {
+  return /^(file:)?-$/.test(to) ? process.stderr : process.stdout;
+}
+
+/** Ctrl-C / SIGTERM stop the run cleanly once; a second Ctrl-C exits at once. */
+function stopSignal(): AbortSignal {
+  const controller = new AbortController();
+  const onSignal = () => {
+    if (controller.signal.aborted) process.exit(exitCodes.interrupted);
+    process.stderr.write('\nstopping: finishing the batches in flight (Ctrl-C again to quit at once)\n');
+    controller.abort();
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  return controller.signal;
+}
+
+function exitCodeOf(report: RunReport): number {
+  if (report.interrupted) return exitCodes.interrupted;
+  return report.total.failed > 0 ? exitCodes.documentsFailed : exitCodes.ok;
+}
+
+function reportError(error: unknown, verbose: boolean): number {
+  const code = isEtlError(error) ? (error.kind === 'usage' ? exitCodes.usage : error.kind === 'interrupted' ? exitCodes.interrupted : exitCodes.fatal) : exitCodes.fatal;
+  let line = `gofannon-etl: ${redact(messageOf(error))}`;
+  const partial = isEtlError(error) ? (error.report as RunReport | undefined) : undefined;
+  if (partial) line += ` (${partial.total.written} documents were written before it)`;
+  process.stderr.write(`${line}\n`);
+  if (verbose && error instanceof Error && error.stack) process.stderr.write(`${redact(error.stack)}\n`);
+  return code;
+}
+
+async function runMigrate(args: CommonArgs & { 'dry-run': boolean; 'dead-letter'?: string; report?: string; checkpoint?: string; resume: boolean; 'on-conflict': string }) {
+  const out = messageStream(args.to);
+  const say = (line: string) => {
+    if (!args.quiet) out.write(`${line}\n`);
+  };
+  const options: MigrateOptions = {
+    from: args.from,
+    to: args.to,
+    collections: list(args.collections),
+    transforms: args.transform,
+    noDefaultTransforms: args['keep-couch-meta'],
+    dryRun: args['dry-run'],
+    deadLetter: args['dead-letter'],
+    report: args.report,
+    checkpoint: args.checkpoint,
+    resume: args.resume,
+    onConflict: args['on-conflict'] as OnConflict,
+    concurrency: args.concurrency,
+    batchSize: args['batch-size'],
+    segments: args.segments,
+    tablePrefix: args['table-prefix'],
+    includeDesign: args['include-design'],
+    retries: args.retries,
+    signal: stopSignal(),
+    warn: (m) => process.stderr.write(`${redact(m)}\n`),
+  };
+  try {
+    const report = await migrate(options);
+    say(formatSummary(report));
+    process.exitCode = exitCodeOf(report);
+  } catch (error) {
+    process.exitCode = reportError(error, args.verbose);
+  }
+}
+
+export async function main(argv = hideBin(process.argv)): Promise<void> {
+  const parser = yargs(argv)
+    .scriptName('gofannon-etl')
+    .usage('$0 [migrate] --from SOURCE --to TARGET [options]\n\nMoves Gofannon collections between stores and export files, streamed, with transforms.')
+    .command(['migrate', '$0'], 'copy collections from a source to a target', (y) =>
+      commonOptions(y)
+        .option('dry-run', { type: 'boolean', default: false, describe: 'read, transform and check everything; write nothing', group: 'Run:' })
+        .option('dead-letter', { type: 'string', describe: 'NDJSON file for documents that cannot be written, with reasons', group: 'Run:' })
+        .option('report', { type: 'string', describe: 'write the run report as JSON to this file', group: 'Run:' })
+        .option('checkpoint', { type: 'string', describe: 'save progress to this file', group: 'Run:' })
+        .option('resume', { type: 'boolean', default: false, describe: 'continue from --checkpoint after a crash or Ctrl-C', group: 'Run:' })
+        .option('on-conflict', { choices: ['overwrite', 'skip', 'fail'], default: 'overwrite', describe: 'when the target already has the _id', group: 'Run:' })
+        .example(examples), (args) => runMigrate(args as never))
+    .strict()
+    .version(version)
+    .alias('h', 'help')
+    .wrap(Math.min(120, process.stdout.columns || 100))
+    .fail((message, error) => {
+      if (error) throw error;
+      process.stderr.write(`gofannon-etl: ${message}\nTry gofannon-etl --help\n`);
+      process.exit(exitCodes.usage);
+    });
+  await parser.parseAsync();
+}
+
+await main();

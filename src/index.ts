@@ -1,0 +1,10 @@
+/** The library API: `import { migrate } from 'gofannon-etl'`. */
+export { migrate } from './pipeline.js';
+export type { MigrateOptions, RunReport, Progress, PlannedCollection } from './pipeline.js';
+export { openSource, openSink, parseUri, sourceSchemes, sinkSchemes } from './registry.js';
+export { builtinTransforms } from './transforms/index.js';
+export { memoryStore } from './memory-store.js';
+export { ExactNumber } from './json/exact-number.js';
+export { stringifyExact } from './json/serialize.js';
+export { EtlError, isEtlError } from './errors.js';
+export type * from './types.js';

@@ -1,0 +1,323 @@
+/**
+ * source → transforms → validation → batches → bounded concurrent writes → stats, dead letters and
+ * checkpoints. Backpressure comes from the structure: the loop reads the next chunk only after
+ * handing the previous one to the writer, and the writer makes it wait while every slot is busy,
+ * so nothing ever holds more than (concurrency + 1) batches and one source chunk.
+ */
+import { BatchWriter } from './batch-writer.js';
+import { assertSameRun, Checkpointer, loadCheckpoint, type CheckpointData } from './checkpoint.js';
+import { DeadLetters } from './dead-letter.js';
+import { EtlError, fatalError, isEtlError, messageOf, usageError } from './errors.js';
+import { writePrivateAtomic } from './private-file.js';
+import { redact } from './redact.js';
+import { openSink, openSource } from './registry.js';
+import { RunStats } from './stats.js';
+import { applyChain } from './transforms/chain.js';
+import { defaultTransforms, loadTransforms, type NamedTransform, type TransformSpec } from './transforms/index.js';
+import type { AdapterOptions, CollectionStats, Doc, OnConflict, Sink, Source, SourceChunk, TransformContext } from './types.js';
+import { badId, notADocument } from './validate.js';
+
+export interface MigrateOptions {
+  /** A URI (`file:backup.json`, `couchdb://host:5984`, `dynamodb`, `memory:name`, ...) or a Source. */
+  from: string | Source;
+  /** A URI (`file:out.json.gz`, `dynamodb`, `null`, ...) or a Sink. */
+  to: string | Sink;
+  /** Only these collections (default: every collection the source holds). */
+  collections?: string[];
+  /** Transforms in order: built-in names, module paths, or functions. Run after the defaults. */
+  transforms?: TransformSpec[];
+  /** Leave out the default transforms (`strip-couch-meta`). */
+  noDefaultTransforms?: boolean;
+  /** Read, transform and check everything; write nothing. */
+  dryRun?: boolean;
+  /** NDJSON file for documents that could not be written, with their reasons. */
+  deadLetter?: string;
+  /** JSON file for the run's report. */
+  report?: string;
+  /** Save progress here; with `resume`, continue from it. */
+  checkpoint?: string;
+  resume?: boolean;
+  onConflict?: OnConflict;
+  concurrency?: number;
+  batchSize?: number;
+  segments?: number;
+  tablePrefix?: string;
+  includeDesign?: boolean;
+  /** Retries of transient errors per batch (default 8). */
+  retries?: number;
+  env?: NodeJS.ProcessEnv;
+  /** Aborting stops reading, lets in-flight batches finish, saves the checkpoint: an interrupted run. */
+  signal?: AbortSignal;
+  /** Warnings worth a line (never data). Default: stderr. */
+  warn?: (message: string) => void;
+  /** Called as the run advances (at most every 200 ms) and once at the end. */
+  onProgress?: (progress: Progress) => void;
+  /** Where relative transform paths are resolved (default: the working directory). */
+  cwd?: string;
+}
+
+export interface Progress {
+  /** Collection being read. */
+  collection?: string;
+  collections: Record<string, CollectionStats>;
+  elapsedMs: number;
+  /** Units done / total from the source (bytes of a file), when it knows them. */
+  source?: { done: number; total: number };
+  done: boolean;
+}
+
+export interface PlannedCollection {
+  collection: string;
+  /** What the target would create for it (`table agents`), if anything. */
+  wouldCreate?: string;
+}
+
+export interface RunReport {
+  ok: boolean;
+  interrupted: boolean;
+  dryRun: boolean;
+  source: string;
+  target: string;
+  transforms: string[];
+  collections: Record<string, CollectionStats>;
+  total: CollectionStats;
+  durationMs: number;
+  deadLetters: { count: number; path?: string };
+  checkpoint?: string;
+  /** With dryRun: per collection, what the target would create. */
+  plan?: PlannedCollection[];
+}
+
+const progressIntervalMs = 200;
+
+function adapterOptions(options: MigrateOptions, warn: (m: string) => void): AdapterOptions {
+  return {
+    onConflict: options.onConflict ?? 'overwrite',
+    concurrency: options.concurrency,
+    batchSize: options.batchSize,
+    segments: options.segments,
+    tablePrefix: options.tablePrefix,
+    includeDesign: options.includeDesign,
+    env: options.env ?? process.env,
+    retries: options.retries ?? 8,
+    warn,
+  };
+}
+
+function checkOptions(options: MigrateOptions): void {
+  const positive = (name: string, value: number | undefined) => {
+    if (value !== undefined && (!Number.isInteger(value) || value < 1)) throw usageError('bad-option', `${name} must be a whole number of at least 1, not ${value}`);
+  };
+  positive('--concurrency', options.concurrency);
+  positive('--batch-size', options.batchSize);
+  positive('--segments', options.segments);
+  if (options.retries !== undefined && (!Number.isInteger(options.retries) || options.retries < 0)) throw usageError('bad-option', `--retries must be a whole number, not ${options.retries}`);
+  if (options.onConflict && !['overwrite', 'skip', 'fail'].includes(options.onConflict)) {
+    throw usageError('bad-option', `--on-conflict must be overwrite, skip or fail, not ${options.onConflict}`);
+  }
+  if (options.resume && !options.checkpoint) throw usageError('bad-option', '--resume needs --checkpoint FILE');
+  if (options.resume && options.dryRun) throw usageError('bad-option', '--resume and --dry-run do not go together');
+}
+
+/** Adds the counts of `more` into `into`, collection by collection. */
+function mergeStats(into: Record<string, CollectionStats>, more: Record<string, CollectionStats>): Record<string, CollectionStats> {
+  const out: Record<string, CollectionStats> = structuredClone(into);
+  for (const [name, s] of Object.entries(more)) {
+    const t = (out[name] ??= { read: 0, written: 0, skipped: 0, dropped: 0, failed: 0 });
+    t.read += s.read;
+    t.written += s.written;
+    t.skipped += s.skipped;
+    t.dropped += s.dropped;
+    t.failed += s.failed;
+  }
+  return out;
+}
+
+/** Runs one migration (or dry run) to the end and reports it. Fatal errors throw an EtlError carrying the partial report. */
+export async function migrate(options: MigrateOptions): Promise<RunReport> {
+  checkOptions(options);
+  const started = Date.now();
+  const warn = options.warn ?? ((m: string) => process.stderr.write(`${redact(m)}\n`));
+  const adapter = adapterOptions(options, warn);
+  const transforms: NamedTransform[] = await loadTransforms(
+    [...(options.noDefaultTransforms ? [] : defaultTransforms), ...(options.transforms ?? [])],
+    options.cwd,
+  );
+  const source = typeof options.from === 'string' ? await openSource(options.from, adapter) : options.from;
+  let sink: Sink | undefined;
+  try {
+    sink = typeof options.to === 'string' ? await openSink(options.to, adapter) : options.to;
+  } catch (error) {
+    await source.close();
+    throw error;
+  }
+  return run(options, source, sink, transforms, warn, started);
+}
+
+async function run(
+  options: MigrateOptions,
+  source: Source,
+  sink: Sink,
+  transforms: NamedTransform[],
+  warn: (m: string) => void,
+  started: number,
+): Promise<RunReport> {
+  const dryRun = options.dryRun ?? false;
+  const stats = new RunStats();
+  const collections = options.collections?.length ? options.collections : undefined;
+  // Stopping (Ctrl-C) ends reading; `hard` also cancels writes in flight (fatal errors).
+  const hard = new AbortController();
+  const stop = options.signal;
+
+  let checkpointer: Checkpointer | undefined;
+  let resumed: CheckpointData | undefined;
+  const deadLetters = new DeadLetters(options.deadLetter, Boolean(options.resume), warn);
+  if (options.checkpoint && !dryRun) {
+    const identity = { source: await source.identity(), target: await sink.identity(), collections: collections ?? null };
+    if (options.resume) {
+      resumed = await loadCheckpoint(options.checkpoint);
+      if (!resumed) throw usageError('no-checkpoint', `--resume: there is no checkpoint at ${options.checkpoint}`);
+      assertSameRun(options.checkpoint, resumed, identity);
+      if (resumed.complete) throw usageError('checkpoint-complete', `checkpoint ${options.checkpoint} says this migration already completed; delete it to run again`);
+      if (sink.resumable === false) throw usageError('not-resumable', `${sink.label} cannot be resumed into: run again without --resume`);
+    }
+    checkpointer = new Checkpointer(options.checkpoint, identity, resumed, () => deadLetters.flush());
+  }
+
+  const cumulative = () => mergeStats(checkpointer?.previous.stats ?? {}, stats.toJSON());
+  const writer = new BatchWriter(sink, stats, deadLetters, hard.signal, (position) =>
+    checkpointer?.advance(position, cumulative, () => (checkpointer?.previous.deadLetters ?? 0) + deadLetters.count),
+  );
+  const plan: PlannedCollection[] = [];
+  let lastProgress = 0;
+  let current: string | undefined;
+  const progress = (done: boolean) => {
+    if (!options.onProgress) return;
+    const now = Date.now();
+    if (!done && now - lastProgress < progressIntervalMs) return;
+    lastProgress = now;
+    options.onProgress({ collection: current, collections: stats.toJSON(), elapsedMs: now - started, source: source.progress?.(), done });
+  };
+
+  let failure: unknown;
+  try {
+    await sink.begin?.({ sourceProvider: source.provider });
+    const chunks = source.read({
+      collections: collections ? new Set(collections) : undefined,
+      resumeFrom: checkpointer?.resumeFrom,
+      signal: stop ?? hard.signal,
+    });
+    for await (const chunk of chunks) {
+      if (chunk.collection !== current) {
+        await writer.drain();
+        current = chunk.collection;
+        stats.of(current);
+        if (dryRun) plan.push({ collection: current, wouldCreate: await sink.wouldCreate?.(current) });
+        else await sink.prepare(current);
+      }
+      await handleChunk(chunk, { transforms, sink, stats, writer, deadLetters, dryRun, source });
+      progress(false);
+      if (stop?.aborted) break;
+    }
+    if (stop?.aborted) await writer.settle();
+    else await writer.drain();
+  } catch (error) {
+    // A source that honours the stop signal ends by throwing an AbortError: that is an interruption.
+    if (!(stop?.aborted && (error as Error)?.name === 'AbortError')) {
+      failure = error;
+      hard.abort();
+    }
+    await writer.settle();
+  }
+
+  const interrupted = !failure && Boolean(stop?.aborted);
+  const complete = !failure && !interrupted;
+  await closeQuietly(() => sink.close(complete && !dryRun), failure === undefined ? (e) => (failure = e) : undefined);
+  await closeQuietly(() => source.close());
+  await deadLetters.close();
+  if (checkpointer) await checkpointer.save(cumulative(), (checkpointer.previous.deadLetters ?? 0) + deadLetters.count, complete);
+  progress(true);
+
+  const total = stats.total();
+  const report: RunReport = {
+    ok: !failure && !interrupted && total.failed === 0,
+    interrupted,
+    dryRun,
+    source: source.label,
+    target: sink.label,
+    transforms: transforms.map((t) => t.name),
+    collections: stats.toJSON(),
+    total,
+    durationMs: Date.now() - started,
+    deadLetters: { count: deadLetters.count, path: deadLetters.count > 0 ? options.deadLetter : undefined },
+    checkpoint: options.checkpoint,
+    ...(dryRun ? { plan } : {}),
+  };
+  if (options.report) await writePrivateAtomic(options.report, JSON.stringify(report, null, 2) + '\n');
+  if (failure) {
+    const error: EtlError = isEtlError(failure) ? failure : fatalError('run-failed', redact(messageOf(failure)), failure);
+    error.report = report;
+    throw error;
+  }
+  return report;
+}
+
+async function closeQuietly(close: () => Promise<void>, onError?: (error: unknown) => void): Promise<void> {
+  try {
+    await close();
+  } catch (error) {
+    onError?.(error);
+  }
+}
+
+interface ChunkContext {
+  transforms: NamedTransform[];
+  sink: Sink;
+  stats: RunStats;
+  writer: BatchWriter;
+  deadLetters: DeadLetters;
+  dryRun: boolean;
+  source: Source;
+}
+
+/** Transforms, validates and hands over one source chunk. */
+async function handleChunk(chunk: SourceChunk, c: ChunkContext): Promise<void> {
+  const { collection, docs } = chunk;
+  const stats = c.stats.of(collection);
+  const ticket = c.writer.ticket(chunk.position);
+  const context: TransformContext = { collection, source: c.source.label, target: c.sink.label };
+  const fail = (doc: unknown, reason: string, index: number) => {
+    stats.failed++;
+    c.deadLetters.add({ collection, _id: (doc as Doc | null)?._id, reason, where: chunk.where?.(index), doc });
+  };
+  for (let i = 0; i < docs.length; i++) {
+    const raw = docs[i];
+    stats.read++;
+    const notObject = notADocument(raw);
+    if (notObject) {
+      fail(raw, notObject, i);
+      continue;
+    }
+    let result = applyChain(c.transforms, raw as Doc, context);
+    if (result instanceof Promise) result = await result;
+    if ('error' in result) {
+      fail(raw, result.error, i);
+      continue;
+    }
+    if (result.docs.length === 0) stats.dropped++;
+    for (const doc of result.docs) {
+      const reason = notADocument(doc) ?? badId(doc) ?? c.sink.check?.(doc, collection);
+      if (reason) {
+        fail(doc, reason, i);
+        continue;
+      }
+      if (c.dryRun) {
+        stats.written++;
+        continue;
+      }
+      const wait = c.writer.add(collection, doc, ticket);
+      if (wait) await wait;
+    }
+  }
+  c.writer.seal(ticket);
+}

@@ -1,0 +1,53 @@
+/**
+ * Transforms by name or module path. Built-ins are plain functions; a user module's default export
+ * is one too (`.js`, `.mjs`, or `.ts` loaded through tsx).
+ */
+import { existsSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { messageOf, usageError } from '../errors.js';
+import type { Transform } from '../types.js';
+import floatToDecimal from './float-to-decimal.js';
+import stripCouchMeta from './strip-couch-meta.js';
+
+export const builtinTransforms: Record<string, Transform> = {
+  'strip-couch-meta': stripCouchMeta,
+  'float-to-decimal': floatToDecimal,
+};
+
+/** Applied unless the caller says otherwise, as the seed's scripts did. */
+export const defaultTransforms = ['strip-couch-meta'];
+
+export interface NamedTransform {
+  name: string;
+  apply: Transform;
+}
+
+/** A built-in name, a module path, or a function. */
+export type TransformSpec = string | Transform;
+
+export async function loadTransform(spec: TransformSpec, cwd = process.cwd()): Promise<NamedTransform> {
+  if (typeof spec === 'function') return { name: spec.name || 'function', apply: spec };
+  const builtin = builtinTransforms[spec];
+  if (builtin) return { name: spec, apply: builtin };
+  const path = resolve(cwd, spec);
+  if (!existsSync(path)) {
+    throw usageError('transform-not-found', `transform "${spec}" is neither a built-in (${Object.keys(builtinTransforms).join(', ')}) nor a file`);
+  }
+  let module: { default?: unknown };
+  try {
+    module = /\.[cm]?ts$/.test(path)
+      ? ((await (await import('tsx/esm/api')).tsImport(pathToFileURL(path).href, import.meta.url)) as { default?: unknown })
+      : ((await import(pathToFileURL(path).href)) as { default?: unknown });
+  } catch (error) {
+    throw usageError('transform-unreadable', `cannot load transform ${spec}: ${messageOf(error).split('\n')[0]}`, error);
+  }
+  // tsx may wrap a CommonJS-style default once more.
+  const fn = typeof module.default === 'function' ? module.default : (module.default as { default?: unknown } | undefined)?.default;
+  if (typeof fn !== 'function') throw usageError('transform-no-default', `transform ${spec} must export a function as its default export`);
+  return { name: spec, apply: fn as Transform };
+}
+
+export async function loadTransforms(specs: TransformSpec[], cwd?: string): Promise<NamedTransform[]> {
+  return Promise.all(specs.map((spec) => loadTransform(spec, cwd)));
+}
