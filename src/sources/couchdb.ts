@@ -1,0 +1,125 @@
+/**
+ * Reads CouchDB databases as collections through `_all_docs?include_docs=true`, one page at a
+ * time, paged by start key (never by a growing `skip`). The next page is requested while the
+ * current one is being consumed, and no further: memory stays at two pages whatever the size.
+ *
+ * `_rev` and `_attachments` are CouchDB's own and are stripped (as the seed scripts did); how many
+ * documents had attachments is reported per collection so nobody loses them unknowingly.
+ */
+import { CouchHttpError, fatalCouchError, isTransientCouchError, openCouch, type CouchClient } from '../couchdb/client.js';
+import { resolveEndpoint } from '../couchdb/endpoint.js';
+import { isDesignId, isSystemDatabase } from '../couchdb/names.js';
+import { withRetry } from '../retry.js';
+import type { AdapterOptions, Doc, JsonValue, ParsedUri, Source, SourceChunk, SourceReadOptions } from '../types.js';
+
+const defaultPageSize = 1000;
+
+interface Row {
+  id: string;
+  doc?: Doc | null;
+}
+
+export default function couchdbSource(uri: ParsedUri, options: AdapterOptions): Source {
+  return createCouchSource(openCouch(resolveEndpoint(uri, options.env)), options);
+}
+
+/** The source on any CouchClient (a fake in unit tests). */
+export function createCouchSource(couch: CouchClient, options: AdapterOptions): Source {
+  const { endpoint } = couch;
+  const pageSize = Math.max(1, options.batchSize ?? defaultPageSize);
+
+  async function get(what: string, request: Parameters<CouchClient['request']>[0], signal?: AbortSignal): Promise<JsonValue> {
+    try {
+      return await withRetry(() => couch.request({ ...request, signal }), (e) => !signal?.aborted && isTransientCouchError(e), {
+        retries: options.retries,
+        signal,
+      });
+    } catch (error) {
+      signal?.throwIfAborted();
+      throw fatalCouchError(error, endpoint, what);
+    }
+  }
+
+  async function databases(): Promise<string[]> {
+    const all = (await get('listing databases', { path: '_all_dbs' })) as string[];
+    return all.filter((name) => !isSystemDatabase(name)).sort();
+  }
+
+  /**
+   * Rows from `startKey` on (inclusive), at most pageSize + 1 so that the row equal to the previous
+   * page's last key, which the next page starts at, still leaves a full page. Inclusive start keys
+   * stay correct when that document was deleted between pages (a `skip=1` would then skip a live one).
+   */
+  async function page(db: string, startKey: string | undefined, signal: AbortSignal): Promise<Row[]> {
+    const qs: Record<string, string | number | boolean> = { include_docs: true, limit: startKey === undefined ? pageSize : pageSize + 1 };
+    if (startKey !== undefined) qs.startkey = startKey;
+    const answer = await get(`reading database ${db}`, { db, path: '_all_docs', qs }, signal);
+    const rows = ((answer as { rows?: Row[] } | null)?.rows ?? []) as Row[];
+    return startKey !== undefined && rows[0]?.id === startKey ? rows.slice(1) : rows;
+  }
+
+  async function* readDatabase(db: string, after: string | undefined, signal: AbortSignal): AsyncGenerator<SourceChunk> {
+    let withAttachments = 0;
+    let next: Promise<Row[]> | undefined = page(db, after, signal);
+    try {
+      while (next) {
+        const rows: Row[] = await next;
+        const lastKey = rows.at(-1)?.id;
+        // Ask for the next page now, so the server works while the pipeline consumes this one. A
+        // short page is the last one.
+        next = rows.length >= pageSize && lastKey !== undefined ? page(db, lastKey, signal) : undefined;
+        next?.catch(() => {});
+        const ids: string[] = [];
+        const docs: Doc[] = [];
+        for (const row of rows) {
+          if (!row.doc || (isDesignId(row.id) && !options.includeDesign)) continue;
+          const { _rev, _attachments, ...doc } = row.doc;
+          if (_attachments !== undefined) withAttachments++;
+          ids.push(row.id);
+          docs.push(doc);
+        }
+        // A page of design documents only still moves the cursor, but yields nothing to write.
+        if (docs.length === 0) continue;
+        yield { collection: db, docs, position: { collection: db, lastKey: lastKey! }, where: (index) => `${endpoint.label} ${db} _id ${ids[index]}` };
+      }
+    } finally {
+      if (withAttachments > 0) {
+        options.warn(`couchdb ${db}: ${withAttachments} document${withAttachments === 1 ? ' had attachments, which were' : 's had attachments, which were'} not copied`);
+      }
+    }
+  }
+
+  return {
+    label: endpoint.label,
+    provider: 'couchdb',
+    identity: async () => endpoint.identity,
+    listCollections: databases,
+
+    async count(collection) {
+      try {
+        const info = (await get(`reading database ${collection}`, { db: collection })) as { doc_count?: number };
+        return info.doc_count;
+      } catch (error) {
+        if ((error as Error).cause instanceof CouchHttpError && ((error as Error).cause as CouchHttpError).status === 404) return undefined;
+        throw error;
+      }
+    },
+
+    async *read({ collections, resumeFrom, signal }: SourceReadOptions): AsyncIterable<SourceChunk> {
+      const held = await databases();
+      const names = collections ? [...collections].sort() : held;
+      const missing = names.filter((name) => !held.includes(name));
+      if (missing.length > 0) options.warn(`couchdb: no database ${missing.join(', ')} at ${endpoint.hostPort}; nothing read from ${missing.length === 1 ? 'it' : 'them'}`);
+      const resumeCollection = resumeFrom?.collection as string | undefined;
+      for (const db of names) {
+        if (missing.includes(db) || (resumeCollection !== undefined && db < resumeCollection)) continue;
+        signal.throwIfAborted();
+        const after = db === resumeCollection ? (resumeFrom?.lastKey as string | undefined) : undefined;
+        yield { collection: db, docs: [], position: after === undefined ? { collection: db } : { collection: db, lastKey: after } };
+        yield* readDatabase(db, after, signal);
+      }
+    },
+
+    close: async () => {},
+  };
+}
