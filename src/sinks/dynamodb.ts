@@ -29,7 +29,7 @@ export default function dynamodbSink(uri: ParsedUri, options: AdapterOptions): S
     batchSize: Math.min(options.batchSize ?? maxBatchItems, maxBatchItems),
     concurrency,
     identity: async () => identityOf(config),
-    prepare(collection) {
+    async prepare(collection) {
       let done = prepared.get(collection);
       if (!done) prepared.set(collection, (done = ensureTable(api, tableOf(collection))));
       return done;
