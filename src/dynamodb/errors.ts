@@ -30,11 +30,12 @@ export function isValidationError(error: unknown): boolean {
   return errorName(error) === 'ValidationException';
 }
 
-/** One line for the user: what failed, where, and DynamoDB's own words (redacted). */
+/** One line for the user: DynamoDB's error name (its messages alone are vague) and words, redacted. */
 export function describeError(error: unknown): string {
   const name = errorName(error);
   const message = messageOf(error).split('\n')[0]!;
-  return redact(name && name !== 'Error' && !message.startsWith(name) ? `${name}: ${message}` : message);
+  const fromService = (error as { $metadata?: unknown } | undefined)?.$metadata !== undefined;
+  return redact(fromService && name && !message.startsWith(name) ? `${name}: ${message}` : message);
 }
 
 /** A failure of the whole call (missing table, access denied, unreachable): stops the run. */

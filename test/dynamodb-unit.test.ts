@@ -1,0 +1,160 @@
+/**
+ * DynamoDB pieces that need no server: retries of UnprocessedItems and throttling through a fake
+ * narrow client, number rules, configuration and redaction.
+ */
+import type { BatchWriteItemCommandInput } from '@aws-sdk/client-dynamodb';
+import { describe, expect, test } from 'vitest';
+import { batchPut } from '../src/dynamodb/batch-write.js';
+import type { DynamoApi } from '../src/dynamodb/client.js';
+import { labelOf, resolveDynamoConfig } from '../src/dynamodb/config.js';
+import { fromItem, toItem } from '../src/dynamodb/marshal.js';
+import { decimalShape, numberProblem } from '../src/dynamodb/numbers.js';
+import { ExactNumber } from '../src/json/exact-number.js';
+import { redact } from '../src/redact.js';
+import type { Doc } from '../src/types.js';
+
+type BatchAnswer = (input: BatchWriteItemCommandInput, call: number) => Awaited<ReturnType<DynamoApi['batchWrite']>>;
+
+/** Only batchWrite is used by batchPut; the rest refuse, so an unexpected call shows. */
+function fakeApi(answer: BatchAnswer): DynamoApi & { calls: string[][] } {
+  const calls: string[][] = [];
+  const unused = () => Promise.reject(new Error('not used'));
+  return {
+    where: '127.0.0.1:1',
+    calls,
+    batchWrite: async (input) => {
+      calls.push(input.RequestItems!.t!.map((r) => r.PutRequest!.Item!._id!.S!));
+      return answer(input, calls.length);
+    },
+    putItem: unused,
+    scan: unused,
+    describeTable: unused,
+    createTable: unused,
+    listTables: unused,
+    close: () => {},
+  };
+}
+
+const policy = (retries: number) => ({ retries, minDelayMs: 1, maxDelayMs: 2, signal: new AbortController().signal });
+const docs = (n: number): Doc[] => Array.from({ length: n }, (_, i) => ({ _id: `d${i}` }));
+const serviceError = (name: string, status: number) => Object.assign(new Error('it happened'), { name, $metadata: { httpStatusCode: status } });
+
+describe('batchPut', () => {
+  test('retries only the UnprocessedItems until written', async () => {
+    const api = fakeApi((input, call) => {
+      const requests = input.RequestItems!.t!;
+      // First call leaves the last 10 unprocessed, second the last 3, third takes everything.
+      const left = call === 1 ? requests.slice(15) : call === 2 ? requests.slice(7) : [];
+      return { UnprocessedItems: left.length ? { t: left } : {} };
+    });
+    const outcomes = await batchPut(api, 't', docs(25), policy(5));
+    expect(outcomes).toEqual(docs(25).map(() => ({ status: 'written' })));
+    expect(api.calls.map((c) => c.length)).toEqual([25, 10, 3]);
+    expect(api.calls[2]).toEqual(['d22', 'd23', 'd24']);
+  });
+
+  test('after the retry budget the still-pending documents fail with the reason; the others are written', async () => {
+    const api = fakeApi((input) => ({ UnprocessedItems: { t: input.RequestItems!.t!.filter((r) => r.PutRequest!.Item!._id!.S === 'd3') } }));
+    const outcomes = await batchPut(api, 't', docs(5), policy(2));
+    expect(api.calls).toHaveLength(3);
+    expect(outcomes.filter((o) => o.status === 'written')).toHaveLength(4);
+    expect(outcomes[3]).toEqual({ status: 'failed', reason: 'unprocessed after 3 attempts: 1 items left unprocessed (throttled)' });
+  });
+
+  test('throttling and 5xx errors are retried; a spent budget fails the batch, not the run', async () => {
+    const flaky = fakeApi((_, call) => {
+      if (call === 1) throw serviceError('ProvisionedThroughputExceededException', 400);
+      if (call === 2) throw serviceError('InternalServerError', 500);
+      return {};
+    });
+    expect(await batchPut(flaky, 't', docs(2), policy(3))).toEqual([{ status: 'written' }, { status: 'written' }]);
+
+    const down = fakeApi(() => {
+      throw serviceError('ThrottlingException', 400);
+    });
+    const outcomes = await batchPut(down, 't', docs(2), policy(1));
+    expect(outcomes[0]).toEqual({ status: 'failed', reason: 'unprocessed after 2 attempts: ThrottlingException: it happened' });
+  });
+
+  test('an error of the whole call stops the run with one line naming the endpoint', async () => {
+    const api = fakeApi(() => {
+      throw serviceError('ResourceNotFoundException', 400);
+    });
+    await expect(batchPut(api, 't', docs(2), policy(3))).rejects.toMatchObject({
+      kind: 'fatal',
+      message: 'DynamoDB at 127.0.0.1:1: writing to table t failed: ResourceNotFoundException: it happened',
+    });
+    expect(api.calls).toHaveLength(1);
+  });
+
+  test('duplicates in one call: only the last of each _id is sent', async () => {
+    const api = fakeApi(() => ({}));
+    const outcomes = await batchPut(api, 't', [{ _id: 'a', v: 1 }, { _id: 'b' }, { _id: 'a', v: 2 }], policy(0));
+    expect(outcomes).toHaveLength(3);
+    expect(api.calls).toEqual([['b', 'a']]);
+  });
+
+  test('more than 25 documents go as several calls of at most 25', async () => {
+    const api = fakeApi(() => ({}));
+    await batchPut(api, 't', docs(60), policy(0));
+    expect(api.calls.map((c) => c.length).sort()).toEqual([10, 25, 25]);
+  });
+});
+
+describe('numbers', () => {
+  test('shape and limits follow DynamoDB (leading and trailing zeros do not count)', () => {
+    expect(decimalShape('0.00120')).toEqual({ significant: '12', exponent: -3 });
+    expect(decimalShape('1e+21')).toEqual({ significant: '1', exponent: 21 });
+    expect(decimalShape('-0')).toEqual({ significant: '', exponent: 0 });
+    expect(numberProblem('1E-130')).toBeUndefined();
+    expect(numberProblem('9.99E+125')).toBeUndefined();
+    expect(numberProblem('1e126')).toMatch(/outside/);
+    expect(numberProblem('0.9e-130')).toMatch(/outside/);
+    expect(numberProblem('123456789012345678901234567890123456780000')).toBeUndefined();
+    expect(numberProblem('1234567890123456789012345678901234567891')).toMatch(/40 significant digits/);
+  });
+
+  test('marshalling keeps number text and types; nothing becomes a string', () => {
+    const doc: Doc = { _id: 'x', a: 1.5, b: new ExactNumber('9007199254740993'), c: [null, true, ''], d: {}, e: 1e21 };
+    const item = toItem(doc);
+    expect(item).toEqual({
+      _id: { S: 'x' },
+      a: { N: '1.5' },
+      b: { N: '9007199254740993' },
+      c: { L: [{ NULL: true }, { BOOL: true }, { S: '' }] },
+      d: { M: {} },
+      e: { N: '1e+21' },
+    });
+    expect(fromItem(item)).toEqual({ ...doc, e: 1e21 });
+  });
+});
+
+describe('configuration', () => {
+  const uri = (rest: string) => ({ scheme: 'dynamodb', rest, raw: `dynamodb:${rest}` });
+
+  test('dynamodb://host:port is a plain-http endpoint with local credentials and a default region', () => {
+    const config = resolveDynamoConfig(uri('//127.0.0.1:8000'), { env: {} });
+    expect(config).toMatchObject({ endpoint: 'http://127.0.0.1:8000', region: 'us-east-1', credentials: { accessKeyId: 'local' }, where: '127.0.0.1:8000' });
+    expect(labelOf(config)).toBe('dynamodb://127.0.0.1:8000');
+  });
+
+  test('the app\'s variables are honoured and the secret key is registered for redaction', () => {
+    const env = { DYNAMODB_ENDPOINT_URL: 'https://dynamo.internal:443', DYNAMODB_REGION: 'eu-west-1', AWS_ACCESS_KEY_ID: 'AKIAEXAMPLE', AWS_SECRET_ACCESS_KEY: 'very-secret-key', AWS_SESSION_TOKEN: 'session-token-x' };
+    const config = resolveDynamoConfig(uri(''), { env, tablePrefix: 'prod_' });
+    expect(config).toMatchObject({ endpoint: 'https://dynamo.internal:443', region: 'eu-west-1', tablePrefix: 'prod_' });
+    expect(config.credentials).toEqual({ accessKeyId: 'AKIAEXAMPLE', secretAccessKey: 'very-secret-key', sessionToken: 'session-token-x' });
+    expect(labelOf(config)).not.toMatch(/secret|token/);
+    expect(redact('failed with very-secret-key and session-token-x')).toBe('failed with *** and ***');
+  });
+
+  test('without an endpoint, AWS itself through the SDK\'s credential chain', () => {
+    const config = resolveDynamoConfig(uri(''), { env: { DYNAMODB_REGION: 'us-west-2' } });
+    expect(config.endpoint).toBeUndefined();
+    expect(config.credentials).toBeUndefined();
+    expect(labelOf(config)).toBe('dynamodb (region us-west-2)');
+  });
+
+  test('a URI it cannot read is a usage error', () => {
+    expect(() => resolveDynamoConfig(uri('tables'), { env: {} })).toThrow(/use dynamodb or dynamodb:\/\/host:port/);
+  });
+});
