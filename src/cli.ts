@@ -9,8 +9,9 @@ import { isEtlError, messageOf } from './errors.js';
 import { migrate, type MigrateOptions, type RunReport } from './pipeline.js';
 import { redact } from './redact.js';
 import { sinkSchemes, sourceSchemes } from './registry.js';
-import { formatSummary } from './summary.js';
+import { formatComparison, formatSummary } from './summary.js';
 import type { OnConflict } from './types.js';
+import { verify, type VerifyReport } from './verify/verify.js';
 
 export const exitCodes = { ok: 0, documentsFailed: 1, usage: 2, fatal: 3, interrupted: 130 } as const;
 
@@ -84,17 +85,55 @@ function reportError(error: unknown, verbose: boolean): number {
   return code;
 }
 
-async function runMigrate(args: CommonArgs & { 'dry-run': boolean; 'dead-letter'?: string; report?: string; checkpoint?: string; resume: boolean; 'on-conflict': string }) {
-  const out = messageStream(args.to);
-  const say = (line: string) => {
-    if (!args.quiet) out.write(`${line}\n`);
-  };
-  const options: MigrateOptions = {
+/** The options `migrate` and `verify` share, from the flags they share. */
+function sharedOptions(args: CommonArgs) {
+  return {
     from: args.from,
     to: args.to,
     collections: list(args.collections),
     transforms: args.transform,
     noDefaultTransforms: args['keep-couch-meta'],
+    batchSize: args['batch-size'],
+    segments: args.segments,
+    tablePrefix: args['table-prefix'],
+    includeDesign: args['include-design'],
+    retries: args.retries,
+    warn: (m: string) => process.stderr.write(`${redact(m)}\n`),
+  };
+}
+
+function sayer(args: CommonArgs): (line: string) => void {
+  const out = messageStream(args.to);
+  return (line) => {
+    if (!args.quiet) out.write(`${line}\n`);
+  };
+}
+
+/** Compares source and target, printing each difference as it is found. */
+async function compare(args: CommonArgs, say: (line: string) => void, signal: AbortSignal): Promise<VerifyReport> {
+  const report = await verify({
+    ...sharedOptions(args),
+    signal,
+    onDifference: (d) => say(`${d.kind.padEnd(8)} ${d.collection} ${d._id}`),
+  });
+  say(formatComparison(report));
+  return report;
+}
+
+async function runVerify(args: CommonArgs) {
+  try {
+    const report = await compare(args, sayer(args), stopSignal());
+    process.exitCode = report.identical ? exitCodes.ok : exitCodes.documentsFailed;
+  } catch (error) {
+    process.exitCode = reportError(error, args.verbose);
+  }
+}
+
+async function runMigrate(args: CommonArgs & { 'dry-run': boolean; 'dead-letter'?: string; report?: string; checkpoint?: string; resume: boolean; 'on-conflict': string; verify: boolean }) {
+  const say = sayer(args);
+  const signal = stopSignal();
+  const options: MigrateOptions = {
+    ...sharedOptions(args),
     dryRun: args['dry-run'],
     deadLetter: args['dead-letter'],
     report: args.report,
@@ -102,18 +141,17 @@ async function runMigrate(args: CommonArgs & { 'dry-run': boolean; 'dead-letter'
     resume: args.resume,
     onConflict: args['on-conflict'] as OnConflict,
     concurrency: args.concurrency,
-    batchSize: args['batch-size'],
-    segments: args.segments,
-    tablePrefix: args['table-prefix'],
-    includeDesign: args['include-design'],
-    retries: args.retries,
-    signal: stopSignal(),
-    warn: (m) => process.stderr.write(`${redact(m)}\n`),
+    signal,
   };
   try {
     const report = await migrate(options);
     say(formatSummary(report));
     process.exitCode = exitCodeOf(report);
+    if (args.verify && process.exitCode === exitCodes.ok && !report.dryRun) {
+      say('\nVerifying...');
+      const comparison = await compare(args, say, signal);
+      if (!comparison.identical) process.exitCode = exitCodes.documentsFailed;
+    }
   } catch (error) {
     process.exitCode = reportError(error, args.verbose);
   }
@@ -131,7 +169,13 @@ export async function main(argv = hideBin(process.argv)): Promise<void> {
         .option('checkpoint', { type: 'string', describe: 'save progress to this file', group: 'Run:' })
         .option('resume', { type: 'boolean', default: false, describe: 'continue from --checkpoint after a crash or Ctrl-C', group: 'Run:' })
         .option('on-conflict', { choices: ['overwrite', 'skip', 'fail'], default: 'overwrite', describe: 'when the target already has the _id', group: 'Run:' })
+        .option('verify', { type: 'boolean', default: false, describe: 'after writing, compare source and target document by document', group: 'Run:' })
         .example(examples), (args) => runMigrate(args as never))
+    .command('verify', 'compare a source (after the same transforms) with a target, document by document', (y) =>
+      commonOptions(y).example([
+        ['$0 verify --from file:backup.json --to dynamodb', 'is every document of the backup in DynamoDB, unchanged?'],
+        ['$0 verify --from couchdb --to file:backup.json.gz --collections agents', 'check a backup of one collection'],
+      ]), (args) => runVerify(args as never))
     .strict()
     .version(version)
     .alias('h', 'help')

@@ -8,3 +8,5 @@ export { ExactNumber } from './json/exact-number.js';
 export { stringifyExact } from './json/serialize.js';
 export { EtlError, isEtlError } from './errors.js';
 export type * from './types.js';
+export { verify } from './verify/verify.js';
+export type { VerifyOptions, VerifyReport, Difference, CollectionComparison } from './verify/verify.js';

@@ -14,10 +14,11 @@ import { openSink, openSource } from './registry.js';
 import { RunStats } from './stats.js';
 import { applyChain } from './transforms/chain.js';
 import { defaultTransforms, loadTransforms, type NamedTransform, type TransformSpec } from './transforms/index.js';
-import type { AdapterOptions, CollectionStats, Doc, OnConflict, Sink, Source, SourceChunk, TransformContext } from './types.js';
+import { adapterOptions, type StoreOptions } from './adapter-options.js';
+import type { CollectionStats, Doc, Sink, Source, SourceChunk, TransformContext } from './types.js';
 import { badId, notADocument } from './validate.js';
 
-export interface MigrateOptions {
+export interface MigrateOptions extends StoreOptions {
   /** A URI (`file:backup.json`, `couchdb://host:5984`, `dynamodb`, `memory:name`, ...) or a Source. */
   from: string | Source;
   /** A URI (`file:out.json.gz`, `dynamodb`, `null`, ...) or a Sink. */
@@ -37,19 +38,8 @@ export interface MigrateOptions {
   /** Save progress here; with `resume`, continue from it. */
   checkpoint?: string;
   resume?: boolean;
-  onConflict?: OnConflict;
-  concurrency?: number;
-  batchSize?: number;
-  segments?: number;
-  tablePrefix?: string;
-  includeDesign?: boolean;
-  /** Retries of transient errors per batch (default 8). */
-  retries?: number;
-  env?: NodeJS.ProcessEnv;
   /** Aborting stops reading, lets in-flight batches finish, saves the checkpoint: an interrupted run. */
   signal?: AbortSignal;
-  /** Warnings worth a line (never data). Default: stderr. */
-  warn?: (message: string) => void;
   /** Called as the run advances (at most every 200 ms) and once at the end. */
   onProgress?: (progress: Progress) => void;
   /** Where relative transform paths are resolved (default: the working directory). */
@@ -90,20 +80,6 @@ export interface RunReport {
 
 const progressIntervalMs = 200;
 
-function adapterOptions(options: MigrateOptions, warn: (m: string) => void): AdapterOptions {
-  return {
-    onConflict: options.onConflict ?? 'overwrite',
-    concurrency: options.concurrency,
-    batchSize: options.batchSize,
-    segments: options.segments,
-    tablePrefix: options.tablePrefix,
-    includeDesign: options.includeDesign,
-    env: options.env ?? process.env,
-    retries: options.retries ?? 8,
-    warn,
-  };
-}
-
 function checkOptions(options: MigrateOptions): void {
   const positive = (name: string, value: number | undefined) => {
     if (value !== undefined && (!Number.isInteger(value) || value < 1)) throw usageError('bad-option', `${name} must be a whole number of at least 1, not ${value}`);
@@ -137,8 +113,8 @@ function mergeStats(into: Record<string, CollectionStats>, more: Record<string, 
 export async function migrate(options: MigrateOptions): Promise<RunReport> {
   checkOptions(options);
   const started = Date.now();
-  const warn = options.warn ?? ((m: string) => process.stderr.write(`${redact(m)}\n`));
-  const adapter = adapterOptions(options, warn);
+  const adapter = adapterOptions(options);
+  const warn = adapter.warn;
   const transforms: NamedTransform[] = await loadTransforms(
     [...(options.noDefaultTransforms ? [] : defaultTransforms), ...(options.transforms ?? [])],
     options.cwd,

@@ -3,6 +3,7 @@
  * what to do next.
  */
 import type { RunReport } from './pipeline.js';
+import type { VerifyReport } from './verify/verify.js';
 import type { CollectionStats } from './types.js';
 
 const columns: (keyof CollectionStats)[] = ['read', 'written', 'skipped', 'dropped', 'failed'];
@@ -36,4 +37,15 @@ export function formatSummary(report: RunReport): string {
       : `${report.deadLetters.count} documents could not be written (give --dead-letter FILE to keep them)`);
   }
   return lines.join('\n');
+}
+
+export function formatComparison(report: VerifyReport): string {
+  const fields = ['source', 'target', 'matched', 'missing', 'changed', 'extra'] as const;
+  const rows = Object.entries(report.collections).map(([name, c]) => [name, ...fields.map((f) => String(c[f]))] as [string, ...string[]]);
+  return [
+    '',
+    formatTable(rows, ['collection', ...fields]),
+    '',
+    report.identical ? `Identical: ${report.target} holds exactly what ${report.source} holds.` : `Different: ${report.source} and ${report.target} differ (see the lines above).`,
+  ].join('\n');
 }

@@ -1,0 +1,203 @@
+/**
+ * `verify`: compares a source (after the migration's transforms) with a target, document by
+ * document, and names every missing, changed and extra `_id`.
+ *
+ * Streamed for collections larger than memory: both sides are reduced to (collection, _id, digest)
+ * lines and spread over bucket files on disk by a hash of the key; each bucket pair is then
+ * compared in memory. Memory holds one bucket of the source side at a time (1/64 of the keys).
+ */
+import { createHash } from 'node:crypto';
+import { createReadStream } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+import { usageError } from '../errors.js';
+import { openPrivate } from '../private-file.js';
+import { openSource } from '../registry.js';
+import { applyChain } from '../transforms/chain.js';
+import { defaultTransforms, loadTransforms, type NamedTransform, type TransformSpec } from '../transforms/index.js';
+import { adapterOptions, type StoreOptions } from '../adapter-options.js';
+import type { AdapterOptions, Doc, Source } from '../types.js';
+import { badId, notADocument } from '../validate.js';
+import { canonical } from './canonical.js';
+
+const bucketCount = 64;
+
+export interface VerifyOptions extends StoreOptions {
+  from: string | Source;
+  /** The target, read back as a source. */
+  to: string | Source;
+  collections?: string[];
+  transforms?: TransformSpec[];
+  noDefaultTransforms?: boolean;
+  signal?: AbortSignal;
+  cwd?: string;
+  /** Called for every difference as it is found. */
+  onDifference?: (difference: Difference) => void;
+}
+
+export type DifferenceKind = 'missing' | 'changed' | 'extra';
+
+export interface Difference {
+  kind: DifferenceKind;
+  collection: string;
+  _id: string;
+}
+
+export interface CollectionComparison {
+  source: number;
+  target: number;
+  matched: number;
+  missing: number;
+  changed: number;
+  extra: number;
+}
+
+export interface VerifyReport {
+  identical: boolean;
+  source: string;
+  target: string;
+  collections: Record<string, CollectionComparison>;
+}
+
+/** Spreads (collection, _id, digest) lines over bucket files. */
+class Buckets {
+  private readonly files: Promise<import('node:fs/promises').FileHandle>[] = [];
+  private readonly pending: string[][] = Array.from({ length: bucketCount }, () => []);
+
+  constructor(private readonly dir: string, readonly side: 'source' | 'target') {}
+
+  path(bucket: number): string {
+    return join(this.dir, `${this.side}-${bucket}.ndjson`);
+  }
+
+  async add(collection: string, id: string, digest: string): Promise<void> {
+    const bucket = createHash('md5').update(collection).update('\0').update(id).digest().readUInt16BE(0) % bucketCount;
+    const lines = this.pending[bucket]!;
+    lines.push(JSON.stringify([collection, id, digest]));
+    if (lines.length >= 1000) await this.flush(bucket);
+  }
+
+  async flush(bucket: number): Promise<void> {
+    const lines = this.pending[bucket]!;
+    if (lines.length === 0) return;
+    this.pending[bucket] = [];
+    this.files[bucket] ??= openPrivate(this.path(bucket), 'w');
+    await (await this.files[bucket]!).write(lines.join('\n') + '\n');
+  }
+
+  async close(): Promise<void> {
+    for (let b = 0; b < bucketCount; b++) await this.flush(b);
+    await Promise.all(this.files.filter(Boolean).map(async (f) => (await f).close()));
+  }
+
+  has(bucket: number): boolean {
+    return this.files[bucket] !== undefined;
+  }
+}
+
+function digestOf(doc: Doc): string {
+  return createHash('sha1').update(canonical(doc)).digest('base64');
+}
+
+/** Reads one side into buckets, counting documents per collection. */
+async function spread(
+  source: Source,
+  buckets: Buckets,
+  counts: Map<string, CollectionComparison>,
+  options: { collections?: ReadonlySet<string>; transforms: NamedTransform[]; signal: AbortSignal; targetLabel: string },
+): Promise<void> {
+  for await (const chunk of source.read({ collections: options.collections, signal: options.signal })) {
+    const stats = counts.get(chunk.collection) ?? { source: 0, target: 0, matched: 0, missing: 0, changed: 0, extra: 0 };
+    counts.set(chunk.collection, stats);
+    const context = { collection: chunk.collection, source: source.label, target: options.targetLabel };
+    for (const raw of chunk.docs) {
+      if (notADocument(raw)) continue;
+      let result = applyChain(options.transforms, raw as Doc, context);
+      if (result instanceof Promise) result = await result;
+      if ('error' in result) continue;
+      for (const doc of result.docs) {
+        if (badId(doc)) continue;
+        stats[buckets.side]++;
+        await buckets.add(chunk.collection, doc._id as string, digestOf(doc));
+      }
+    }
+  }
+}
+
+async function* lines(path: string): AsyncIterable<[string, string, string]> {
+  for await (const line of createInterface({ input: createReadStream(path), crlfDelay: Infinity })) {
+    if (line) yield JSON.parse(line) as [string, string, string];
+  }
+}
+
+/** Compares both sides bucket by bucket. */
+async function compare(source: Buckets, target: Buckets, counts: Map<string, CollectionComparison>, report: (d: Difference) => void): Promise<void> {
+  const stat = (collection: string) => counts.get(collection)!;
+  for (let b = 0; b < bucketCount; b++) {
+    // Last occurrence wins, as the later write of a duplicate _id does in the target.
+    const expected = new Map<string, [string, string, string]>();
+    if (source.has(b)) for await (const entry of lines(source.path(b))) expected.set(`${entry[0]}\0${entry[1]}`, entry);
+    if (target.has(b)) {
+      for await (const [collection, id, digest] of lines(target.path(b))) {
+        const key = `${collection}\0${id}`;
+        const want = expected.get(key);
+        if (!want) {
+          stat(collection).extra++;
+          report({ kind: 'extra', collection, _id: id });
+          continue;
+        }
+        expected.delete(key);
+        if (want[2] === digest) stat(collection).matched++;
+        else {
+          stat(collection).changed++;
+          report({ kind: 'changed', collection, _id: id });
+        }
+      }
+    }
+    for (const [collection, id] of expected.values()) {
+      stat(collection).missing++;
+      report({ kind: 'missing', collection, _id: id });
+    }
+  }
+}
+
+export async function verify(options: VerifyOptions): Promise<VerifyReport> {
+  const transforms = await loadTransforms([...(options.noDefaultTransforms ? [] : defaultTransforms), ...(options.transforms ?? [])], options.cwd);
+  const adapter = adapterOptions(options);
+  const source = typeof options.from === 'string' ? await openSource(options.from, adapter) : options.from;
+  let target: Source;
+  try {
+    target = typeof options.to === 'string' ? await openTarget(options.to, adapter) : options.to;
+  } catch (error) {
+    await source.close();
+    throw error;
+  }
+  const dir = await mkdtemp(join(tmpdir(), 'gofannon-verify-'));
+  const signal = options.signal ?? new AbortController().signal;
+  try {
+    // Compare the same collections on both sides: the ones chosen, else every one the source has.
+    const chosen = options.collections?.length ? new Set(options.collections) : undefined;
+    const counts = new Map<string, CollectionComparison>();
+    const sourceBuckets = new Buckets(dir, 'source');
+    await spread(source, sourceBuckets, counts, { collections: chosen, transforms, signal, targetLabel: target.label });
+    await sourceBuckets.close();
+    const targetBuckets = new Buckets(dir, 'target');
+    await spread(target, targetBuckets, counts, { collections: chosen ?? new Set(counts.keys()), transforms: [], signal, targetLabel: target.label });
+    await targetBuckets.close();
+    await compare(sourceBuckets, targetBuckets, counts, options.onDifference ?? (() => {}));
+    const collections = Object.fromEntries([...counts].sort(([a], [b]) => a.localeCompare(b)));
+    const identical = Object.values(collections).every((c) => c.missing === 0 && c.changed === 0 && c.extra === 0);
+    return { identical, source: source.label, target: target.label, collections };
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+    await Promise.allSettled([source.close(), target.close()]);
+  }
+}
+
+/** The target of a migration, opened for reading; `null` and stdout cannot be read back. */
+async function openTarget(uri: string, adapter: AdapterOptions): Promise<Source> {
+  if (uri === 'null' || /^(file:)?-$/.test(uri)) throw usageError('cannot-verify', `cannot verify against ${uri}: it keeps nothing to read back`);
+  return openSource(uri, adapter);
+}
