@@ -1,0 +1,141 @@
+/**
+ * `file:PATH` source: export files (`.json`, what export.py writes, any key order, any size) and
+ * our NDJSON format (`.ndjson`/`.jsonl`, see src/json/ndjson-reader.ts), either gzipped (`.gz`).
+ * `file:-` reads stdin, sniffing gzip and the format. Memory stays flat: documents are found by a
+ * byte scanner and parsed one at a time, never the whole file.
+ *
+ * Positions are decompressed byte offsets (plus the collection whose array we are in, and the line
+ * for NDJSON): a plain file reopens at the offset, a gzipped one decompresses and discards up to it.
+ */
+import { open } from 'node:fs/promises';
+import { resolve } from 'node:path';
+import type { Readable } from 'node:stream';
+import { createGunzip } from 'node:zlib';
+import { fatalError, usageError } from '../errors.js';
+import { formatFromName, lineAt, openInput, statInput } from '../file-input.js';
+import { type ExportMetadata, metadataFromHead, metadataFromTail } from '../json/export-metadata.js';
+import { InputError, readExport } from '../json/export-reader.js';
+import { readNdjson } from '../json/ndjson-reader.js';
+import type { AdapterOptions, ParsedUri, Position, Source, SourceChunk, SourceReadOptions } from '../types.js';
+
+/** Test and library hooks: another stdin, a smaller read buffer. */
+export interface FileSourceOptions {
+  stdin?: Readable;
+  highWaterMark?: number;
+}
+
+const peekBytes = 64 * 1024;
+
+export default async function fileSource(uri: ParsedUri, options: AdapterOptions & FileSourceOptions): Promise<Source> {
+  const path = uri.rest;
+  if (!path) throw usageError('bad-uri', 'file: needs a path, e.g. file:backup.json (or file:- for stdin)');
+  const stdin = path === '-';
+  const name = stdin ? 'stdin' : path;
+  const info = stdin ? undefined : await statInput(path);
+  let metadata: ExportMetadata | undefined = stdin ? undefined : await peekMetadata(path, info!.size);
+  let done = 0;
+
+  return {
+    label: `file:${path}`,
+    get provider() {
+      return metadata?.provider ?? 'file';
+    },
+    identity: async () => (stdin ? 'file:-' : `file:${resolve(path)} size=${info!.size} mtime=${new Date(info!.mtimeMs).toISOString()}`),
+    listCollections: async () => metadata?.collections,
+    progress: () => (info ? { done, total: info.size } : undefined),
+
+    async *read({ collections, resumeFrom, signal }: SourceReadOptions): AsyncIterable<SourceChunk> {
+      if (resumeFrom && stdin) throw usageError('cannot-resume', 'file:- (stdin) cannot resume: read from a file to use a checkpoint');
+      const resume = resumeFrom ? checkedResume(resumeFrom, name) : undefined;
+      done = 0;
+      const input = await openInput({
+        path,
+        highWaterMark: options.highWaterMark ?? 1 << 20,
+        offset: resume?.offset ?? 0,
+        stdin: options.stdin ?? process.stdin,
+        onRead: (bytes) => (done += bytes),
+      });
+      if (resume && resume.format !== input.format) throw usageError('bad-resume', `${name}: the checkpoint is for a ${resume.format} file, this is ${input.format}`);
+      const common = {
+        name,
+        batchSize: options.batchSize ?? 1000,
+        collections,
+        signal,
+        onMetadata: (found: ExportMetadata) => void (metadata = { ...metadata, ...found }),
+      };
+      const chunks =
+        input.format === 'ndjson'
+          ? readNdjson(input.chunks, { ...common, resume: resume && { offset: resume.offset, line: resume.line ?? 1, collection: resume.collection } })
+          : readExport(input.chunks, { ...common, resume: resume && { offset: resume.offset, collection: resume.collection, afterDoc: resume.afterDoc ?? false } });
+      try {
+        yield* chunks;
+      } catch (error) {
+        if (error instanceof InputError) throw fatalError('malformed-input', await describe(error, path, input.gzip));
+        throw error;
+      }
+    },
+    close: async () => {},
+  };
+}
+
+/** One line: `backup.json: unexpected end of file at byte 1048576 (line 40211) in collection "agents"`. */
+async function describe(error: InputError, path: string, gzip: boolean): Promise<string> {
+  const line = error.reason.startsWith('line ') ? undefined : await lineAt(path, gzip, error.offset);
+  const where = `at byte ${error.offset}${line === undefined ? '' : ` (line ${line})`}`;
+  const collection = error.collection === undefined ? '' : ` in collection ${JSON.stringify(error.collection)}`;
+  return `${path === '-' ? 'stdin' : path}: ${error.reason} ${where}${collection}`;
+}
+
+interface Resume {
+  format: 'json' | 'ndjson';
+  offset: number;
+  collection: string;
+  afterDoc?: boolean;
+  line?: number;
+}
+
+function checkedResume(position: Position, name: string): Resume {
+  const { format, offset, collection, afterDoc, line } = position;
+  const valid =
+    (format === 'json' || format === 'ndjson') &&
+    typeof offset === 'number' &&
+    Number.isSafeInteger(offset) &&
+    offset >= 0 &&
+    typeof collection === 'string' &&
+    (afterDoc === undefined || typeof afterDoc === 'boolean') &&
+    (line === undefined || typeof line === 'number');
+  if (!valid) throw usageError('bad-resume', `${name}: the checkpoint position is not a file position`);
+  return position as unknown as Resume;
+}
+
+/** Metadata from the head (export.py puts it first) or, for a plain file, the tail (our sink puts it last). */
+async function peekMetadata(path: string, size: number): Promise<ExportMetadata | undefined> {
+  const { format, gzip } = formatFromName(path);
+  if (format === 'ndjson') return undefined;
+  const handle = await open(path, 'r');
+  try {
+    const head = Buffer.alloc(Math.min(size, peekBytes));
+    await handle.read(head, 0, head.length, 0);
+    if (gzip || (head[0] === 0x1f && head[1] === 0x8b)) return metadataFromHead(await gunzipHead(head));
+    const fromHead = metadataFromHead(head);
+    if (fromHead) return fromHead;
+    const tail = Buffer.alloc(Math.min(size, peekBytes));
+    await handle.read(tail, 0, tail.length, size - tail.length);
+    return metadataFromTail(tail.toString('utf8'));
+  } finally {
+    await handle.close();
+  }
+}
+
+/** As much of the decompressed start as these compressed bytes give. */
+function gunzipHead(head: Buffer): Promise<Buffer> {
+  return new Promise((resolvePromise) => {
+    const parts: Buffer[] = [];
+    const inflate = createGunzip();
+    inflate.on('data', (chunk: Buffer) => parts.push(chunk));
+    const done = () => resolvePromise(Buffer.concat(parts));
+    inflate.on('end', done);
+    inflate.on('error', done); // a cut-off stream: keep what came out
+    inflate.end(head);
+  });
+}
