@@ -9,6 +9,7 @@ import { isEtlError, messageOf } from './errors.js';
 import { migrate, type MigrateOptions, type RunReport } from './pipeline.js';
 import { redact } from './redact.js';
 import { sinkSchemes, sourceSchemes } from './registry.js';
+import { chooseMode, progressView } from './progress.js';
 import { formatComparison, formatSummary } from './summary.js';
 import type { OnConflict } from './types.js';
 import { verify, type VerifyReport } from './verify/verify.js';
@@ -70,17 +71,42 @@ function stopSignal(): AbortSignal {
   return controller.signal;
 }
 
+/** An argument as it can be pasted back into a shell. */
+function shellQuote(arg: string): string {
+  return /^[\w@%+=:,./-]+$/.test(arg) ? arg : `'${arg.replace(/'/g, `'\\''`)}'`;
+}
+
+function command(args: string[]): string {
+  return redact(['gofannon-etl', ...args].map(shellQuote).join(' '));
+}
+
+/** The same command with --resume, for a run that stopped and saved a checkpoint. */
+function resumeCommand(argv: string[]): string {
+  return command([...argv.filter((a) => a !== '--resume'), '--resume']);
+}
+
+/** A verify command for the same source, target and selection. */
+function verifyCommand(args: CommonArgs): string | undefined {
+  if (args.to === 'null' || /^(file:)?-$/.test(args.to)) return undefined;
+  const out = ['verify', '--from', args.from, '--to', args.to];
+  if (args.collections) out.push('--collections', args.collections);
+  for (const t of args.transform ?? []) out.push('--transform', t);
+  if (args['keep-couch-meta']) out.push('--keep-couch-meta');
+  return command(out);
+}
+
 function exitCodeOf(report: RunReport): number {
   if (report.interrupted) return exitCodes.interrupted;
   return report.total.failed > 0 ? exitCodes.documentsFailed : exitCodes.ok;
 }
 
-function reportError(error: unknown, verbose: boolean): number {
+function reportError(error: unknown, verbose: boolean, resume?: string): number {
   const code = isEtlError(error) ? (error.kind === 'usage' ? exitCodes.usage : error.kind === 'interrupted' ? exitCodes.interrupted : exitCodes.fatal) : exitCodes.fatal;
   let line = `gofannon-etl: ${redact(messageOf(error))}`;
   const partial = isEtlError(error) ? (error.report as RunReport | undefined) : undefined;
   if (partial) line += ` (${partial.total.written} documents were written before it)`;
   process.stderr.write(`${line}\n`);
+  if (resume && partial) process.stderr.write(`To continue where it stopped: ${resume}\n`);
   if (verbose && error instanceof Error && error.stack) process.stderr.write(`${redact(error.stack)}\n`);
   return code;
 }
@@ -129,11 +155,14 @@ async function runVerify(args: CommonArgs) {
   }
 }
 
-async function runMigrate(args: CommonArgs & { 'dry-run': boolean; 'dead-letter'?: string; report?: string; checkpoint?: string; resume: boolean; 'on-conflict': string; verify: boolean }) {
+async function runMigrate(argv: string[], args: CommonArgs & { 'dry-run': boolean; 'dead-letter'?: string; report?: string; checkpoint?: string; resume: boolean; 'on-conflict': string; verify: boolean }) {
   const say = sayer(args);
   const signal = stopSignal();
+  const view = progressView(chooseMode({ quiet: args.quiet, stream: process.stderr, env: process.env }), process.stderr);
   const options: MigrateOptions = {
     ...sharedOptions(args),
+    warn: (m) => view.log(redact(m)),
+    onProgress: (p) => view.update(p),
     dryRun: args['dry-run'],
     deadLetter: args['dead-letter'],
     report: args.report,
@@ -145,7 +174,13 @@ async function runMigrate(args: CommonArgs & { 'dry-run': boolean; 'dead-letter'
   };
   try {
     const report = await migrate(options);
-    say(formatSummary(report));
+    view.stop();
+    const stopped = report.interrupted;
+    say(formatSummary(report, {
+      resume: stopped && args.checkpoint ? resumeCommand(argv) : undefined,
+      verify: !stopped && !report.dryRun && !args.verify ? verifyCommand(args) : undefined,
+    }));
+    if (stopped && !args.checkpoint) say('No --checkpoint was given: run the same command again (writes by _id are idempotent), with --checkpoint FILE to be able to resume.');
     process.exitCode = exitCodeOf(report);
     if (args.verify && process.exitCode === exitCodes.ok && !report.dryRun) {
       say('\nVerifying...');
@@ -153,7 +188,8 @@ async function runMigrate(args: CommonArgs & { 'dry-run': boolean; 'dead-letter'
       if (!comparison.identical) process.exitCode = exitCodes.documentsFailed;
     }
   } catch (error) {
-    process.exitCode = reportError(error, args.verbose);
+    view.stop();
+    process.exitCode = reportError(error, args.verbose, args.checkpoint ? resumeCommand(argv) : undefined);
   }
 }
 
@@ -170,7 +206,7 @@ export async function main(argv = hideBin(process.argv)): Promise<void> {
         .option('resume', { type: 'boolean', default: false, describe: 'continue from --checkpoint after a crash or Ctrl-C', group: 'Run:' })
         .option('on-conflict', { choices: ['overwrite', 'skip', 'fail'], default: 'overwrite', describe: 'when the target already has the _id', group: 'Run:' })
         .option('verify', { type: 'boolean', default: false, describe: 'after writing, compare source and target document by document', group: 'Run:' })
-        .example(examples), (args) => runMigrate(args as never))
+        .example(examples), (args) => runMigrate(argv, args as never))
     .command('verify', 'compare a source (after the same transforms) with a target, document by document', (y) =>
       commonOptions(y).example([
         ['$0 verify --from file:backup.json --to dynamodb', 'is every document of the backup in DynamoDB, unchanged?'],

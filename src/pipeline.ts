@@ -53,6 +53,8 @@ export interface Progress {
   elapsedMs: number;
   /** Units done / total from the source (bytes of a file), when it knows them. */
   source?: { done: number; total: number };
+  /** Documents per collection as the store counts them, where that is cheap. */
+  expected: Record<string, number>;
   done: boolean;
 }
 
@@ -165,6 +167,7 @@ async function run(
     checkpointer?.advance(position, cumulative, () => (checkpointer?.previous.deadLetters ?? 0) + deadLetters.count),
   );
   const plan: PlannedCollection[] = [];
+  const expected: Record<string, number> = {};
   let lastProgress = 0;
   let current: string | undefined;
   const progress = (done: boolean) => {
@@ -172,7 +175,7 @@ async function run(
     const now = Date.now();
     if (!done && now - lastProgress < progressIntervalMs) return;
     lastProgress = now;
-    options.onProgress({ collection: current, collections: stats.toJSON(), elapsedMs: now - started, source: source.progress?.(), done });
+    options.onProgress({ collection: current, collections: stats.toJSON(), elapsedMs: now - started, source: source.progress?.(), expected, done });
   };
 
   let failure: unknown;
@@ -188,6 +191,10 @@ async function run(
         await writer.drain();
         current = chunk.collection;
         stats.of(current);
+        if (options.onProgress && source.count) {
+          const count = await source.count(current).catch(() => undefined);
+          if (count !== undefined) expected[current] = count;
+        }
         if (dryRun) plan.push({ collection: current, wouldCreate: await sink.wouldCreate?.(current) });
         else await sink.prepare(current);
       }

@@ -20,22 +20,46 @@ export function rate(count: number, ms: number): string {
   return ms > 0 ? `${Math.round((count * 1000) / ms)}/s` : '-';
 }
 
-export function formatSummary(report: RunReport): string {
-  const header = ['collection', ...(report.dryRun ? ['read', 'would write', 'skipped', 'dropped', 'would fail'] : columns)];
-  const rows = Object.entries(report.collections).map(([name, s]) => [name, ...columns.map((c) => String(s[c]))] as [string, ...string[]]);
-  rows.push(['total', ...columns.map((c) => String(report.total[c]))]);
-  const seconds = (report.durationMs / 1000).toFixed(1);
-  const lines = [
+/** What the user can run next, built by the CLI from its own arguments. */
+export interface NextSteps {
+  resume?: string;
+  verify?: string;
+}
+
+function formatPlan(report: RunReport): string[] {
+  const creates = new Map((report.plan ?? []).map((p) => [p.collection, p.wouldCreate]));
+  const rows = Object.entries(report.collections).map(
+    ([name, s]) => [name, String(s.read), String(s.written), String(s.dropped), String(s.failed), creates.get(name) ?? '-'] as [string, ...string[]],
+  );
+  return [
+    'Plan (dry run: nothing was written)',
+    `  source      ${report.source}`,
+    `  target      ${report.target}`,
+    `  transforms  ${report.transforms.join(', ') || 'none'}`,
     '',
-    formatTable(rows, header),
-    '',
-    `${report.dryRun ? 'Dry run' : report.interrupted ? 'Interrupted' : 'Done'} in ${seconds} s (${rate(report.total.read, report.durationMs)} read): ${report.source} -> ${report.target}`,
+    formatTable(rows, ['collection', 'documents', 'would write', 'dropped', 'would fail', 'would create']),
   ];
-  if (report.deadLetters.count > 0) {
-    lines.push(report.deadLetters.path
-      ? `${report.deadLetters.count} documents could not be written; they are in ${report.deadLetters.path} with their reasons`
-      : `${report.deadLetters.count} documents could not be written (give --dead-letter FILE to keep them)`);
+}
+
+export function formatSummary(report: RunReport, next: NextSteps = {}): string {
+  const lines = [''];
+  if (report.dryRun) lines.push(...formatPlan(report));
+  else {
+    const rows = Object.entries(report.collections).map(([name, s]) => [name, ...columns.map((c) => String(s[c]))] as [string, ...string[]]);
+    rows.push(['total', ...columns.map((c) => String(report.total[c]))]);
+    lines.push(formatTable(rows, ['collection', ...columns]));
   }
+  const seconds = (report.durationMs / 1000).toFixed(1);
+  const state = report.dryRun ? 'Dry run' : report.interrupted ? 'Interrupted' : report.total.failed > 0 ? 'Finished with failures' : 'Done';
+  lines.push('', `${state} in ${seconds} s, ${rate(report.total.read, report.durationMs)}: ${report.source} -> ${report.target}`);
+  if (report.deadLetters.count > 0) {
+    const what = report.dryRun ? 'would fail' : 'could not be written';
+    lines.push(report.deadLetters.path
+      ? `${plural(report.deadLetters.count, "document")} ${what}; they are in ${report.deadLetters.path} with their reasons`
+      : `${plural(report.deadLetters.count, "document")} ${what} (reasons above; give --dead-letter FILE to keep them all)`);
+  }
+  if (next.resume) lines.push(`To continue where it stopped: ${next.resume}`);
+  if (next.verify) lines.push(`To check the target document by document: ${next.verify}`);
   return lines.join('\n');
 }
 
@@ -48,4 +72,8 @@ export function formatComparison(report: VerifyReport): string {
     '',
     report.identical ? `Identical: ${report.target} holds exactly what ${report.source} holds.` : `Different: ${report.source} and ${report.target} differ (see the lines above).`,
   ].join('\n');
+}
+
+export function plural(count: number, noun: string): string {
+  return `${count} ${noun}${count === 1 ? '' : 's'}`;
 }
