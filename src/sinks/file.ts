@@ -91,12 +91,13 @@ export default function fileSink(uri: ParsedUri, options: AdapterOptions & FileS
     label: `file:${path}`,
     provider: 'file',
     batchSize: options.batchSize ?? 1000,
-    // Files are written in order, one batch at a time.
+    // Files are written in order, one batch at a time, and rewritten whole by every run.
     concurrency: 1,
+    resumable: false,
     identity: async () => (toStdout ? 'file:-' : `file:${resolve(path)}`),
+    // Nothing is created until the first collection (a dry run opens the sink but never prepares).
     async begin(run) {
       sourceProvider = run.sourceProvider;
-      await opened();
     },
     wouldCreate: async (collection) => `array "${collection}" in ${toStdout ? 'stdout' : path}`,
     async prepare(collection) {

@@ -1,0 +1,185 @@
+/**
+ * Reading a pretty-printed Gofannon export (~100 MB, and ~1 GB unless BENCH_SMALL=1), in one run:
+ * (a) ours: `migrate({ from: 'file:X', to: 'null' })`, the file source through the real pipeline;
+ * (b) the canonical stream-json recipe on the same file: parser → pick (each document under
+ *     `data.<collection>`) → streamValues, the usual way to stream an export without loading it;
+ * (c) readFileSync + JSON.parse of the whole file, the in-memory reference.
+ * Then peak RSS of (a) for both sizes, each in a fresh child process (target: 1 GB ≤ 1.25x 100 MB, < 200 MB).
+ * Targets: (a) ≥ 4x (b), ≥ 50 MB/s.
+ */
+import { spawnSync } from 'node:child_process';
+import { createWriteStream, existsSync, mkdirSync, readFileSync, renameSync, statSync } from 'node:fs';
+import { createReadStream } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import chain from 'stream-chain';
+import { parser } from 'stream-json';
+import { pick } from 'stream-json/filters/pick.js';
+import { streamValues } from 'stream-json/streamers/stream-values.js';
+import { migrate } from '../src/pipeline.js';
+
+const root = fileURLToPath(new URL('..', import.meta.url));
+const cacheDir = join(root, '.bench');
+const MB = 1e6;
+
+/** Gofannon-shaped documents, deterministic, with some unicode, floats and nesting. */
+function makeDoc(collection: string, i: number): Record<string, unknown> {
+  switch (collection) {
+    case 'agents':
+      return {
+        _id: `agent-${i}`,
+        name: `Agent ${i} – résumé screener`,
+        description: 'Screens incoming résumés against the role description and drafts a summary for the hiring manager.',
+        owner: `user-${i % 997}`,
+        created_at: new Date(1_760_000_000_000 + i * 60_000).toISOString(),
+        temperature: (i % 10) / 10,
+        max_tokens: 1024 + (i % 8) * 512,
+        tools: { search: { enabled: i % 2 === 0, params: { top_k: 5 } }, 'web.fetch': { enabled: true, params: { timeout: 30 } } },
+        tags: ['hr', 'screening', i % 3 === 0 ? 'beta' : 'stable'],
+        code: `def run(ctx):\n    return ctx.llm.complete(prompt=ctx.input, max_tokens=${i % 4096})\n`,
+      };
+    case 'users':
+      return {
+        _id: `user-${i}`,
+        email: `user${i}@example.com`,
+        display_name: `Użytkownik ${i} 🙂`,
+        api_keys: { openai: `sk-test-${(i * 7919).toString(36)}`, anthropic: '' },
+        usage: { tokens: i * 1234, cost: Math.round(i * 1.37) / 100, credits: 100 - (i % 100) },
+        active: i % 5 !== 0,
+        roles: i % 10 === 0 ? ['admin', 'editor'] : ['viewer'],
+      };
+    default:
+      return {
+        _id: `session-${i}`,
+        user_id: `user-${i % 5000}`,
+        agent_id: `agent-${i % 2000}`,
+        created_at: new Date(1_760_000_000_000 + i * 1000).toISOString(),
+        messages: [
+          { role: 'user', content: `Please review candidate #${i} for the backend role.` },
+          { role: 'assistant', content: 'The candidate has five years of TypeScript and led a migration to Postgres. Strong fit; ask about on-call experience.', tokens: 41 },
+          { role: 'user', content: 'Merci ! Draft the invite e-mail.' },
+        ],
+        cost: { input: 0.0012 * (i % 50), output: 0.0031 },
+      };
+  }
+}
+
+/** Writes an export.py-shaped file (metadata first, indent 2) of about `bytes`, streaming. */
+async function generate(path: string, bytes: number): Promise<void> {
+  const collections = ['agents', 'users', 'sessions'];
+  const share = [0.2, 0.2, 0.6];
+  const temp = `${path}.partial`;
+  const out = createWriteStream(temp, { highWaterMark: 1 << 20 });
+  const write = async (text: string) => {
+    if (!out.write(text)) await new Promise((r) => out.once('drain', r));
+  };
+  const metadata = { provider: 'couchdb', exported_at: '2026-01-11T10:00:00.000000', collections };
+  await write(`{\n  "metadata": ${JSON.stringify(metadata, null, 2).replace(/\n/g, '\n  ')},\n  "data": {`);
+  let written = 0;
+  for (const [c, collection] of collections.entries()) {
+    await write(`${c ? ',' : ''}\n    "${collection}": [`);
+    const until = written + bytes * share[c]!;
+    let parts: string[] = [];
+    for (let i = 0; written < until; i++) {
+      const text = (i ? ',\n      ' : '\n      ') + JSON.stringify(makeDoc(collection, i), null, 2).replace(/\n/g, '\n      ');
+      written += text.length;
+      parts.push(text);
+      if (parts.length === 500) {
+        await write(parts.join(''));
+        parts = [];
+      }
+    }
+    await write(`${parts.join('')}\n    ]`);
+  }
+  await write('\n  }\n}\n');
+  await new Promise<void>((r, reject) => out.end((error?: Error | null) => (error ? reject(error) : r())));
+  renameSync(temp, path);
+}
+
+async function exportFile(label: string, bytes: number): Promise<string> {
+  mkdirSync(cacheDir, { recursive: true });
+  const path = join(cacheDir, `export-${label}.json`);
+  if (!existsSync(path)) {
+    process.stdout.write(`generating ${path} (~${label})...\n`);
+    await generate(path, bytes);
+  }
+  return path;
+}
+
+async function timed(run: () => Promise<number>): Promise<{ seconds: number; docs: number }> {
+  (globalThis as { gc?: () => void }).gc?.();
+  const started = performance.now();
+  const docs = await run();
+  return { seconds: (performance.now() - started) / 1000, docs };
+}
+
+async function ours(path: string): Promise<number> {
+  const report = await migrate({ from: `file:${path}`, to: 'null' });
+  if (!report.ok) throw new Error(`migrate reported failure: ${JSON.stringify(report.total)}`);
+  return report.total.read;
+}
+
+async function streamJson(path: string): Promise<number> {
+  let docs = 0;
+  const pipeline = chain([
+    createReadStream(path, { highWaterMark: 1 << 20 }),
+    parser(),
+    pick({ filter: (stack: unknown[]) => stack.length === 3 && stack[0] === 'data' }),
+    streamValues(),
+    () => {
+      docs++;
+      return undefined;
+    },
+  ]);
+  pipeline.resume();
+  await new Promise<void>((resolveDone, reject) => {
+    pipeline.on('end', resolveDone);
+    pipeline.on('finish', resolveDone);
+    pipeline.on('error', reject);
+  });
+  return docs;
+}
+
+async function wholeParse(path: string): Promise<number> {
+  const value = JSON.parse(readFileSync(path, 'utf8')) as { data: Record<string, unknown[]> };
+  return Object.values(value.data).reduce((n, docs) => n + docs.length, 0);
+}
+
+/** Peak RSS (MB) of `ours` on a file, alone in a fresh process. */
+function peakRss(path: string): number {
+  const runner = fileURLToPath(new URL('./file-rss.ts', import.meta.url));
+  const child = spawnSync(process.execPath, ['--import', 'tsx', runner, path], { cwd: root, encoding: 'utf8' });
+  if (child.status !== 0) throw new Error(`rss runner failed: ${child.stderr}`);
+  return Number(/maxRSS=(\d+)/.exec(child.stdout)![1]) / 1024;
+}
+
+function line(name: string, bytes: number, r: { seconds: number; docs: number }): string {
+  return `${name.padEnd(34)} ${(bytes / MB / r.seconds).toFixed(1).padStart(7)} MB/s ${Math.round(r.docs / r.seconds).toString().padStart(9)} docs/s  (${r.seconds.toFixed(2)} s, ${r.docs} docs)`;
+}
+
+export default async function bench(): Promise<void> {
+  const small = await exportFile('100MB', 100 * MB);
+  const large = process.env.BENCH_SMALL ? undefined : await exportFile('1GB', 1000 * MB);
+
+  const bytes = statSync(small).size;
+  console.log(`file: ${small} (${(bytes / MB).toFixed(1)} MB, pretty-printed, metadata first)`);
+  const a = await timed(() => ours(small));
+  console.log(line('(a) ours: file → null (migrate)', bytes, a));
+  const b = await timed(() => streamJson(small));
+  console.log(line('(b) stream-json parser→pick→values', bytes, b));
+  const c = await timed(() => wholeParse(small));
+  console.log(line('(c) readFileSync + JSON.parse', bytes, c));
+  if (a.docs !== b.docs || a.docs !== c.docs) console.log(`!! document counts differ: ${a.docs} / ${b.docs} / ${c.docs}`);
+  console.log(`ours / stream-json: ${(b.seconds / a.seconds).toFixed(2)}x (target ≥ 4x); ours / JSON.parse: ${(c.seconds / a.seconds).toFixed(2)}x`);
+
+  if (large) {
+    const largeBytes = statSync(large).size;
+    const l = await timed(() => ours(large));
+    console.log(line(`(a) ours on ${(largeBytes / MB).toFixed(0)} MB`, largeBytes, l));
+    const smallRss = peakRss(small);
+    const largeRss = peakRss(large);
+    console.log(`peak RSS of (a): ${smallRss.toFixed(0)} MB on 100 MB, ${largeRss.toFixed(0)} MB on 1 GB: ${(largeRss / smallRss).toFixed(2)}x (target ≤ 1.25x, < 200 MB)`);
+  } else {
+    console.log(`peak RSS of (a) on 100 MB: ${peakRss(small).toFixed(0)} MB (1 GB part skipped: BENCH_SMALL)`);
+  }
+}
