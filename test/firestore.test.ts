@@ -247,7 +247,7 @@ describe('firestore round trip through migrate', () => {
     const dir = mkdtempSync(join(tmpdir(), 'firestore-'));
     const prefix = uniquePrefix();
     const data = Object.fromEntries(Object.entries(firestoreCorpus({ bigIntegers: false })).map(([c, docs]) => [`${prefix}_${c}`, docs]));
-    data[`${prefix}_floats`] = [{ _id: 'f', whole: new ExactNumber('1.0'), big: new ExactNumber('1e300'), small: 5e-324, int: 7 }];
+    data[`${prefix}_floats`] = [{ _id: 'f', whole: new ExactNumber('1.0'), big: 1e300, small: 5e-324, int: 7 }];
     const input = join(dir, 'in.json');
     writeFileSync(input, exportFile(data));
     const collections = Object.keys(data);
