@@ -12,11 +12,11 @@ import { resolve } from 'node:path';
 import type { Readable } from 'node:stream';
 import { createGunzip } from 'node:zlib';
 import { fatalError, usageError } from '../errors.js';
-import { formatFromName, lineAt, openInput, statInput } from '../file-input.js';
-import { type ExportMetadata, metadataFromHead, metadataFromTail } from '../json/export-metadata.js';
+import { formatFromName, lineAt, openInput, sniffFormat, statInput } from '../file-input.js';
+import { type ExportMetadata, metadataFromHead, metadataFromTail, toMetadata } from '../json/export-metadata.js';
 import { InputError, readExport } from '../json/export-reader.js';
 import { readNdjson } from '../json/ndjson-reader.js';
-import type { AdapterOptions, ParsedUri, Position, Source, SourceChunk, SourceReadOptions } from '../types.js';
+import type { AdapterOptions, JsonValue, ParsedUri, Position, Source, SourceChunk, SourceReadOptions } from '../types.js';
 
 /** Test and library hooks: another stdin, a smaller read buffer. */
 export interface FileSourceOptions {
@@ -110,20 +110,33 @@ function checkedResume(position: Position, name: string): Resume {
 
 /** Metadata from the head (export.py puts it first) or, for a plain file, the tail (our sink puts it last). */
 async function peekMetadata(path: string, size: number): Promise<ExportMetadata | undefined> {
-  const { format, gzip } = formatFromName(path);
-  if (format === 'ndjson') return undefined;
+  const named = formatFromName(path);
   const handle = await open(path, 'r');
   try {
     const head = Buffer.alloc(Math.min(size, peekBytes));
     await handle.read(head, 0, head.length, 0);
-    if (gzip || (head[0] === 0x1f && head[1] === 0x8b)) return metadataFromHead(await gunzipHead(head));
-    const fromHead = metadataFromHead(head);
-    if (fromHead) return fromHead;
+    const gzip = named.gzip || (head[0] === 0x1f && head[1] === 0x8b);
+    const text = gzip ? await gunzipHead(head) : head;
+    const format = named.format ?? sniffFormat(text);
+    const fromHead = format === 'ndjson' ? metadataFromLine(text.toString('utf8').split('\n', 1)[0]!) : metadataFromHead(text);
+    // The tail of a gzipped file cannot be read without decompressing all of it.
+    if (fromHead || gzip) return fromHead;
     const tail = Buffer.alloc(Math.min(size, peekBytes));
     await handle.read(tail, 0, tail.length, size - tail.length);
-    return metadataFromTail(tail.toString('utf8'));
+    const tailText = tail.toString('utf8');
+    return format === 'ndjson' ? metadataFromLine(tailText.trimEnd().slice(tailText.trimEnd().lastIndexOf('\n') + 1)) : metadataFromTail(tailText);
   } finally {
     await handle.close();
+  }
+}
+
+/** Metadata from an NDJSON `{"metadata": ...}` line, if this is one. */
+function metadataFromLine(line: string): ExportMetadata | undefined {
+  try {
+    const value = JSON.parse(line) as { metadata?: JsonValue; collection?: unknown };
+    return value && typeof value === 'object' && value.metadata !== undefined && value.collection === undefined ? toMetadata(value.metadata) : undefined;
+  } catch {
+    return undefined;
   }
 }
 
