@@ -189,6 +189,11 @@ describe('sink batches', () => {
     expect(attempts.commits).toBe(1);
   });
 
+  test('an error without a gRPC status (the client could not start, e.g. no credentials) is fatal', async () => {
+    const { client } = fakeWriteClient({ error: () => new Error('Could not load the default credentials.') });
+    await expect(sinkWith(client).write('c', docs, signal())).rejects.toMatchObject({ kind: 'fatal', message: expect.stringMatching(/default credentials/) });
+  });
+
   test('a document created by someone else between the check and the commit is a conflict, alone', async () => {
     const { client } = fakeWriteClient({ existing: new Set(['d2']) });
     const outcomes = await sinkWith(client, { onConflict: 'skip' }).write('c', docs.slice(0, 4), signal());

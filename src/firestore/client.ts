@@ -2,12 +2,15 @@
  * The Firestore SDK, loaded only when a Firestore adapter is used, and the judgement of its errors.
  */
 import type { Firestore } from '@google-cloud/firestore';
+import { fatalError, messageOf } from '../errors.js';
+import { redact } from '../redact.js';
 import { isNetworkError } from '../retry.js';
 import type { FirestoreConfig } from './config.js';
 
 export type FirestoreSdk = typeof import('@google-cloud/firestore');
 
 export async function connectFirestore(config: FirestoreConfig): Promise<{ db: Firestore; sdk: FirestoreSdk }> {
+  if (!config.emulatorHost) await checkCredentials(config);
   const sdk = await import('@google-cloud/firestore');
   const db = new sdk.Firestore({
     projectId: config.projectId,
@@ -28,8 +31,27 @@ export async function connectFirestore(config: FirestoreConfig): Promise<{ db: F
   return { db, sdk };
 }
 
+/**
+ * Finds the credentials before the SDK does: when it cannot, the SDK's clients leave rejected
+ * promises unhandled (the process dies with a stack trace) instead of failing the call.
+ * google-auth-library is the auth layer the SDK itself uses (installed with it).
+ */
+async function checkCredentials(config: FirestoreConfig): Promise<void> {
+  const { GoogleAuth } = await import('google-auth-library');
+  try {
+    await new GoogleAuth({ keyFilename: config.keyFilename, scopes: ['https://www.googleapis.com/auth/datastore'] }).getClient();
+  } catch (error) {
+    throw fatalError(
+      'firestore-credentials',
+      `no credentials for Firestore project ${config.projectId}: set GOOGLE_APPLICATION_CREDENTIALS to a service account key file, or FIRESTORE_EMULATOR_HOST for an emulator (${redact(messageOf(error))})`,
+      error,
+    );
+  }
+}
+
 /** gRPC status codes the adapters act on. */
 export const Code = {
+  INVALID_ARGUMENT: 3,
   DEADLINE_EXCEEDED: 4,
   NOT_FOUND: 5,
   ALREADY_EXISTS: 6,

@@ -38,8 +38,13 @@ export function firestoreWriteClient(db: Firestore): FirestoreWriteClient {
       const batch = db.batch();
       const ref = db.collection(collection);
       for (const write of writes) {
-        if (mode === 'set') batch.set(ref.doc(write.id), write.data);
-        else batch.create(ref.doc(write.id), write.data);
+        try {
+          if (mode === 'set') batch.set(ref.doc(write.id), write.data);
+          else batch.create(ref.doc(write.id), write.data);
+        } catch (error) {
+          // The SDK's own validation: about this document, like a server's INVALID_ARGUMENT.
+          throw Object.assign(new Error(messageOf(error)), { code: Code.INVALID_ARGUMENT });
+        }
       }
       await batch.commit();
     },
@@ -49,7 +54,9 @@ export function firestoreWriteClient(db: Firestore): FirestoreWriteClient {
       const snapshots = await db.getAll(...ids.map((id) => ref.doc(id)), { fieldMask: [] });
       return new Set(snapshots.filter((s) => s.exists).map((s) => s.id));
     },
-    close: () => db.terminate(),
+    // terminate() re-raises a client that failed to start (missing credentials), which the
+    // failed write has already reported as fatal.
+    close: () => db.terminate().catch(() => {}),
   };
 }
 
@@ -70,9 +77,13 @@ export function createFirestoreSink({ client, label, identity, options }: Firest
       onRetry: (error) => options.warn(`${label}: retrying ${what} after ${redact(messageOf(error))}`),
     });
 
-  /** Errors no single document is to blame for stop the run. */
+  /**
+   * Errors no single document is to blame for stop the run: the target's own (credentials,
+   * missing database), transient ones that outlived the retry budget, and any error without a
+   * gRPC status (the client could not even start, e.g. no default credentials).
+   */
   const stopIfFatal = (error: unknown, collection: string): void => {
-    if (isTargetError(error) || isTransientFirestoreError(error)) {
+    if (isTargetError(error) || isTransientFirestoreError(error) || grpcCode(error) === undefined) {
       throw fatalError('firestore-write-failed', `cannot write to ${label} collection ${collection}: ${redact(messageOf(error))}`, error);
     }
   };

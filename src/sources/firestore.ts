@@ -10,7 +10,7 @@
  * here: a cheap, always-correct filter given id order.
  */
 import type { Firestore } from '@google-cloud/firestore';
-import { fatalError, messageOf, usageError } from '../errors.js';
+import { fatalError, isEtlError, messageOf, usageError } from '../errors.js';
 import { connectFirestore, Code, grpcCode, type FirestoreSdk } from '../firestore/client.js';
 import { firestoreConfig, firestoreLabel } from '../firestore/config.js';
 import { createDecoder } from '../firestore/decode.js';
@@ -49,7 +49,8 @@ export function firestoreReadClient(db: Firestore, sdk: FirestoreSdk, warn: (mes
         yield { id, data: decode(doc.data()) };
       }
     },
-    close: () => db.terminate(),
+    // terminate() re-raises a client that failed to start (missing credentials), already reported.
+    close: () => db.terminate().catch(() => {}),
   };
 }
 
@@ -94,7 +95,7 @@ export function createFirestoreSource({ client, label, identity, where, batchSiz
         const start: Position = afterId === undefined ? { collection } : { collection, lastId: afterId };
         yield { collection, docs: [], position: start };
         let docs: Doc[] = [];
-        for await (const { id, data } of client.documents(collection, afterId)) {
+        for await (const { id, data } of readable(client.documents(collection, afterId), label, collection)) {
           signal.throwIfAborted();
           if (afterId !== undefined && compareIds(id, afterId) <= 0) continue;
           const doc: Doc = { _id: id };
@@ -110,6 +111,16 @@ export function createFirestoreSource({ client, label, identity, where, batchSiz
     },
     close: () => client.close(),
   };
+}
+
+/** Stream failures (the SDK already retried transient ones) stop the run as fatal, with the store named. */
+async function* readable<T>(documents: AsyncIterable<T>, label: string, collection: string): AsyncIterable<T> {
+  try {
+    yield* documents;
+  } catch (error) {
+    if (isEtlError(error)) throw error;
+    throw fatalError('firestore-read-failed', `cannot read ${label} collection ${collection}: ${redact(messageOf(error))}`, error);
+  }
 }
 
 function chunk(collection: string, docs: Doc[]): SourceChunk {
