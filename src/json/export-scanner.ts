@@ -379,7 +379,20 @@ export class ExportScanner {
     }
     while (i < n) {
       const c = buf[i]!;
+      // Indentation and newlines are most of a pretty-printed export's bytes outside strings.
+      if (c <= 0x20) {
+        i++;
+        continue;
+      }
       if (c === QUOTE) {
+        // Most strings are short keys and values: a plain loop beats a native indexOf call there.
+        let j = i + 1;
+        const limit = j + 24 < n ? j + 24 : n;
+        while (j < limit && buf[j] !== QUOTE && buf[j] !== BACKSLASH) j++;
+        if (j < limit && buf[j] === QUOTE) {
+          i = j + 1;
+          continue;
+        }
         const end = this.stringEnd(buf, i + 1);
         if (end < 0) {
           this.inString = true;
