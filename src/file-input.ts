@@ -47,6 +47,8 @@ export interface InputOptions {
 export interface OpenedInput {
   format: FileFormat;
   gzip: boolean;
+  /** On-disk offset reading started at (the resume offset for a plain file, else 0). */
+  rawStart: number;
   /** Decompressed bytes from `offset` on. */
   chunks: AsyncIterable<Buffer>;
 }
@@ -76,7 +78,7 @@ export async function openInput(options: InputOptions): Promise<OpenedInput> {
     format = sniffFormat(head.bytes);
   }
   if (options.offset > 0 && !plainResume) chunks = skip(chunks, options.offset);
-  return { format, gzip, chunks };
+  return { format, gzip, rawStart: plainResume ? options.offset : 0, chunks };
 }
 
 /**

@@ -55,6 +55,7 @@ export default async function fileSource(uri: ParsedUri, options: AdapterOptions
         stdin: options.stdin ?? process.stdin,
         onRead: (bytes) => (done += bytes),
       });
+      done += input.rawStart;
       if (resume && resume.format !== input.format) throw usageError('bad-resume', `${name}: the checkpoint is for a ${resume.format} file, this is ${input.format}`);
       const common = {
         name,
