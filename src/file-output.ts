@@ -78,15 +78,13 @@ export async function openFileOutput(path: string, gzip: boolean): Promise<Outpu
   };
 }
 
-/** Output to stdout (or another stream): no temp file, nothing to undo. */
-export function openStreamOutput(target: Writable, gzip: boolean, endTarget: boolean): Output {
-  const compress = gzip ? createGzip() : undefined;
-  if (compress) compress.pipe(target, { end: endTarget });
-  const stream = streamWriter(compress ?? target, 'stdout');
+/** Output to stdout (or another stream): no temp file, nothing to undo; ends the stream only when asked. */
+export function openStreamOutput(target: Writable, endTarget: boolean): Output {
+  const stream = streamWriter(target, 'stdout');
   return {
     write: stream.write,
     async close() {
-      if (compress || endTarget) await stream.end();
+      if (endTarget) await stream.end();
       else await stream.flush();
     },
   };

@@ -79,7 +79,7 @@ export default function fileSink(uri: ParsedUri, options: AdapterOptions & FileS
   const opened = (): Promise<Output> => {
     output ??= (async () => {
       const out = toStdout
-        ? openStreamOutput(options.stdout ?? process.stdout, false, options.stdout !== undefined)
+        ? openStreamOutput(options.stdout ?? process.stdout, options.stdout !== undefined)
         : await openFileOutput(path, named.gzip);
       await out.write(layout.start());
       return out;
