@@ -43,6 +43,19 @@ export function numberProblem(text: string): string | undefined {
 
 /** Bytes DynamoDB bills for a number: one per two significant digits, plus one. */
 export function numberSize(text: string): number {
-  const shape = decimalShape(text);
-  return Math.ceil((shape?.significant.length ?? 0) / 2) + 1;
+  // Hot path (every number of every document): count digits without building a shape.
+  let first = -1;
+  let last = -1;
+  let count = 0;
+  for (let i = 0; i < text.length; i++) {
+    const code = text.charCodeAt(i);
+    if (code === 101 || code === 69) break; // e, E: the exponent does not add digits
+    if (code < 48 || code > 57) continue;
+    count++;
+    if (code !== 48) {
+      if (first < 0) first = count;
+      last = count;
+    }
+  }
+  return Math.ceil((first < 0 ? 0 : last - first + 1) / 2) + 1;
 }
