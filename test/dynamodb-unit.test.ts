@@ -3,11 +3,12 @@
  * narrow client, number rules, configuration and redaction.
  */
 import type { BatchWriteItemCommandInput } from '@aws-sdk/client-dynamodb';
+import { spawnSync } from 'node:child_process';
 import { describe, expect, test } from 'vitest';
 import { batchPut } from '../src/dynamodb/batch-write.js';
 import type { DynamoApi } from '../src/dynamodb/client.js';
 import { labelOf, resolveDynamoConfig } from '../src/dynamodb/config.js';
-import { fromItem, toItem } from '../src/dynamodb/marshal.js';
+import { docFromItem, fromItem, toItem } from '../src/dynamodb/marshal.js';
 import { decimalShape, numberProblem } from '../src/dynamodb/numbers.js';
 import { ExactNumber } from '../src/json/exact-number.js';
 import { redact } from '../src/redact.js';
@@ -156,5 +157,24 @@ describe('configuration', () => {
 
   test('a URI it cannot read is a usage error', () => {
     expect(() => resolveDynamoConfig(uri('tables'), { env: {} })).toThrow(/use dynamodb or dynamodb:\/\/host:port/);
+  });
+});
+
+describe('output', () => {
+  test('documents read back have _id first', () => {
+    expect(Object.keys(docFromItem({ x: { N: '1' }, _id: { S: 'a' }, y: { S: '' } }))).toEqual(['_id', 'x', 'y']);
+  });
+
+  test("the SDK's Node-version notice does not reach stderr; a real error still does", () => {
+    const env = { ...process.env };
+    delete env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED;
+    const script = `
+      const { openDynamoApi } = await import('./src/dynamodb/client.ts');
+      const api = openDynamoApi({ where: '127.0.0.1:1', region: 'us-east-1', tablePrefix: '', endpoint: 'http://127.0.0.1:1', credentials: { accessKeyId: 'a', secretAccessKey: 'b' } }, () => {});
+      await api.listTables({}).catch((e) => console.error('real error:', e.code));
+      api.close();`;
+    const run = spawnSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], { env, encoding: 'utf8', cwd: new URL('..', import.meta.url).pathname });
+    expect(run.stderr).not.toMatch(/NodeVersionSupportWarning|Warning/);
+    expect(run.stderr.trim()).toBe('real error: ECONNREFUSED');
   });
 });

@@ -35,7 +35,7 @@ export function describeError(error: unknown): string {
   const name = errorName(error);
   const message = messageOf(error).split('\n')[0]!;
   const fromService = (error as { $metadata?: unknown } | undefined)?.$metadata !== undefined;
-  return redact(fromService && name && !message.startsWith(name) ? `${name}: ${message}` : message);
+  return redact(fromService && name && name !== 'Error' && !message.startsWith(name) ? `${name}: ${message}` : message);
 }
 
 /** A failure of the whole call (missing table, access denied, unreachable): stops the run. */

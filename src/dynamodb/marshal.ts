@@ -60,3 +60,10 @@ export function fromItem(item: Item): Doc {
   for (const key of Object.keys(item)) doc[key] = fromAttributeValue(item[key]!);
   return doc;
 }
+
+/** A top-level item as a document, `_id` first as Gofannon's exports have it (DynamoDB keeps no attribute order). */
+export function docFromItem(item: Item): Doc {
+  const doc: Doc = item._id ? { _id: fromAttributeValue(item._id) } : {};
+  for (const key of Object.keys(item)) if (key !== '_id') doc[key] = fromAttributeValue(item[key]!);
+  return doc;
+}

@@ -5,8 +5,12 @@
  */
 import type { TableDescription } from '@aws-sdk/client-dynamodb';
 import { fatalError, usageError } from '../errors.js';
+import { withRetry } from '../retry.js';
 import type { DynamoApi } from './client.js';
-import { dynamoFatal, errorName } from './errors.js';
+import { dynamoFatal, errorName, isTransientDynamoError } from './errors.js';
+
+/** Table calls are few: a short fixed budget rides out a blip without delaying a real outage long. */
+const tableCallRetries = 3;
 
 const tableNamePattern = /^[A-Za-z0-9_.-]{3,255}$/;
 
@@ -21,7 +25,7 @@ export function tableName(prefix: string, collection: string): string {
 /** The table, or undefined when it does not exist. */
 export async function describeTable(api: DynamoApi, name: string): Promise<TableDescription | undefined> {
   try {
-    return (await api.describeTable(name)).Table;
+    return (await withRetry(() => api.describeTable(name), isTransientDynamoError, { retries: tableCallRetries })).Table;
   } catch (error) {
     if (errorName(error) === 'ResourceNotFoundException') return undefined;
     throw dynamoFatal(api.where, `describing table ${name}`, error);

@@ -5,7 +5,7 @@
 import { openDynamoApi } from '../dynamodb/client.js';
 import { identityOf, labelOf, resolveDynamoConfig } from '../dynamodb/config.js';
 import { dynamoFatal } from '../dynamodb/errors.js';
-import { fromItem } from '../dynamodb/marshal.js';
+import { docFromItem } from '../dynamodb/marshal.js';
 import { freshCursors, scanTable, type SegmentCursor } from '../dynamodb/scan.js';
 import { callSignal } from '../dynamodb/signal.js';
 import { describeTable, tableName } from '../dynamodb/tables.js';
@@ -55,7 +55,7 @@ export default function dynamodbSource(uri: ParsedUri, options: AdapterOptions):
       yield { collection, docs: [], position: { collection, segments: cursors as unknown as Position[] } };
       const pages = scanTable(api, table, cursors, options.batchSize, { retries: options.retries, signal: callSignal(signal) });
       for await (const page of pages) {
-        const docs = page.items.map(fromItem);
+        const docs = page.items.map(docFromItem);
         yield {
           collection,
           docs,
