@@ -224,6 +224,25 @@ describe('resume and errors', () => {
     expect(byCollection(rest).main).toEqual(all.slice(21));
   });
 
+  test('reports progress in on-disk bytes and stops when the signal aborts', async () => {
+    const p = path('progress.json');
+    await writeFile(p, { many: Array.from({ length: 3000 }, (_, i) => ({ _id: `d${i}`, pad: 'x'.repeat(100 + (i % 7)) })) });
+    const source = await fileSource(uri(p), { ...testAdapterOptions({ batchSize: 100 }), highWaterMark: 4096 });
+    const controller = new AbortController();
+    let read = 0;
+    const run = async () => {
+      for await (const chunk of source.read({ signal: controller.signal })) {
+        read += chunk.docs.length;
+        if (read >= 1000) controller.abort();
+      }
+    };
+    await expect(run()).rejects.toThrow(/abort/i);
+    const progress = source.progress!()!;
+    expect(progress.total).toBe(statSync(p).size);
+    expect(progress.done).toBeGreaterThan(0);
+    expect(progress.done).toBeLessThan(progress.total);
+  });
+
   test('stdin cannot resume', async () => {
     const error = await failure(() => readChunks('-', { stdin: Readable.from([Buffer.from('{}')]), resumeFrom: { format: 'json', offset: 1, collection: 'a', afterDoc: true } }));
     expect(error.kind).toBe('usage');
