@@ -47,12 +47,12 @@ export function createCouchSink(couch: CouchClient, options: AdapterOptions): Si
   const prepared = new Set<string>();
 
   /** Runs a request with the shared retry policy; a failure that outlives it is thrown as is. */
-  const retried = <T>(run: () => Promise<T>, signal: AbortSignal): Promise<T> =>
-    withRetry(run, (error) => !signal.aborted && isTransientCouchError(error), { retries: options.retries, signal });
+  const retried = <T>(run: () => Promise<T>, signal?: AbortSignal): Promise<T> =>
+    withRetry(run, (error) => !signal?.aborted && isTransientCouchError(error), { retries: options.retries, signal });
 
   async function databaseExists(db: string): Promise<boolean> {
     try {
-      await retried(() => couch.request({ db }), new AbortController().signal);
+      await retried(() => couch.request({ db }));
       return true;
     } catch (error) {
       if (error instanceof CouchHttpError && error.status === 404) return false;
@@ -119,7 +119,7 @@ export function createCouchSink(couch: CouchClient, options: AdapterOptions): Si
       assertDatabaseName(collection);
       if (prepared.has(collection)) return;
       try {
-        await retried(() => couch.request({ method: 'PUT', db: collection }), new AbortController().signal);
+        await retried(() => couch.request({ method: 'PUT', db: collection }));
       } catch (error) {
         // 412: the database exists already, which is what we want.
         if (!(error instanceof CouchHttpError && error.status === 412)) throw fatalCouchError(error, endpoint, `creating database ${collection}`);

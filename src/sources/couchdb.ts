@@ -84,7 +84,7 @@ export function createCouchSource(couch: CouchClient, options: AdapterOptions): 
       }
     } finally {
       if (withAttachments > 0) {
-        options.warn(`couchdb ${db}: ${withAttachments} document${withAttachments === 1 ? ' had attachments, which were' : 's had attachments, which were'} not copied`);
+        options.warn(`couchdb ${db}: ${withAttachments} document${withAttachments === 1 ? '' : 's'} had attachments, which were not copied`);
       }
     }
   }
