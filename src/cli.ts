@@ -87,7 +87,8 @@ function resumeCommand(argv: string[]): string {
 
 /** A verify command for the same source, target and selection. */
 function verifyCommand(args: CommonArgs): string | undefined {
-  if (args.to === 'null' || /^(file:)?-$/.test(args.to)) return undefined;
+  // stdin was read up and stdout keeps nothing: neither can be read again.
+  if (args.to === 'null' || [args.from, args.to].some((uri) => /^(file:)?-$/.test(uri))) return undefined;
   const out = ['verify', '--from', args.from, '--to', args.to];
   if (args.collections) out.push('--collections', args.collections);
   for (const t of args.transform ?? []) out.push('--transform', t);
