@@ -1,0 +1,145 @@
+/**
+ * Faults survived: real imports of a generated export into DynamoDB Local and pouchdb-server
+ * through a fault-injecting proxy (throttling, 429, 5xx, connections reset before and after the
+ * write, BatchWriteItem answers with UnprocessedItems). While the retry budget holds, every
+ * document ends up in the target exactly once (verify against the real server, not the proxy, says
+ * identical; counts equal) and the run is ok. Beyond the budget, the undeliverable documents are
+ * in the dead-letter file with their reasons, the rest are written, and the CLI exits 1.
+ */
+import { mkdtempSync, readFileSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, expect, inject, test } from 'vitest';
+import { migrate } from '../src/pipeline.js';
+import { verify } from '../src/verify/verify.js';
+import { uniquePrefix } from './corpus.js';
+import { cleanEnv, runCli, writeGeneratedExport } from './generated-export.js';
+import { everyNth, startFaultProxy, type FaultProxy, type FaultKind, type RequestInfo } from './servers/fault-proxy.js';
+
+const dynamoUrl = inject('dynamodbUrl');
+const couchUrl = inject('couchdbUrl');
+const dir = mkdtempSync(join(tmpdir(), 'faults-'));
+const quiet = { env: {}, warn: () => {} };
+
+let dynamoProxy: FaultProxy;
+let couchProxy: FaultProxy;
+beforeAll(async () => {
+  [dynamoProxy, couchProxy] = await Promise.all([startFaultProxy(dynamoUrl), startFaultProxy(couchUrl)]);
+});
+afterAll(async () => {
+  await Promise.all([dynamoProxy?.close(), couchProxy?.close()]);
+});
+
+const asDynamo = (url: string) => url.replace(/^http:/, 'dynamodb:');
+const asCouch = (url: string) => url.replace(/^http:/, 'couchdb:');
+const total = (counts: Record<string, number>) => Object.values(counts).reduce((a, b) => a + b, 0);
+
+function exportFor(prefix: string, counts: Record<string, number>) {
+  const named = Object.fromEntries(Object.entries(counts).map(([c, n]) => [`${prefix}${c}`, n]));
+  const file = join(dir, `${prefix}export.json`);
+  return { file, data: writeGeneratedExport(file, named), counts: named };
+}
+
+function logFaults(what: string, proxy: FaultProxy, outcome = 'injected and survived'): void {
+  const injected = Object.entries(proxy.counts).filter(([, n]) => n > 0).map(([k, n]) => `${k} ${n}`).join(', ');
+  console.log(`[faults] ${what}: ${proxy.faults()} faults ${outcome} (${injected}) in ${proxy.requests.seen} requests`);
+}
+
+const allKinds: FaultKind[] = ['throttle', '429', '500', '503', 'reset', 'resetAfterWrite', 'partial'];
+
+test('DynamoDB: every fault kind mixed in, every document written exactly once', async () => {
+  const prefix = `${uniquePrefix()}_`;
+  const { file, counts } = exportFor('', { agents: 900, users: 1200, sessions: 700, tickets: 400 });
+  dynamoProxy.resetCounts();
+  // Every 4th request of any kind (table calls included) gets the next fault in turn.
+  dynamoProxy.plan(everyNth(4, allKinds));
+  const report = await migrate({ from: `file:${file}`, to: asDynamo(dynamoProxy.url), tablePrefix: prefix, ...quiet });
+  dynamoProxy.plan(() => 'forward');
+  logFaults('file → DynamoDB', dynamoProxy);
+
+  expect(report.ok).toBe(true);
+  expect(report.total).toMatchObject({ read: total(counts), written: total(counts), failed: 0 });
+  for (const kind of allKinds) expect(dynamoProxy.counts[kind], kind).toBeGreaterThan(0);
+
+  const check = await verify({ from: `file:${file}`, to: asDynamo(dynamoUrl), tablePrefix: prefix, ...quiet });
+  expect(check.identical).toBe(true);
+  for (const [collection, n] of Object.entries(counts)) {
+    expect(check.collections[collection]).toMatchObject({ source: n, target: n, matched: n, missing: 0, changed: 0, extra: 0 });
+  }
+});
+
+test('CouchDB: every fault kind mixed in, every document written exactly once', async () => {
+  const prefix = `${uniquePrefix()}_`;
+  const { file, counts } = exportFor(prefix, { agents: 900, users: 1200, sessions: 700, tickets: 400 });
+  couchProxy.resetCounts();
+  const kinds: FaultKind[] = ['throttle', '429', '500', '503', 'reset', 'resetAfterWrite'];
+  couchProxy.plan(everyNth(3, kinds));
+  // Smaller posts than the default 500, so a few thousand documents make enough requests to fault.
+  const report = await migrate({ from: `file:${file}`, to: asCouch(couchProxy.url), batchSize: 100, ...quiet });
+  couchProxy.plan(() => 'forward');
+  logFaults('file → CouchDB', couchProxy);
+
+  expect(report.ok).toBe(true);
+  expect(report.total).toMatchObject({ read: total(counts), written: total(counts), failed: 0 });
+  for (const kind of kinds) expect(couchProxy.counts[kind], kind).toBeGreaterThan(0);
+
+  const check = await verify({ from: `file:${file}`, to: asCouch(couchUrl), collections: Object.keys(counts), ...quiet });
+  expect(check.identical).toBe(true);
+  for (const [collection, n] of Object.entries(counts)) {
+    expect(check.collections[collection]).toMatchObject({ source: n, target: n, matched: n, missing: 0, changed: 0, extra: 0 });
+  }
+});
+
+/** Does this request write to (or create) the doomed collection? */
+function touches(request: RequestInfo, name: string): boolean {
+  return request.path.includes(`/${name}/`) || request.body.includes(`"${name}"`);
+}
+
+for (const store of ['dynamodb', 'couchdb'] as const) {
+  test(`${store}: beyond the retry budget, the undeliverable documents are dead-lettered and the CLI exits 1`, async () => {
+    const prefix = store === 'couchdb' ? `${uniquePrefix()}_` : '';
+    const tablePrefix = `${uniquePrefix()}_`;
+    const { file, counts } = exportFor(prefix, { agents: 300, users: 400, tickets: 200 });
+    const doomed = `${prefix}users`;
+    const proxy = store === 'dynamodb' ? dynamoProxy : couchProxy;
+    proxy.resetCounts();
+    // The doomed collection's writes are throttled forever; everything else is forwarded.
+    const writes = (r: RequestInfo) => r.operation === 'BatchWriteItem' || r.path.includes('/_bulk_docs');
+    proxy.plan((r) => (writes(r) && touches(r, store === 'dynamodb' ? `${tablePrefix}users` : doomed) ? 'throttle' : 'forward'));
+    const to = store === 'dynamodb' ? asDynamo(proxy.url) : asCouch(proxy.url);
+    const deadLetter = join(dir, `${tablePrefix}dead.ndjson`);
+    const reportFile = join(dir, `${tablePrefix}report.json`);
+    const args = ['--from', `file:${file}`, '--to', to, '--retries', '2', '--dead-letter', deadLetter, '--report', reportFile, '--quiet'];
+    if (store === 'dynamodb') args.push('--table-prefix', tablePrefix);
+    else args.push('--batch-size', '100');
+    const run = await runCli(args, cleanEnv());
+    proxy.plan(() => 'forward');
+    logFaults(`${store} beyond the budget (--retries 2)`, proxy, 'injected, the doomed collection dead-lettered');
+
+    expect(run.code, run.stderr).toBe(1);
+    const letters = readFileSync(deadLetter, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { collection: string; _id: string; reason: string; doc: unknown });
+    expect(letters).toHaveLength(counts[doomed]!);
+    expect(new Set(letters.map((l) => l._id)).size).toBe(counts[doomed]);
+    for (const letter of letters) {
+      expect(letter.collection).toBe(doomed);
+      expect(letter.reason).toMatch(store === 'dynamodb' ? /ProvisionedThroughputExceeded/ : /429|too_many_requests/);
+      expect(letter.doc).toMatchObject({ _id: letter._id });
+    }
+    expect(statSync(deadLetter).mode & 0o777).toBe(0o600);
+    const report = JSON.parse(readFileSync(reportFile, 'utf8')) as { ok: boolean; collections: Record<string, { written: number; failed: number }> };
+    expect(report.ok).toBe(false);
+    for (const [collection, n] of Object.entries(counts)) {
+      expect(report.collections[collection]).toMatchObject(collection === doomed ? { written: 0, failed: n } : { written: n, failed: 0 });
+    }
+    // The rest really is in the target.
+    const others = Object.keys(counts).filter((c) => c !== doomed);
+    const check = await verify({
+      from: `file:${file}`,
+      to: store === 'dynamodb' ? asDynamo(dynamoUrl) : asCouch(couchUrl),
+      collections: others,
+      ...(store === 'dynamodb' ? { tablePrefix } : {}),
+      ...quiet,
+    });
+    expect(check.identical).toBe(true);
+  });
+}

@@ -1,0 +1,70 @@
+/**
+ * Generated exports and the built CLI for the "nothing lost" tests (faults, resume, secrets):
+ * thousands of documents over several collections, varied enough (unicode, nesting, lists, nulls,
+ * floats) that a changed or truncated document would show in verify.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import type { Doc } from '../src/types.js';
+
+export function generatedDoc(collection: string, i: number): Doc {
+  return {
+    _id: `${collection}-${String(i).padStart(6, '0')}`,
+    n: i,
+    name: `${collection} ${i} ✓ é 日本`,
+    ratio: (i % 97) / 8,
+    active: i % 3 === 0,
+    owner: i % 5 === 0 ? null : `user-${i % 50}`,
+    tags: i % 4 === 0 ? [] : [`t${i % 7}`, `t${i % 11}`],
+    nested: { depth: { value: i * 3, text: 'x'.repeat(i % 40) }, list: [i, { k: String(i) }] },
+  };
+}
+
+/** Writes `{metadata, data}` with `counts[collection]` documents each; returns the data. */
+export function writeGeneratedExport(path: string, counts: Record<string, number>): Record<string, Doc[]> {
+  const data: Record<string, Doc[]> = {};
+  for (const [collection, count] of Object.entries(counts)) {
+    data[collection] = Array.from({ length: count }, (_, i) => generatedDoc(collection, i));
+  }
+  const metadata = { provider: 'memory', exported_at: '2026-01-11T10:00:00Z', collections: Object.keys(data) };
+  writeFileSync(path, JSON.stringify({ metadata, data }, null, 2));
+  return data;
+}
+
+export const cliPath = fileURLToPath(new URL('../bin/gofannon-etl.js', import.meta.url));
+
+export interface CliResult {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  stdout: string;
+  stderr: string;
+}
+
+/** Starts the built CLI (run `npm run build` first; `npm test` does). */
+export function spawnCli(args: string[], env: NodeJS.ProcessEnv = process.env): { child: ChildProcess; done: Promise<CliResult> } {
+  const child = spawn(process.execPath, [cliPath, ...args], { env: { ...env, NO_COLOR: '1' }, stdio: ['ignore', 'pipe', 'pipe'] });
+  let stdout = '';
+  let stderr = '';
+  child.stdout!.on('data', (b) => (stdout += b));
+  child.stderr!.on('data', (b) => (stderr += b));
+  const done = new Promise<CliResult>((resolve, reject) => {
+    child.on('error', reject);
+    child.on('close', (code, signal) => resolve({ code, signal, stdout, stderr }));
+  });
+  return { child, done };
+}
+
+/** Runs the built CLI to the end (asynchronously: a proxy in this process keeps serving). */
+export function runCli(args: string[], env?: NodeJS.ProcessEnv): Promise<CliResult> {
+  return spawnCli(args, env).done;
+}
+
+/** The environment without any credential the developer's shell may carry. */
+export function cleanEnv(extra: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = {};
+  for (const [k, v] of Object.entries(process.env)) {
+    if (!/^(AWS_|COUCHDB_|DYNAMODB_|GOOGLE_|FIRESTORE_)/.test(k)) env[k] = v;
+  }
+  return { ...env, ...extra };
+}
