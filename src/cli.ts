@@ -18,16 +18,27 @@ export const exitCodes = { ok: 0, documentsFailed: 1, usage: 2, fatal: 3, interr
 
 const { version } = createRequire(import.meta.url)('../package.json') as { version: string };
 
-const examples: [string, string][] = [
-  ['$0 --from file:backup.json --to dynamodb', 'import an export file into DynamoDB (DYNAMODB_REGION, DYNAMODB_ENDPOINT_URL)'],
-  ['$0 --from couchdb --to file:backup.json.gz', 'back up CouchDB (COUCHDB_URL, COUCHDB_USER, COUCHDB_PASSWORD), gzipped'],
-  ['$0 --from couchdb://admin:pw@localhost:5984 --to dynamodb://localhost:8000', 'copy between explicit endpoints'],
-  ['$0 --from firestore://my-project --to couchdb --collections agents,users', 'copy two collections'],
-  ['$0 --from file:backup.json --to null --dry-run', 'validate a backup and show the plan, writing nothing'],
-  ['$0 --from file:backup.json --to file:- | gzip > copy.json.gz', 'stream an export to stdout'],
-  ['$0 --from file:backup.ndjson --to file:backup.json --transform ./redact.js', 'convert formats through a custom transform'],
-  ['$0 --from file:big.json --to dynamodb --checkpoint run.ckpt', 'save progress; after a crash add --resume'],
+const migrateExamples: [string, string][] = [
+  ['Import an export file into DynamoDB (DYNAMODB_REGION, DYNAMODB_ENDPOINT_URL, AWS credentials):', '--from file:backup.json --to dynamodb'],
+  ['Back up CouchDB (COUCHDB_URL, COUCHDB_USER, COUCHDB_PASSWORD), gzipped:', '--from couchdb --to file:backup.json.gz'],
+  ['Copy between explicit endpoints (DynamoDB Local here):', '--from couchdb://admin:pw@localhost:5984 --to dynamodb://localhost:8000'],
+  ['Firestore (FIRESTORE_PROJECT_ID, GOOGLE_APPLICATION_CREDENTIALS) to CouchDB, two collections:', '--from firestore://my-project --to couchdb --collections agents,users'],
+  ['Validate a backup and show the plan, writing nothing:', '--from file:backup.json --to null --dry-run'],
+  ['Stream an export to stdout:', '--from couchdb --to file:- | ssh backup-host "cat > backup.json"'],
+  ['Convert formats through a custom transform:', '--from file:backup.ndjson --to file:backup.json --transform ./redact.js'],
+  ['Save progress; after a crash or Ctrl-C run the same with --resume:', '--from file:big.json --to dynamodb --checkpoint run.ckpt'],
+  ['Time how fast a backup reads, checking every document on the way:', '--from file:backup.json.gz --to null'],
 ];
+
+const verifyExamples: [string, string][] = [
+  ['Is every document of the backup in DynamoDB, unchanged?', 'verify --from file:backup.json --to dynamodb'],
+  ['Check a backup of one collection:', 'verify --from couchdb --to file:backup.json.gz --collections agents'],
+];
+
+/** Examples as a block under the options: a description line, then the whole command unwrapped. */
+function examples(list: [string, string][]): string {
+  return ['Examples:', ...list.map(([what, args]) => `  ${what}\n    gofannon-etl ${args}`)].join('\n');
+}
 
 function commonOptions(y: Argv) {
   return y
@@ -148,12 +159,18 @@ async function compare(args: CommonArgs, say: (line: string) => void, signal: Ab
 }
 
 async function runVerify(args: CommonArgs) {
+  const signal = stopSignal();
   try {
-    const report = await compare(args, sayer(args), stopSignal());
+    const report = await compare(args, sayer(args), signal);
     process.exitCode = report.identical ? exitCodes.ok : exitCodes.documentsFailed;
   } catch (error) {
-    process.exitCode = reportError(error, args.verbose);
+    process.exitCode = signal.aborted ? interrupted('verify was interrupted: nothing is known about the target') : reportError(error, args.verbose);
   }
+}
+
+function interrupted(message: string): number {
+  process.stderr.write(`gofannon-etl: ${message}\n`);
+  return exitCodes.interrupted;
 }
 
 async function runMigrate(argv: string[], args: CommonArgs & { 'dry-run': boolean; 'dead-letter'?: string; report?: string; checkpoint?: string; resume: boolean; 'on-conflict': string; verify: boolean }) {
@@ -185,8 +202,13 @@ async function runMigrate(argv: string[], args: CommonArgs & { 'dry-run': boolea
     process.exitCode = exitCodeOf(report);
     if (args.verify && process.exitCode === exitCodes.ok && !report.dryRun) {
       say('\nVerifying...');
-      const comparison = await compare(args, say, signal);
-      if (!comparison.identical) process.exitCode = exitCodes.documentsFailed;
+      try {
+        const comparison = await compare(args, say, signal);
+        if (!comparison.identical) process.exitCode = exitCodes.documentsFailed;
+      } catch (error) {
+        if (!signal.aborted) throw error;
+        process.exitCode = interrupted('verify was interrupted after a complete migration');
+      }
     }
   } catch (error) {
     view.stop();
@@ -207,12 +229,9 @@ export async function main(argv = hideBin(process.argv)): Promise<void> {
         .option('resume', { type: 'boolean', default: false, describe: 'continue from --checkpoint after a crash or Ctrl-C', group: 'Run:' })
         .option('on-conflict', { choices: ['overwrite', 'skip', 'fail'], default: 'overwrite', describe: 'when the target already has the _id', group: 'Run:' })
         .option('verify', { type: 'boolean', default: false, describe: 'after writing, compare source and target document by document', group: 'Run:' })
-        .example(examples), (args) => runMigrate(argv, args as never))
+        .epilogue(examples(migrateExamples)), (args) => runMigrate(argv, args as never))
     .command('verify', 'compare a source (after the same transforms) with a target, document by document', (y) =>
-      commonOptions(y).example([
-        ['$0 verify --from file:backup.json --to dynamodb', 'is every document of the backup in DynamoDB, unchanged?'],
-        ['$0 verify --from couchdb --to file:backup.json.gz --collections agents', 'check a backup of one collection'],
-      ]), (args) => runVerify(args as never))
+      commonOptions(y).epilogue(examples(verifyExamples)), (args) => runVerify(args as never))
     .strict()
     .version(version)
     .alias('h', 'help')

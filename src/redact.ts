@@ -4,9 +4,16 @@
  */
 const secrets = new Set<string>();
 
+/**
+ * Shorter secrets are masked only where URLs carry them: masking every `demo` or `admin` in free text
+ * would mangle paths and commands users copy (`file:demo-output/…`), and such a password is no
+ * secret worth the name anyway.
+ */
+const minimumMaskedLength = 8;
+
 /** Registers a value (a password, an AWS secret key, a token) to be masked wherever it appears. */
 export function registerSecret(value: string | undefined): void {
-  if (value && value.length >= 3) secrets.add(value);
+  if (value && value.length >= minimumMaskedLength) secrets.add(value);
 }
 
 /** `scheme://user:pass@host` → `scheme://user:***@host`. */
