@@ -5,12 +5,13 @@
  * - seed: one PUT per document, one at a time (what migrate.py's `save` loop does).
  * Target: ours ≥ 85% of the ceiling.
  */
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pLimit from 'p-limit';
 import { migrate } from '../src/pipeline.js';
 import { startCouch } from '../test/servers/couchdb.js';
+import { median, mixedDocs, seconds, writeExport } from './fixtures.js';
 
 const docCount = Number(process.env.BENCH_COUCH_DOCS ?? 30_000);
 const seedDocCount = 2_000;
@@ -18,32 +19,10 @@ const batchSize = 500;
 const concurrency = 4;
 const rounds = Number(process.env.BENCH_ROUNDS ?? 5);
 
-/** Deterministic, Gofannon-shaped documents (agents with tools, prompts, numbers). */
-function makeDocs(count: number): Record<string, unknown>[] {
-  return Array.from({ length: count }, (_, i) => ({
-    _id: `agent-${String(i).padStart(7, '0')}`,
-    name: `Agent ${i} – résumé screener`,
-    description: 'Screens incoming résumés against the role description and drafts a short summary for the hiring manager.',
-    owner: `user-${i % 997}`,
-    created_at: new Date(1_760_000_000_000 + i * 60_000).toISOString(),
-    temperature: (i % 10) / 10,
-    max_tokens: 1024 + (i % 8) * 512,
-    tools: { search: { enabled: i % 2 === 0, params: { top_k: 5 } }, 'web.fetch': { enabled: true, params: { timeout: 30 } } },
-    tags: ['hr', 'screening', i % 3 === 0 ? 'beta' : 'stable'],
-    code: `def run(ctx):\n    return ctx.llm.complete(prompt=ctx.input, max_tokens=${i % 4096})\n`,
-  }));
-}
-
 async function rawJson(url: string, method: string, body?: string): Promise<unknown> {
   const response = await fetch(url, { method, headers: { 'content-type': 'application/json' }, body });
   if (!response.ok && response.status !== 412) throw new Error(`${method} ${url}: ${response.status} ${await response.text()}`);
   return response.json();
-}
-
-async function timed(run: () => Promise<void>): Promise<number> {
-  const started = performance.now();
-  await run();
-  return (performance.now() - started) / 1000;
 }
 
 async function ceiling(url: string, db: string, docs: Record<string, unknown>[], inFlight: number): Promise<number> {
@@ -51,14 +30,14 @@ async function ceiling(url: string, db: string, docs: Record<string, unknown>[],
   const bodies: string[] = [];
   for (let i = 0; i < docs.length; i += batchSize) bodies.push(JSON.stringify({ docs: docs.slice(i, i + batchSize) }));
   const limit = pLimit(inFlight);
-  return timed(async () => {
+  return seconds(async () => {
     await Promise.all(bodies.map((body) => limit(() => rawJson(`${url}/${db}/_bulk_docs`, 'POST', body))));
   });
 }
 
 async function seedWay(url: string, db: string, docs: Record<string, unknown>[]): Promise<number> {
   await rawJson(`${url}/${db}`, 'PUT');
-  return timed(async () => {
+  return seconds(async () => {
     for (const doc of docs) await rawJson(`${url}/${db}/${encodeURIComponent(doc._id as string)}`, 'PUT', JSON.stringify(doc));
   });
 }
@@ -68,31 +47,24 @@ async function drop(url: string, db: string): Promise<void> {
   await rawJson(`${url}/${db}`, 'DELETE');
 }
 
-/** The export file ours reads, in export.py's format. */
-function exportFile(dir: string, collection: string, docs: Record<string, unknown>[]): string {
-  const file = join(dir, `${collection}.json`);
-  const metadata = { provider: 'memory', exported_at: new Date().toISOString(), collections: [collection] };
-  writeFileSync(file, JSON.stringify({ metadata, data: { [collection]: docs } }, null, 2));
-  return file;
-}
-
 async function ours(url: string, file: string, collection: string, inFlight: number): Promise<number> {
   let written = 0;
-  const seconds = await timed(async () => {
+  const took = await seconds(async () => {
     const report = await migrate({ from: `file:${file}`, to: url.replace(/^http:/, 'couchdb:'), batchSize, concurrency: inFlight, warn: () => {} });
     written = report.collections[collection]?.written ?? 0;
   });
   if (written !== docCount) throw new Error(`ours wrote ${written} of ${docCount} documents`);
-  return seconds;
+  return took;
 }
 
 export default async function bench(): Promise<void> {
   const couch = await startCouch();
   const dir = mkdtempSync(join(tmpdir(), 'bench-couch-'));
   try {
-    const docs = makeDocs(docCount);
-    const file = exportFile(dir, 'ours', docs);
-    const rate = (seconds: number, n = docCount) => Math.round(n / seconds);
+    const docs = mixedDocs(docCount);
+    const file = join(dir, 'ours.json');
+    await writeExport(file, { ours: docs });
+    const rate = (took: number, n = docCount) => Math.round(n / took);
     let fresh = 0;
     const measureCeiling = async (inFlight: number) => {
       const db = `ceiling_${++fresh}`;
@@ -137,10 +109,4 @@ export default async function bench(): Promise<void> {
     rmSync(dir, { recursive: true, force: true });
     await couch.stop();
   }
-}
-
-function median(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  const mid = sorted.length >> 1;
-  return sorted.length % 2 ? sorted[mid]! : Math.round((sorted[mid - 1]! + sorted[mid]!) / 2);
 }

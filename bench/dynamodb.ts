@@ -5,57 +5,21 @@
  * Targets: ours >= 85% of the ceiling, >= 10x the seed's way. Each variant writes fresh tables.
  */
 import { BatchWriteItemCommand, CreateTableCommand, DynamoDBClient, PutItemCommand, waitUntilTableExists, type WriteRequest } from '@aws-sdk/client-dynamodb';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pLimit from 'p-limit';
 import { toItem, type Item } from '../src/dynamodb/marshal.js';
-import { ExactNumber } from '../src/json/exact-number.js';
-import { stringifyExact } from '../src/json/serialize.js';
 import { migrate } from '../src/pipeline.js';
 import type { Doc } from '../src/types.js';
 import { startDynamoLocal } from '../test/servers/dynamodb-local.js';
+import { mixedDocs, writeExport } from './fixtures.js';
 
 const docCount = 30_000;
 const seedCount = 2_000;
 const inFlight = 16;
 /** Ceiling and ours alternate, so the server's drift (JIT, a growing in-memory store, other load) hits both alike. */
 const rounds = 2;
-
-/** Gofannon-like documents: agents with tool maps, users with usage figures, chat sessions. */
-function realisticDocs(n: number): Doc[] {
-  return Array.from({ length: n }, (_, i) => {
-    const kind = i % 3;
-    if (kind === 0) {
-      return {
-        _id: `agent-${i}`,
-        name: `Agent ${i} — résumé helper`,
-        description: 'Summarises documents and answers questions about them. '.repeat(3),
-        tools: { search: { enabled: true, params: { top_k: 5 } }, fetch: { enabled: i % 2 === 0, params: {} } },
-        temperature: 0.7,
-        max_tokens: 4096,
-        tags: ['prod', 'docs'],
-        owner: `user-${i % 500}`,
-      };
-    }
-    if (kind === 1) {
-      return {
-        _id: `user-${i}`,
-        email: `user${i}@example.com`,
-        api_keys: { openai: `sk-test-${i.toString(36)}` },
-        usage: { tokens: new ExactNumber(String(9007199254740993n + BigInt(i))), cost: (i % 1000) / 100 + 0.01 },
-        active: true,
-        roles: ['viewer'],
-      };
-    }
-    return {
-      _id: `session-${i}`,
-      user_id: `user-${i % 500}`,
-      created_at: new Date(1_767_225_600_000 + i * 1000).toISOString(),
-      messages: Array.from({ length: 4 }, (_, m) => ({ role: m % 2 ? 'assistant' : 'user', content: `message ${m} of session ${i}: some text here` })),
-    };
-  });
-}
 
 async function createTable(client: DynamoDBClient, name: string): Promise<void> {
   await client.send(new CreateTableCommand({
@@ -103,10 +67,10 @@ export default async function bench(): Promise<void> {
   const dir = await mkdtemp(join(tmpdir(), 'bench-dynamodb-'));
   const client = new DynamoDBClient({ endpoint: server.url, region: 'us-east-1', credentials: { accessKeyId: 'local', secretAccessKey: 'local' } });
   try {
-    const docs = realisticDocs(docCount);
+    const docs = mixedDocs(docCount) as Doc[];
     const items = docs.map(toItem);
     const file = join(dir, 'export.json');
-    await writeFile(file, stringifyExact({ metadata: { provider: 'memory', exported_at: new Date().toISOString(), collections: ['bench'] }, data: { bench: docs } }, 2));
+    await writeExport(file, { bench: docs });
 
     // DynamoDB Local is a JVM: its first tens of thousands of writes run slower while it compiles.
     await rawBatchWrite(client, 'warmup', items);

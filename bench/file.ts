@@ -18,52 +18,11 @@ import { parser } from 'stream-json';
 import { pick } from 'stream-json/filters/pick.js';
 import { streamValues } from 'stream-json/streamers/stream-values.js';
 import { migrate } from '../src/pipeline.js';
+import { makeDoc } from './fixtures.js';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const cacheDir = join(root, '.bench');
 const MB = 1e6;
-
-/** Gofannon-shaped documents, deterministic, with some unicode, floats and nesting. */
-function makeDoc(collection: string, i: number): Record<string, unknown> {
-  switch (collection) {
-    case 'agents':
-      return {
-        _id: `agent-${i}`,
-        name: `Agent ${i} – résumé screener`,
-        description: 'Screens incoming résumés against the role description and drafts a summary for the hiring manager.',
-        owner: `user-${i % 997}`,
-        created_at: new Date(1_760_000_000_000 + i * 60_000).toISOString(),
-        temperature: (i % 10) / 10,
-        max_tokens: 1024 + (i % 8) * 512,
-        tools: { search: { enabled: i % 2 === 0, params: { top_k: 5 } }, 'web.fetch': { enabled: true, params: { timeout: 30 } } },
-        tags: ['hr', 'screening', i % 3 === 0 ? 'beta' : 'stable'],
-        code: `def run(ctx):\n    return ctx.llm.complete(prompt=ctx.input, max_tokens=${i % 4096})\n`,
-      };
-    case 'users':
-      return {
-        _id: `user-${i}`,
-        email: `user${i}@example.com`,
-        display_name: `Użytkownik ${i} 🙂`,
-        api_keys: { openai: `sk-test-${(i * 7919).toString(36)}`, anthropic: '' },
-        usage: { tokens: i * 1234, cost: Math.round(i * 1.37) / 100, credits: 100 - (i % 100) },
-        active: i % 5 !== 0,
-        roles: i % 10 === 0 ? ['admin', 'editor'] : ['viewer'],
-      };
-    default:
-      return {
-        _id: `session-${i}`,
-        user_id: `user-${i % 5000}`,
-        agent_id: `agent-${i % 2000}`,
-        created_at: new Date(1_760_000_000_000 + i * 1000).toISOString(),
-        messages: [
-          { role: 'user', content: `Please review candidate #${i} for the backend role.` },
-          { role: 'assistant', content: 'The candidate has five years of TypeScript and led a migration to Postgres. Strong fit; ask about on-call experience.', tokens: 41 },
-          { role: 'user', content: 'Merci ! Draft the invite e-mail.' },
-        ],
-        cost: { input: 0.0012 * (i % 50), output: 0.0031 },
-      };
-  }
-}
 
 /** Writes an export.py-shaped file (metadata first, indent 2) of about `bytes`, streaming. */
 async function generate(path: string, bytes: number): Promise<void> {
@@ -72,7 +31,7 @@ async function generate(path: string, bytes: number): Promise<void> {
   const temp = `${path}.partial`;
   const out = createWriteStream(temp, { highWaterMark: 1 << 20 });
   const write = async (text: string) => {
-    if (!out.write(text)) await new Promise((r) => out.once('drain', r));
+    if (!out.write(text)) await new Promise<void>((r) => out.once('drain', () => r()));
   };
   const metadata = { provider: 'couchdb', exported_at: '2026-01-11T10:00:00.000000', collections };
   await write(`{\n  "metadata": ${JSON.stringify(metadata, null, 2).replace(/\n/g, '\n  ')},\n  "data": {`);

@@ -2,7 +2,7 @@
  * DynamoDB pieces that need no server: retries of UnprocessedItems and throttling through a fake
  * narrow client, number rules, configuration and redaction.
  */
-import type { BatchWriteItemCommandInput } from '@aws-sdk/client-dynamodb';
+import type { BatchWriteItemCommandInput, WriteRequest } from '@aws-sdk/client-dynamodb';
 import { spawnSync } from 'node:child_process';
 import { describe, expect, test } from 'vitest';
 import { batchPut } from '../src/dynamodb/batch-write.js';
@@ -46,7 +46,7 @@ describe('batchPut', () => {
       const requests = input.RequestItems!.t!;
       // First call leaves the last 10 unprocessed, second the last 3, third takes everything.
       const left = call === 1 ? requests.slice(15) : call === 2 ? requests.slice(7) : [];
-      return { UnprocessedItems: left.length ? { t: left } : {} };
+      return { UnprocessedItems: left.length ? { t: left } : ({} as Record<string, WriteRequest[]>) };
     });
     const outcomes = await batchPut(api, 't', docs(25), policy(5));
     expect(outcomes).toEqual(docs(25).map(() => ({ status: 'written' })));
