@@ -7,6 +7,10 @@
  * once the chunk has been fully handed over (sealed) and every document from it (and from every
  * chunk before it) has an answer from the sink. Batches finish out of order, so the safe position
  * is a low-water mark, never just "the last batch that finished".
+ *
+ * A document whose `_id` is still in flight in another batch waits for that batch: two versions of
+ * one document (a backup with a later edit appended) then reach the target in source order, so the
+ * later one wins, whatever the order in which concurrent batches finish.
  */
 import type { DeadLetters } from './dead-letter.js';
 import { fatalError, isEtlError, messageOf } from './errors.js';
@@ -30,6 +34,8 @@ export class BatchWriter {
   private current?: Batch;
   private readonly inFlight = new Set<Promise<void>>();
   private readonly tickets: Ticket[] = [];
+  /** `collection\0_id` of every document in flight → its batch's write. */
+  private readonly inFlightIds = new Map<string, Promise<void>>();
   private failure?: unknown;
 
   constructor(
@@ -56,6 +62,8 @@ export class BatchWriter {
 
   add(collection: string, doc: Doc, ticket: Ticket): Promise<void> | undefined {
     if (this.failure) throw this.failure;
+    const earlier = this.inFlightIds.get(`${collection}\0${doc._id as string}`);
+    if (earlier) return earlier.then(() => this.add(collection, doc, ticket));
     let batch = this.current;
     if (!batch || batch.collection !== collection) {
       const flushed = batch ? this.dispatch() : undefined;
@@ -86,8 +94,13 @@ export class BatchWriter {
   private dispatch(): Promise<void> | undefined {
     const batch = this.current!;
     this.current = undefined;
-    const write = this.write(batch).finally(() => this.inFlight.delete(write));
+    const keys = batch.docs.map((doc) => `${batch.collection}\0${doc._id as string}`);
+    const write = this.write(batch).finally(() => {
+      this.inFlight.delete(write);
+      for (const key of keys) if (this.inFlightIds.get(key) === write) this.inFlightIds.delete(key);
+    });
     this.inFlight.add(write);
+    for (const key of keys) this.inFlightIds.set(key, write);
     if (this.inFlight.size < this.sink.concurrency) return undefined;
     return Promise.race(this.inFlight).then(() => {
       if (this.failure) throw this.failure;

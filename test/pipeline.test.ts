@@ -298,3 +298,30 @@ describe('migrate', () => {
     expect(memoryStore(to).get('agents')!.get('a')).toEqual({ _id: 'a', name: 'ADA', from: 'agents' });
   });
 });
+
+describe('migrate with documents written twice', () => {
+  test('the later version of an _id wins although concurrent batches finish out of order', async () => {
+    // _id `dup` is in the first batch and again in a later one; the first batch is the slowest.
+    const docs = [{ _id: 'dup', v: 1 }, ...Array.from({ length: 9 }, (_, i) => ({ _id: `x${i}`, v: 0 })), { _id: 'dup', v: 2 }];
+    const source: Source = {
+      label: 'fake', provider: 'fake', identity: async () => 'f', listCollections: async () => ['agents'],
+      async *read() {
+        yield { collection: 'agents', docs };
+      },
+      close: async () => {},
+    };
+    const stored = new Map<string, unknown>();
+    let batchNo = 0;
+    const sink: Sink = {
+      label: 's', provider: 's', batchSize: 2, concurrency: 4, identity: async () => 's', prepare: async () => {},
+      write: async (_c, batch) => {
+        await new Promise((r) => setTimeout(r, batchNo++ === 0 ? 60 : 1));
+        for (const d of batch) stored.set(d._id as string, d.v);
+        return batch.map(() => ({ status: 'written' as const }));
+      },
+      close: async () => {},
+    };
+    await migrate({ from: source, to: sink });
+    expect(stored.get('dup')).toBe(2);
+  });
+});
