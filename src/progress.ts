@@ -54,18 +54,18 @@ function linesView(stream: NodeJS.WriteStream): ProgressView {
       const now = Date.now();
       if (p.done || now - last < lineIntervalMs) return;
       last = now;
-      const parts = [`[${clock(p.elapsedMs)}]`];
-      if (p.collection) {
-        const s = p.collections[p.collection]!;
-        parts.push(`${p.collection}: ${handled(s)}${p.expected?.[p.collection] ? ` of ${p.expected[p.collection]}` : ''} documents`);
-      }
+      const parts: string[] = [];
       const total = Object.values(p.collections).reduce((n, s) => n + handled(s), 0);
-      parts.push(`total ${total} (${Math.round((total * 1000) / Math.max(1, p.elapsedMs))}/s)`);
-      if (p.source) {
-        const eta = etaMs(p.source.done, p.source.total, p.elapsedMs);
-        parts.push(`input ${Math.floor((100 * p.source.done) / p.source.total)}%${eta !== undefined ? ` ETA ${clock(eta)}` : ''}`);
+      if (p.collection) {
+        const done = handled(p.collections[p.collection]!);
+        const expected = p.expected[p.collection];
+        parts.push(`${p.collection} ${done}${expected ? `/${expected}` : ''} docs`);
       }
-      stream.write(`${parts.join(' ')}\n`);
+      parts.push(`total ${total} docs, ${Math.round((total * 1000) / Math.max(1, p.elapsedMs))}/s`);
+      const eta = p.source ? etaMs(p.source.done, p.source.total, p.elapsedMs) : undefined;
+      if (p.source) parts.push(`input ${Math.floor((100 * p.source.done) / p.source.total)}%`);
+      if (eta !== undefined) parts.push(`ETA ${clock(eta)}`);
+      stream.write(`[${clock(p.elapsedMs)}] ${parts.join(' | ')}\n`);
     },
     log: (line) => void stream.write(`${line}\n`),
     stop: () => {},
@@ -88,7 +88,7 @@ function barsView(stream: NodeJS.WriteStream): ProgressView {
         input.update(p.source.done, { detail: `${mb(p.source.done)}/${mb(p.source.total)} MB${eta !== undefined ? ` | ETA ${clock(eta)}` : ''}` });
       }
       for (const [name, s] of Object.entries(p.collections)) {
-        const expected = p.expected?.[name];
+        const expected = p.expected[name];
         let entry = bars.get(name);
         if (!entry) {
           const format = expected ? undefined : '{label} {detail}';

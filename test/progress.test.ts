@@ -1,0 +1,57 @@
+import { Writable } from 'node:stream';
+import { afterEach, expect, test, vi } from 'vitest';
+import type { Progress } from '../src/pipeline.js';
+import { chooseMode, etaMs, progressView } from '../src/progress.js';
+
+function capture(isTTY: boolean) {
+  let text = '';
+  const stream = new Writable({ write: (chunk, _e, done) => { text += String(chunk); done(); } }) as unknown as NodeJS.WriteStream;
+  Object.assign(stream, { isTTY, columns: 120, cursorTo: () => true, clearLine: () => true, moveCursor: () => true });
+  return { stream, text: () => text };
+}
+
+const progress = (elapsedMs: number, written: number, extra: Partial<Progress> = {}): Progress => ({
+  collection: 'agents',
+  collections: { agents: { read: written, written, skipped: 0, dropped: 0, failed: 0 } },
+  elapsedMs,
+  expected: { agents: 1000 },
+  done: false,
+  ...extra,
+});
+
+afterEach(() => vi.useRealTimers());
+
+test('the mode follows the terminal, CI and --quiet', () => {
+  const tty = capture(true).stream;
+  const pipe = capture(false).stream;
+  expect(chooseMode({ quiet: false, stream: tty, env: {} })).toBe('bars');
+  expect(chooseMode({ quiet: false, stream: tty, env: { CI: 'true' } })).toBe('lines');
+  expect(chooseMode({ quiet: false, stream: pipe, env: {} })).toBe('lines');
+  expect(chooseMode({ quiet: true, stream: tty, env: {} })).toBe('none');
+});
+
+test('off a terminal, a short line every few seconds with rate and ETA', () => {
+  vi.useFakeTimers();
+  const out = capture(false);
+  const view = progressView('lines', out.stream);
+  view.update(progress(1000, 100));
+  expect(out.text()).toBe('');
+  vi.advanceTimersByTime(5001);
+  view.update(progress(6000, 600, { source: { done: 60, total: 100 } }));
+  expect(out.text()).toBe('[0:06] agents 600/1000 docs | total 600 docs, 100/s | input 60% | ETA 0:04\n');
+});
+
+test('on a terminal, a bar per collection with docs/s and ETA', () => {
+  const out = capture(true);
+  const view = progressView('bars', out.stream);
+  view.update(progress(2000, 500));
+  view.update({ ...progress(4000, 1000), done: true });
+  expect(out.text()).toContain('agents');
+  expect(out.text()).toMatch(/1000\/1000 docs \| \d+\/s/);
+  view.stop();
+});
+
+test('ETA from how far a known total is', () => {
+  expect(etaMs(25, 100, 1000)).toBe(3000);
+  expect(etaMs(0, 100, 1000)).toBeUndefined();
+});
