@@ -22,8 +22,13 @@ export interface CheckpointData {
   updatedAt: string;
 }
 
-/** How often a checkpoint is rewritten while positions advance. */
-const saveIntervalMs = 1000;
+/**
+ * How often a checkpoint is rewritten while positions advance. After a crash, everything written
+ * since the last save is sent again: at thousands of documents a second, a one-second interval
+ * re-sent thousands. A save is one small fsynced file, and saves never queue up (see advance), so
+ * a slow disk only makes them rarer.
+ */
+const saveIntervalMs = 100;
 
 export async function loadCheckpoint(path: string): Promise<CheckpointData | undefined> {
   let text: string;
@@ -56,6 +61,8 @@ export class Checkpointer {
   private data: CheckpointData;
   private lastSave = 0;
   private saving: Promise<void> = Promise.resolve();
+  /** A background save is running: the next one waits for a later position instead of queueing. */
+  private backgroundSave = false;
   /** A failed background save, reported by the next explicit save. */
   private failure?: unknown;
 
@@ -81,9 +88,12 @@ export class Checkpointer {
   /** Records a new safe position; writes it at most once a second. */
   advance(position: Position, stats: () => Record<string, CollectionStats>, deadLetters: () => number): void {
     this.data.position = position;
-    if (Date.now() - this.lastSave < saveIntervalMs) return;
+    if (this.backgroundSave || Date.now() - this.lastSave < saveIntervalMs) return;
     this.lastSave = Date.now();
-    this.save(stats(), deadLetters(), false).catch((error: unknown) => (this.failure ??= error));
+    this.backgroundSave = true;
+    this.save(stats(), deadLetters(), false)
+      .catch((error: unknown) => (this.failure ??= error))
+      .finally(() => (this.backgroundSave = false));
   }
 
   /** Writes the checkpoint now (and waits for any save in progress). */
