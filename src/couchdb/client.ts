@@ -12,7 +12,7 @@ import nano from 'nano';
 import { fatalError } from '../errors.js';
 import { parseJson } from '../json/parse.js';
 import { isNetworkError, isTransientStatus } from '../retry.js';
-import { redact } from '../redact.js';
+import { redact, registerSecret } from '../redact.js';
 import type { JsonValue } from '../types.js';
 import type { CouchEndpoint } from './endpoint.js';
 
@@ -81,7 +81,10 @@ interface RelaxOptions {
 export function openCouch(endpoint: CouchEndpoint): CouchClient {
   const headers: Record<string, string> = {};
   if (endpoint.user !== undefined) {
-    headers.Authorization = `Basic ${Buffer.from(`${endpoint.user}:${endpoint.password ?? ''}`).toString('base64')}`;
+    const token = Buffer.from(`${endpoint.user}:${endpoint.password ?? ''}`).toString('base64');
+    // The header is the password in base64: a server or proxy that echoes it in an error must not leak it.
+    if (endpoint.password) registerSecret(token);
+    headers.Authorization = `Basic ${token}`;
   }
   // parseUrl: false, so a path prefix (a proxy's /couch) is never mistaken for a database name.
   const server = nano({ url: endpoint.url, parseUrl: false, headers } as nano.Configuration);
