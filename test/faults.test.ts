@@ -53,10 +53,14 @@ test('DynamoDB: every fault kind mixed in, every document written exactly once',
   dynamoProxy.resetCounts();
   // Every 4th request of any kind (table calls included) gets the next fault in turn.
   dynamoProxy.plan(everyNth(4, allKinds));
-  const report = await migrate({ from: `file:${file}`, to: asDynamo(dynamoProxy.url), tablePrefix: prefix, ...quiet });
+  // Through the built CLI, for its exit code (asynchronously: the proxy runs in this process).
+  const reportFile = join(dir, `${prefix}report.json`);
+  const run = await runCli(['--from', `file:${file}`, '--to', asDynamo(dynamoProxy.url), '--table-prefix', prefix, '--report', reportFile, '--quiet'], cleanEnv());
   dynamoProxy.plan(() => 'forward');
-  logFaults('file → DynamoDB', dynamoProxy);
+  logFaults('file → DynamoDB (CLI)', dynamoProxy);
 
+  expect(run.code, run.stderr).toBe(0);
+  const report = JSON.parse(readFileSync(reportFile, 'utf8')) as { ok: boolean; total: Record<string, number> };
   expect(report.ok).toBe(true);
   expect(report.total).toMatchObject({ read: total(counts), written: total(counts), failed: 0 });
   for (const kind of allKinds) expect(dynamoProxy.counts[kind], kind).toBeGreaterThan(0);
