@@ -60,7 +60,7 @@ test('the source parses integers beyond 2^53 and 1.0 exactly', async () => {
   const chunks: SourceChunk[] = [];
   for await (const chunk of couchdbSource(uri(), testAdapterOptions()).read({ signal })) chunks.push(chunk);
   expect(chunks.flatMap((c) => c.docs as Doc[])).toEqual([
-    { _id: 'user-1', tokens: new ExactNumber('9007199254740993'), credits: new ExactNumber('-9223372036854775808'), ratio: new ExactNumber('1.0'), cost: 12.34 },
+    { _id: 'user-1', _rev: '1-a', tokens: new ExactNumber('9007199254740993'), credits: new ExactNumber('-9223372036854775808'), ratio: new ExactNumber('1.0'), cost: 12.34 },
   ]);
 });
 

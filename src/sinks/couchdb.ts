@@ -7,7 +7,7 @@
  * request that fails transiently (429, 5xx, dropped connection) is retried with backoff; documents
  * still unwritten when the budget is spent are reported failed, never dropped.
  */
-import { CouchHttpError, fatalCouchError, isTransientCouchError, openCouch, CouchConnectionError, type CouchClient } from '../couchdb/client.js';
+import { CouchHttpError, fatalCouchError, isTransientCouchError, openCouch, CouchConnectionError, setupRetries, type CouchClient } from '../couchdb/client.js';
 import { documentJson, rejectionReason, withRevision } from '../couchdb/documents.js';
 import { resolveEndpoint } from '../couchdb/endpoint.js';
 import { assertDatabaseName } from '../couchdb/names.js';
@@ -48,12 +48,12 @@ export function createCouchSink(couch: CouchClient, options: AdapterOptions): Si
   const prepared = new Set<string>();
 
   /** Runs a request with the shared retry policy; a failure that outlives it is thrown as is. */
-  const retried = <T>(run: () => Promise<T>, signal?: AbortSignal): Promise<T> =>
-    withRetry(run, (error) => !signal?.aborted && isTransientCouchError(error), { retries: options.retries, signal });
+  const retried = <T>(run: () => Promise<T>, signal?: AbortSignal, retries = options.retries): Promise<T> =>
+    withRetry(run, (error) => !signal?.aborted && isTransientCouchError(error), { retries, signal });
 
   async function databaseExists(db: string): Promise<boolean> {
     try {
-      await retried(() => couch.request({ db }));
+      await retried(() => couch.request({ db }), undefined, setupRetries(options.retries));
       return true;
     } catch (error) {
       if (error instanceof CouchHttpError && error.status === 404) return false;
@@ -120,7 +120,7 @@ export function createCouchSink(couch: CouchClient, options: AdapterOptions): Si
       assertDatabaseName(collection);
       if (prepared.has(collection)) return;
       try {
-        await retried(() => couch.request({ method: 'PUT', db: collection }));
+        await retried(() => couch.request({ method: 'PUT', db: collection }), undefined, setupRetries(options.retries));
       } catch (error) {
         // 412: the database exists already, which is what we want.
         if (!(error instanceof CouchHttpError && error.status === 412)) throw fatalCouchError(error, endpoint, `creating database ${collection}`);

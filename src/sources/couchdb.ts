@@ -6,7 +6,7 @@
  * `_rev` and `_attachments` are CouchDB's own and are stripped (as the seed scripts did); how many
  * documents had attachments is reported per collection so nobody loses them unknowingly.
  */
-import { CouchHttpError, fatalCouchError, isTransientCouchError, openCouch, type CouchClient } from '../couchdb/client.js';
+import { CouchHttpError, fatalCouchError, isTransientCouchError, openCouch, setupRetries, type CouchClient } from '../couchdb/client.js';
 import { resolveEndpoint } from '../couchdb/endpoint.js';
 import { isDesignId, isSystemDatabase } from '../couchdb/names.js';
 import { withRetry } from '../retry.js';
@@ -28,10 +28,11 @@ export function createCouchSource(couch: CouchClient, options: AdapterOptions): 
   const { endpoint } = couch;
   const pageSize = Math.max(1, options.batchSize ?? defaultPageSize);
 
-  async function get(what: string, request: Parameters<CouchClient['request']>[0], signal?: AbortSignal): Promise<JsonValue> {
+  /** A request with the retry policy; `setup` calls (listing, counting) get the short budget. */
+  async function get(what: string, request: Parameters<CouchClient['request']>[0], signal?: AbortSignal, setup = false): Promise<JsonValue> {
     try {
       return await withRetry(() => couch.request({ ...request, signal }), (e) => !signal?.aborted && isTransientCouchError(e), {
-        retries: options.retries,
+        retries: setup ? setupRetries(options.retries) : options.retries,
         signal,
       });
     } catch (error) {
@@ -41,7 +42,7 @@ export function createCouchSource(couch: CouchClient, options: AdapterOptions): 
   }
 
   async function databases(): Promise<string[]> {
-    const all = (await get('listing databases', { path: '_all_dbs' })) as string[];
+    const all = (await get('listing databases', { path: '_all_dbs' }, undefined, true)) as string[];
     return all.filter((name) => !isSystemDatabase(name)).sort();
   }
 
@@ -73,10 +74,11 @@ export function createCouchSource(couch: CouchClient, options: AdapterOptions): 
         const docs: Doc[] = [];
         for (const row of rows) {
           if (!row.doc || (isDesignId(row.id) && !options.includeDesign)) continue;
-          const { _rev, _attachments, ...doc } = row.doc;
-          if (_attachments !== undefined) withAttachments++;
+          // `_rev` and `_attachments` stay: the default transform strip-couch-meta removes them, and
+          // --keep-couch-meta keeps them. Attachment bodies are never read, so say how many had one.
+          if (row.doc._attachments !== undefined) withAttachments++;
           ids.push(row.id);
-          docs.push(doc);
+          docs.push(row.doc);
         }
         // A page of design documents only still moves the cursor, but yields nothing to write.
         if (docs.length === 0) continue;
@@ -84,7 +86,7 @@ export function createCouchSource(couch: CouchClient, options: AdapterOptions): 
       }
     } finally {
       if (withAttachments > 0) {
-        options.warn(`couchdb ${db}: ${withAttachments} document${withAttachments === 1 ? '' : 's'} had attachments, which were not copied`);
+        options.warn(`couchdb ${db}: ${withAttachments} document${withAttachments === 1 ? '' : 's'} had attachments, whose contents are not copied`);
       }
     }
   }

@@ -17,12 +17,15 @@ import { openPrivate } from '../private-file.js';
 import { openSource } from '../registry.js';
 import { applyChain } from '../transforms/chain.js';
 import { defaultTransforms, loadTransforms, type NamedTransform, type TransformSpec } from '../transforms/index.js';
+import stripCouchMeta from '../transforms/strip-couch-meta.js';
 import { adapterOptions, type StoreOptions } from '../adapter-options.js';
 import type { AdapterOptions, Doc, Source } from '../types.js';
 import { badId, notADocument } from '../validate.js';
 import { canonical } from './canonical.js';
 
 const bucketCount = 64;
+
+const targetTransforms: NamedTransform[] = [{ name: 'strip-couch-meta', apply: stripCouchMeta }];
 
 export interface VerifyOptions extends StoreOptions {
   from: string | Source;
@@ -184,7 +187,8 @@ export async function verify(options: VerifyOptions): Promise<VerifyReport> {
     await spread(source, sourceBuckets, counts, { collections: chosen, transforms, signal, targetLabel: target.label });
     await sourceBuckets.close();
     const targetBuckets = new Buckets(dir, 'target');
-    await spread(target, targetBuckets, counts, { collections: chosen ?? new Set(counts.keys()), transforms: [], signal, targetLabel: target.label });
+    // CouchDB's `_rev` and `_attachments` are the target's bookkeeping, never data to compare.
+    await spread(target, targetBuckets, counts, { collections: chosen ?? new Set(counts.keys()), transforms: targetTransforms, signal, targetLabel: target.label });
     await targetBuckets.close();
     await compare(sourceBuckets, targetBuckets, counts, options.onDifference ?? (() => {}));
     const collections = Object.fromEntries([...counts].sort(([a], [b]) => a.localeCompare(b)));
