@@ -4,6 +4,7 @@
  * retry policy, and an item DynamoDB refuses found by splitting so it alone fails.
  */
 import type { WriteRequest } from '@aws-sdk/client-dynamodb';
+import { writeIsolating } from '../isolate.js';
 import { RetryableError, withRetry, type RetryPolicy } from '../retry.js';
 import type { Doc, WriteOutcome } from '../types.js';
 import type { DynamoApi } from './client.js';
@@ -46,7 +47,18 @@ export async function batchPut(api: DynamoApi, table: string, docs: Doc[], polic
   return outcomeOf.map((index) => outcomes[index]!);
 }
 
-async function putGroup(api: DynamoApi, table: string, group: Pending[], outcomes: WriteOutcome[], policy: WritePolicy): Promise<void> {
+/** One group of at most 25; a group DynamoDB refuses as a whole is halved until the item at fault fails alone. */
+function putGroup(api: DynamoApi, table: string, group: Pending[], outcomes: WriteOutcome[], policy: WritePolicy): Promise<void> {
+  return writeIsolating(
+    group,
+    (part) => putWithRetry(api, table, part, outcomes, policy),
+    (error) => !policy.signal.aborted && isValidationError(error),
+    (item, error) => (outcomes[item.index] = { status: 'failed', reason: `DynamoDB refused the item: ${describeError(error)}` }),
+  );
+}
+
+/** Puts the items, retrying throttling and what DynamoDB hands back unprocessed; a refusal is thrown. */
+async function putWithRetry(api: DynamoApi, table: string, group: Pending[], outcomes: WriteOutcome[], policy: WritePolicy): Promise<void> {
   let pending = group;
   let attempts = 0;
   try {
@@ -65,29 +77,9 @@ async function putGroup(api: DynamoApi, table: string, group: Pending[], outcome
     );
   } catch (error) {
     policy.signal.throwIfAborted();
-    if (isValidationError(error)) return isolateRefused(api, table, pending, outcomes, policy, error);
+    if (isValidationError(error)) throw error;
     if (!isTransientDynamoError(error)) throw dynamoFatal(api.where, `writing to table ${table}`, error);
     const reason = `unprocessed after ${attempts} attempts: ${describeError(error)}`;
     for (const p of pending) outcomes[p.index] = { status: 'failed', reason };
   }
-}
-
-/**
- * DynamoDB refuses a whole batch for one bad item (check() catches the known causes first; this is
- * for the rest). Halving finds it in a few calls and the other items are still written.
- */
-async function isolateRefused(
-  api: DynamoApi,
-  table: string,
-  pending: Pending[],
-  outcomes: WriteOutcome[],
-  policy: WritePolicy,
-  error: unknown,
-): Promise<void> {
-  if (pending.length === 1) {
-    outcomes[pending[0]!.index] = { status: 'failed', reason: `DynamoDB refused the item: ${describeError(error)}` };
-    return;
-  }
-  const half = Math.ceil(pending.length / 2);
-  await Promise.all([pending.slice(0, half), pending.slice(half)].map((part) => putGroup(api, table, part, outcomes, policy)));
 }

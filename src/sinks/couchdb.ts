@@ -11,7 +11,8 @@ import { CouchHttpError, fatalCouchError, isTransientCouchError, openCouch, Couc
 import { documentJson, rejectionReason, withRevision } from '../couchdb/documents.js';
 import { resolveEndpoint } from '../couchdb/endpoint.js';
 import { assertDatabaseName } from '../couchdb/names.js';
-import { messageOf } from '../errors.js';
+import { isEtlError, messageOf } from '../errors.js';
+import { writeIsolating } from '../isolate.js';
 import { withRetry } from '../retry.js';
 import type { AdapterOptions, Doc, JsonValue, ParsedUri, Sink, WriteOutcome } from '../types.js';
 
@@ -68,6 +69,26 @@ export function createCouchSink(couch: CouchClient, options: AdapterOptions): Si
    * halves until the documents at fault stand alone, so the others are still written.
    */
   async function post(collection: string, pending: Pending[], signal: AbortSignal): Promise<DocResult[]> {
+    const results: DocResult[] = new Array(pending.length);
+    const positions = pending.map((_, position) => position);
+    await writeIsolating(
+      positions,
+      async (part) => {
+        const answers = await postOnce(collection, part.map((position) => pending[position]!), signal);
+        part.forEach((position, k) => (results[position] = answers[k]!));
+      },
+      (error) => !signal.aborted && !isEtlError(error),
+      (position, error) => (results[position] = error instanceof CouchHttpError ? { error: error.error || String(error.status), reason: error.reason } : { failure: messageOf(error) }),
+    );
+    return results;
+  }
+
+  /**
+   * One `_bulk_docs` request, retried while it fails transiently; documents get a failure once the
+   * budget is spent. The target failing as a whole (unreachable, credentials, no database) is thrown
+   * as fatal; any other refusal is thrown for `post` to pin on one document.
+   */
+  async function postOnce(collection: string, pending: Pending[], signal: AbortSignal): Promise<DocResult[]> {
     const body = `{"docs":[${pending.map((p) => p.json).join(',')}]}`;
     try {
       const answer = await retried(() => couch.request({ method: 'POST', db: collection, path: '_bulk_docs', body, signal }), signal);
@@ -84,12 +105,7 @@ export function createCouchSink(couch: CouchClient, options: AdapterOptions): Si
         const failure = `${messageOf(error)} (gave up after ${options.retries + 1} attempts)`;
         return pending.map(() => ({ failure }));
       }
-      if (pending.length > 1) {
-        const half = Math.ceil(pending.length / 2);
-        return [...(await post(collection, pending.slice(0, half), signal)), ...(await post(collection, pending.slice(half), signal))];
-      }
-      if (error instanceof CouchHttpError) return [{ error: error.error || String(error.status), reason: error.reason }];
-      return [{ failure: messageOf(error) }];
+      throw error;
     }
   }
 

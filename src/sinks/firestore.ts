@@ -9,11 +9,12 @@
  * is alone, so only it is dead-lettered.
  */
 import type { Firestore } from '@google-cloud/firestore';
-import { fatalError, messageOf } from '../errors.js';
+import { fatalError, isEtlError, messageOf } from '../errors.js';
 import { connectFirestore, Code, grpcCode, isTargetError, isTransientFirestoreError } from '../firestore/client.js';
 import { firestoreConfig, firestoreLabel } from '../firestore/config.js';
 import { groupForCommits, MAX_WRITES_PER_COMMIT } from '../firestore/batches.js';
 import { badName, encodeDoc, type FirestoreData } from '../firestore/encode.js';
+import { writeIsolating } from '../isolate.js';
 import { redact } from '../redact.js';
 import { withRetry } from '../retry.js';
 import type { AdapterOptions, Doc, ParsedUri, Sink, WriteOutcome } from '../types.js';
@@ -88,29 +89,23 @@ export function createFirestoreSink({ client, label, identity, options }: Firest
     }
   };
 
-  const commitIsolating = async (
-    collection: string,
-    group: Pending[],
-    mode: 'set' | 'create',
-    outcomes: WriteOutcome[],
-    signal: AbortSignal,
-  ): Promise<void> => {
-    try {
-      await retry(() => client.commit(collection, group, mode), signal, `a commit of ${group.length} documents`);
-      for (const item of group) outcomes[item.index] = { status: 'written' };
-      return;
-    } catch (error) {
-      signal.throwIfAborted();
-      stopIfFatal(error, collection);
-      if (group.length === 1) {
-        outcomes[group[0]!.index] = rejection(error, mode, group[0]!.id);
-        return;
-      }
-    }
-    const half = Math.ceil(group.length / 2);
-    await commitIsolating(collection, group.slice(0, half), mode, outcomes, signal);
-    await commitIsolating(collection, group.slice(half), mode, outcomes, signal);
-  };
+  /** A commit that fails as a whole is halved until the document to blame fails alone. */
+  const commitIsolating = (collection: string, group: Pending[], mode: 'set' | 'create', outcomes: WriteOutcome[], signal: AbortSignal): Promise<void> =>
+    writeIsolating(
+      group,
+      async (part) => {
+        try {
+          await retry(() => client.commit(collection, part, mode), signal, `a commit of ${part.length} documents`);
+        } catch (error) {
+          signal.throwIfAborted();
+          stopIfFatal(error, collection);
+          throw error;
+        }
+        for (const item of part) outcomes[item.index] = { status: 'written' };
+      },
+      (error) => !signal.aborted && !isEtlError(error),
+      (item, error) => (outcomes[item.index] = rejection(error, mode, item.id)),
+    );
 
   const rejection = (error: unknown, mode: 'set' | 'create', id: string): WriteOutcome => {
     if (mode === 'create' && grpcCode(error) === Code.ALREADY_EXISTS) return conflict(id);
