@@ -11,7 +11,7 @@ import { EtlError, fatalError, isEtlError, messageOf, usageError } from './error
 import { writePrivateAtomic } from './private-file.js';
 import { redact } from './redact.js';
 import { openSink, openSource } from './registry.js';
-import { RunStats } from './stats.js';
+import { addStats, emptyStats, RunStats } from './stats.js';
 import { applyChain } from './transforms/chain.js';
 import { defaultTransforms, loadTransforms, type NamedTransform, type TransformSpec } from './transforms/index.js';
 import { adapterOptions, type StoreOptions } from './adapter-options.js';
@@ -97,17 +97,10 @@ function checkOptions(options: MigrateOptions): void {
   if (options.resume && options.dryRun) throw usageError('bad-option', '--resume and --dry-run do not go together');
 }
 
-/** Adds the counts of `more` into `into`, collection by collection. */
+/** Adds the counts of `more` into a copy of `into`, collection by collection. */
 function mergeStats(into: Record<string, CollectionStats>, more: Record<string, CollectionStats>): Record<string, CollectionStats> {
   const out: Record<string, CollectionStats> = structuredClone(into);
-  for (const [name, s] of Object.entries(more)) {
-    const t = (out[name] ??= { read: 0, written: 0, skipped: 0, dropped: 0, failed: 0 });
-    t.read += s.read;
-    t.written += s.written;
-    t.skipped += s.skipped;
-    t.dropped += s.dropped;
-    t.failed += s.failed;
-  }
+  for (const [name, s] of Object.entries(more)) addStats((out[name] ??= emptyStats()), s);
   return out;
 }
 
