@@ -13,13 +13,13 @@ import { toItem, type Item } from '../src/dynamodb/marshal.js';
 import { migrate } from '../src/pipeline.js';
 import type { Doc } from '../src/types.js';
 import { startDynamoLocal } from '../test/servers/dynamodb-local.js';
-import { mixedDocs, writeExport } from './fixtures.js';
+import { median, mixedDocs, writeExport } from './fixtures.js';
 
 const docCount = 30_000;
 const seedCount = 2_000;
 const inFlight = 16;
-/** Ceiling and ours alternate, so the server's drift (JIT, a growing in-memory store, other load) hits both alike. */
-const rounds = 2;
+/** Ceiling and ours alternate which goes first, so the server's drift (JIT, a growing in-memory store, other load) hits both alike. */
+const rounds = Number(process.env.BENCH_ROUNDS ?? 4);
 
 async function createTable(client: DynamoDBClient, name: string): Promise<void> {
   await client.send(new CreateTableCommand({
@@ -58,7 +58,6 @@ async function onePutAtATime(client: DynamoDBClient, table: string, items: Item[
   return items.length / ((performance.now() - started) / 1000);
 }
 
-const mean = (values: number[]) => values.reduce((a, b) => a + b, 0) / values.length;
 const rate = (n: number) => `${Math.round(n).toLocaleString('en-US')} items/s`;
 
 export default async function bench(): Promise<void> {
@@ -77,20 +76,22 @@ export default async function bench(): Promise<void> {
 
     const ceilings: number[] = [];
     const ourRates: number[] = [];
-    let seed = 0;
-    for (let round = 0; round < rounds; round++) {
-      ceilings.push(await rawBatchWrite(client, `ceiling_${round}`, items));
-      if (round === 0) seed = await onePutAtATime(client, 'seed_0', items.slice(0, seedCount));
+    const seed = await onePutAtATime(client, 'seed_0', items.slice(0, seedCount));
+    const measureOurs = async (round: number) => {
       const started = performance.now();
       const report = await migrate({ from: `file:${file}`, to: `dynamodb:${server.url.replace(/^http:/, '')}`, tablePrefix: `ours_${round}_`, env: {} });
       const written = report.collections.bench?.written ?? 0;
       if (written !== docCount) throw new Error(`ours wrote ${written} of ${docCount}`);
       ourRates.push(written / ((performance.now() - started) / 1000));
+    };
+    for (let round = 0; round < rounds; round++) {
+      if (round % 2 === 0) ceilings.push(await rawBatchWrite(client, `ceiling_${round}`, items)), await measureOurs(round);
+      else await measureOurs(round), ceilings.push(await rawBatchWrite(client, `ceiling_${round}`, items));
     }
-    const ceiling = mean(ceilings);
-    const ours = mean(ourRates);
+    const ceiling = median(ceilings);
+    const ours = median(ourRates);
 
-    console.log(`documents: ${docCount.toLocaleString('en-US')} per run, ${rounds} runs each (seed's way: ${seedCount.toLocaleString('en-US')})`);
+    console.log(`documents: ${docCount.toLocaleString('en-US')} per run, median of ${rounds} runs each (seed's way: ${seedCount.toLocaleString('en-US')})`);
     console.log(`raw ceiling (BatchWriteItem 25/call, ${inFlight} in flight, prebuilt): ${rate(ceiling)}  [${ceilings.map(rate).join(', ')}]`);
     console.log(`seed's way (one PutItem at a time):                        ${rate(seed)}`);
     console.log(`ours (file -> dynamodb, migrate):                          ${rate(ours)}  [${ourRates.map(rate).join(', ')}]`);
