@@ -78,7 +78,8 @@ function barsView(stream: NodeJS.WriteStream): ProgressView {
     cliProgress.Presets.shades_classic,
   );
   let input: cliProgress.SingleBar | undefined;
-  const bars = new Map<string, { bar: cliProgress.SingleBar; started: number }>();
+  /** `until`: when the count last moved, so a finished collection keeps the rate it had. */
+  const bars = new Map<string, { bar: cliProgress.SingleBar; started: number; done: number; until: number }>();
   const width = (name: string) => name.padEnd(12);
   return {
     update(p) {
@@ -92,12 +93,13 @@ function barsView(stream: NodeJS.WriteStream): ProgressView {
         let entry = bars.get(name);
         if (!entry) {
           const format = expected ? undefined : '{label} {detail}';
-          entry = { bar: multibar.create(expected ?? 0, 0, { label: width(name), detail: '' }, format ? { format } : {}), started: p.elapsedMs };
+          entry = { bar: multibar.create(expected ?? 0, 0, { label: width(name), detail: '' }, format ? { format } : {}), started: p.elapsedMs, done: 0, until: p.elapsedMs };
           bars.set(name, entry);
         }
         const done = handled(s);
-        const seconds = Math.max(0.001, (p.elapsedMs - entry.started) / 1000);
-        const eta = expected ? etaMs(done, expected, p.elapsedMs - entry.started) : undefined;
+        if (done !== entry.done) Object.assign(entry, { done, until: p.elapsedMs });
+        const seconds = Math.max(0.001, (entry.until - entry.started) / 1000);
+        const eta = expected ? etaMs(done, expected, entry.until - entry.started) : undefined;
         const detail = `${done}${expected ? `/${expected}` : ''} docs | ${Math.round(done / seconds)}/s${eta !== undefined && done < expected! ? ` | ETA ${clock(eta)}` : ''}${s.failed ? ` | ${s.failed} failed` : ''}`;
         entry.bar.update(expected ? Math.min(done, expected) : 0, { detail });
       }

@@ -51,6 +51,17 @@ test('on a terminal, a bar per collection with docs/s and ETA', () => {
   view.stop();
 });
 
+test('a finished collection keeps the rate it had', () => {
+  const out = capture(true);
+  const view = progressView('bars', out.stream);
+  view.update(progress(0, 0));
+  view.update(progress(1000, 1000));
+  view.update({ ...progress(9000, 1000), done: true });
+  expect(out.text()).toMatch(/1000\/1000 docs \| 1000\/s/);
+  expect(out.text()).not.toMatch(/\| 111\/s/);
+  view.stop();
+});
+
 test('ETA from how far a known total is', () => {
   expect(etaMs(25, 100, 1000)).toBe(3000);
   expect(etaMs(0, 100, 1000)).toBeUndefined();
