@@ -70,11 +70,11 @@ function messageStream(to: string): NodeJS.WritableStream {
 }
 
 /** Ctrl-C / SIGTERM stop the run cleanly once; a second Ctrl-C exits at once. */
-function stopSignal(): AbortSignal {
+function stopSignal(announce: (line: string) => void = (line) => void process.stderr.write(`${line}\n`)): AbortSignal {
   const controller = new AbortController();
   const onSignal = () => {
     if (controller.signal.aborted) process.exit(exitCodes.interrupted);
-    process.stderr.write('\nstopping: finishing the batches in flight (Ctrl-C again to quit at once)\n');
+    announce('stopping: finishing the batches in flight (Ctrl-C again to quit at once)');
     controller.abort();
   };
   process.on('SIGINT', onSignal);
@@ -175,8 +175,8 @@ function interrupted(message: string): number {
 
 async function runMigrate(argv: string[], args: CommonArgs & { 'dry-run': boolean; 'dead-letter'?: string; report?: string; checkpoint?: string; resume: boolean; 'on-conflict': string; verify: boolean }) {
   const say = sayer(args);
-  const signal = stopSignal();
   const view = progressView(chooseMode({ quiet: args.quiet, stream: process.stderr, env: process.env }), process.stderr);
+  const signal = stopSignal((line) => view.log(line));
   const options: MigrateOptions = {
     ...sharedOptions(args),
     warn: (m) => view.log(redact(m)),
@@ -194,11 +194,13 @@ async function runMigrate(argv: string[], args: CommonArgs & { 'dry-run': boolea
     const report = await migrate(options);
     view.stop();
     const stopped = report.interrupted;
+    const resumable = Boolean(args.checkpoint) && report.resumable;
     say(formatSummary(report, {
-      resume: stopped && args.checkpoint ? resumeCommand(argv) : undefined,
+      resume: stopped && resumable ? resumeCommand(argv) : undefined,
       verify: !stopped && !report.dryRun && !args.verify ? verifyCommand(args) : undefined,
     }));
-    if (stopped && !args.checkpoint) say('No --checkpoint was given: run the same command again (writes by _id are idempotent), with --checkpoint FILE to be able to resume.');
+    if (stopped && !report.resumable) say(`${report.target} is written whole: run the same command again to start over.`);
+    else if (stopped && !args.checkpoint) say('No --checkpoint was given: run the same command again (writes by _id are idempotent), with --checkpoint FILE to be able to resume.');
     process.exitCode = exitCodeOf(report);
     if (args.verify && process.exitCode === exitCodes.ok && !report.dryRun) {
       say('\nVerifying...');
@@ -212,7 +214,8 @@ async function runMigrate(argv: string[], args: CommonArgs & { 'dry-run': boolea
     }
   } catch (error) {
     view.stop();
-    process.exitCode = reportError(error, args.verbose, args.checkpoint ? resumeCommand(argv) : undefined);
+    const partial = isEtlError(error) ? (error.report as RunReport | undefined) : undefined;
+    process.exitCode = reportError(error, args.verbose, args.checkpoint && partial?.resumable ? resumeCommand(argv) : undefined);
   }
 }
 

@@ -76,6 +76,8 @@ export interface RunReport {
   durationMs: number;
   deadLetters: { count: number; path?: string };
   checkpoint?: string;
+  /** Whether the target can be resumed into (a file target is written whole). */
+  resumable: boolean;
   /** With dryRun: per collection, what the target would create. */
   plan?: PlannedCollection[];
 }
@@ -227,6 +229,7 @@ async function run(
     durationMs: Date.now() - started,
     deadLetters: { count: deadLetters.count, path: deadLetters.count > 0 ? options.deadLetter : undefined },
     checkpoint: options.checkpoint,
+    resumable: sink.resumable !== false,
     ...(dryRun ? { plan } : {}),
   };
   if (options.report) await writePrivateAtomic(options.report, JSON.stringify(report, null, 2) + '\n');

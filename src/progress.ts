@@ -81,6 +81,12 @@ function barsView(stream: NodeJS.WriteStream): ProgressView {
   /** `until`: when the count last moved, so a finished collection keeps the rate it had. */
   const bars = new Map<string, { bar: cliProgress.SingleBar; started: number; done: number; until: number }>();
   const width = (name: string) => name.padEnd(12);
+  // One last redraw first: cli-progress prints logged lines only when it redraws.
+  const stop = () => {
+    if (!multibar.isActive) return;
+    multibar.update();
+    multibar.stop();
+  };
   return {
     update(p) {
       if (p.source) {
@@ -103,9 +109,9 @@ function barsView(stream: NodeJS.WriteStream): ProgressView {
         const detail = `${done}${expected ? `/${expected}` : ''} docs | ${Math.round(done / seconds)}/s${eta !== undefined && done < expected! ? ` | ETA ${clock(eta)}` : ''}${s.failed ? ` | ${s.failed} failed` : ''}`;
         entry.bar.update(expected ? Math.min(done, expected) : 0, { detail });
       }
-      if (p.done) multibar.stop();
+      if (p.done) stop();
     },
-    log: (line) => multibar.log(`${line}\n`),
-    stop: () => multibar.stop(),
+    log: (line) => (multibar.isActive ? multibar.log(`${line}\n`) : void stream.write(`${line}\n`)),
+    stop,
   };
 }
