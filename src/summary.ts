@@ -11,9 +11,10 @@ const columns: (keyof CollectionStats)[] = ['read', 'written', 'skipped', 'dropp
 export function formatTable(rows: [string, ...string[]][], header: string[]): string {
   const all = [header, ...rows];
   const widths = header.map((_, i) => Math.max(...all.map((r) => (r[i] ?? '').length)));
-  return all
-    .map((r) => r.map((cell, i) => (i === 0 ? cell.padEnd(widths[i]!) : cell.padStart(widths[i]!))).join('  '))
-    .join('\n');
+  // Counts line up on the right, names and descriptions on the left.
+  const numeric = header.map((_, i) => rows.length > 0 && rows.every((r) => /^(\d+|-)$/.test(r[i] ?? '')));
+  const line = (r: string[]) => r.map((cell, i) => (numeric[i] ? cell.padStart(widths[i]!) : cell.padEnd(widths[i]!))).join('  ').trimEnd();
+  return all.map(line).join('\n');
 }
 
 export function rate(count: number, ms: number): string {
