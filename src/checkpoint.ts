@@ -85,7 +85,7 @@ export class Checkpointer {
     return this.data;
   }
 
-  /** Records a new safe position; writes it at most once a second. */
+  /** Records a new safe position; writes it at most every saveIntervalMs, one save at a time. */
   advance(position: Position, stats: () => Record<string, CollectionStats>, deadLetters: () => number): void {
     this.data.position = position;
     if (this.backgroundSave || Date.now() - this.lastSave < saveIntervalMs) return;
