@@ -10,6 +10,7 @@ import { DeadLetters } from './dead-letter.js';
 import { EtlError, fatalError, isEtlError, messageOf, usageError } from './errors.js';
 import { writePrivateAtomic } from './private-file.js';
 import { redact } from './redact.js';
+import { sharedSignal } from './signals.js';
 import { openSink, openSource } from './registry.js';
 import { addStats, emptyStats, RunStats } from './stats.js';
 import { applyChain } from './transforms/chain.js';
@@ -141,6 +142,8 @@ async function run(
   // Stopping (Ctrl-C) ends reading; `hard` also cancels writes in flight (fatal errors).
   const hard = new AbortController();
   const stop = options.signal;
+  const writing = sharedSignal(hard.signal);
+  const reading = sharedSignal(stop, hard.signal);
 
   let checkpointer: Checkpointer | undefined;
   let resumed: CheckpointData | undefined;
@@ -158,7 +161,7 @@ async function run(
   }
 
   const cumulative = () => mergeStats(checkpointer?.previous.stats ?? {}, stats.toJSON());
-  const writer = new BatchWriter(sink, stats, deadLetters, hard.signal, (position) =>
+  const writer = new BatchWriter(sink, stats, deadLetters, writing, (position) =>
     checkpointer?.advance(position, cumulative, () => (checkpointer?.previous.deadLetters ?? 0) + deadLetters.count),
   );
   const plan: PlannedCollection[] = [];
@@ -179,7 +182,7 @@ async function run(
     const chunks = source.read({
       collections: collections ? new Set(collections) : undefined,
       resumeFrom: checkpointer?.resumeFrom,
-      signal: stop ?? hard.signal,
+      signal: reading,
     });
     for await (const chunk of chunks) {
       if (chunk.collection !== current) {

@@ -325,3 +325,28 @@ describe('migrate with documents written twice', () => {
     expect(stored.get('dup')).toBe(2);
   });
 });
+
+describe('migrate owns its signals and connections', () => {
+  test('sixteen writes in flight, each listening to the signal, raise no listener warning', async () => {
+    const warnings: string[] = [];
+    const onWarning = (w: Error) => warnings.push(w.name);
+    process.on('warning', onWarning);
+    const { source } = countingSource(2000, 100);
+    const sink: Sink = {
+      label: 's', provider: 's', batchSize: 25, concurrency: 16, identity: async () => 's', prepare: async () => {},
+      write: async (_c, docs, signal) => {
+        // As an SDK call does: listen for abort while the request is out, stop listening after.
+        const onAbort = () => {};
+        signal.addEventListener('abort', onAbort);
+        await new Promise((r) => setTimeout(r, 2));
+        signal.removeEventListener('abort', onAbort);
+        return docs.map(() => ({ status: 'written' as const }));
+      },
+      close: async () => {},
+    };
+    await migrate({ from: source, to: sink });
+    await new Promise((r) => setImmediate(r));
+    process.off('warning', onWarning);
+    expect(warnings).not.toContain('MaxListenersExceededWarning');
+  });
+});

@@ -9,7 +9,6 @@ import { openDynamoApi } from '../dynamodb/client.js';
 import { identityOf, labelOf, resolveDynamoConfig } from '../dynamodb/config.js';
 import { conditionalPuts } from '../dynamodb/conditional-put.js';
 import { itemProblem } from '../dynamodb/item-check.js';
-import { callSignal } from '../dynamodb/signal.js';
 import { checkKeySchema, describeTable, ensureTable, tableName } from '../dynamodb/tables.js';
 import type { AdapterOptions, Doc, ParsedUri, Sink, WriteOutcome } from '../types.js';
 
@@ -46,7 +45,7 @@ export default function dynamodbSink(uri: ParsedUri, options: AdapterOptions): S
     },
     check: (doc: Doc) => itemProblem(doc),
     async write(collection, docs, signal): Promise<WriteOutcome[]> {
-      const policy = { retries: options.retries, signal: callSignal(signal) };
+      const policy = { retries: options.retries, signal };
       const table = tableOf(collection);
       if (options.onConflict === 'overwrite') return batchPut(api, table, docs, policy);
       return conditionalPuts(api, table, docs, options.onConflict, conditionalLimit, policy);

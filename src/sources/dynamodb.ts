@@ -7,7 +7,6 @@ import { identityOf, labelOf, resolveDynamoConfig } from '../dynamodb/config.js'
 import { dynamoFatal } from '../dynamodb/errors.js';
 import { docFromItem } from '../dynamodb/marshal.js';
 import { freshCursors, scanTable, type SegmentCursor } from '../dynamodb/scan.js';
-import { callSignal } from '../dynamodb/signal.js';
 import { describeTable, tableName } from '../dynamodb/tables.js';
 import type { AdapterOptions, ParsedUri, Position, Source, SourceChunk, SourceReadOptions } from '../types.js';
 
@@ -53,7 +52,7 @@ export default function dynamodbSource(uri: ParsedUri, options: AdapterOptions):
       }
       const cursors = startCursors(collection, resumeFrom);
       yield { collection, docs: [], position: { collection, segments: cursors as unknown as Position[] } };
-      const pages = scanTable(api, table, cursors, options.batchSize, { retries: options.retries, signal: callSignal(signal) });
+      const pages = scanTable(api, table, cursors, options.batchSize, { retries: options.retries, signal });
       for await (const page of pages) {
         const docs = page.items.map(docFromItem);
         yield {

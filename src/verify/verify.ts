@@ -15,6 +15,7 @@ import { createInterface } from 'node:readline';
 import { usageError } from '../errors.js';
 import { openPrivate } from '../private-file.js';
 import { openSource } from '../registry.js';
+import { sharedSignal } from '../signals.js';
 import { applyChain } from '../transforms/chain.js';
 import { defaultTransforms, loadTransforms, type NamedTransform, type TransformSpec } from '../transforms/index.js';
 import stripCouchMeta from '../transforms/strip-couch-meta.js';
@@ -178,7 +179,7 @@ export async function verify(options: VerifyOptions): Promise<VerifyReport> {
     throw error;
   }
   const dir = await mkdtemp(join(tmpdir(), 'gofannon-verify-'));
-  const signal = options.signal ?? new AbortController().signal;
+  const signal = sharedSignal(options.signal);
   try {
     // Compare the same collections on both sides: the ones chosen, else every one the source has.
     const chosen = options.collections?.length ? new Set(options.collections) : undefined;
