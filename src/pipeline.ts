@@ -145,25 +145,20 @@ async function run(
   const writing = sharedSignal(hard.signal);
   const reading = sharedSignal(stop, hard.signal);
 
-  let checkpointer: Checkpointer | undefined;
-  let resumed: CheckpointData | undefined;
   const deadLetters = new DeadLetters(options.deadLetter, Boolean(options.resume), warn);
-  if (options.checkpoint && !dryRun) {
-    const identity = { source: await source.identity(), target: await sink.identity(), collections: collections ?? null };
-    if (options.resume) {
-      resumed = await loadCheckpoint(options.checkpoint);
-      if (!resumed) throw usageError('no-checkpoint', `--resume: there is no checkpoint at ${options.checkpoint}`);
-      assertSameRun(options.checkpoint, resumed, identity);
-      if (resumed.complete) throw usageError('checkpoint-complete', `checkpoint ${options.checkpoint} says this migration already completed; delete it to run again`);
-      if (sink.resumable === false) throw usageError('not-resumable', `${sink.label} cannot be resumed into: run again without --resume`);
-    }
-    checkpointer = new Checkpointer(options.checkpoint, identity, resumed, () => deadLetters.flush());
+  let checkpointer: Checkpointer | undefined;
+  try {
+    checkpointer = dryRun ? undefined : await openCheckpoint(options, source, sink, collections ?? null, deadLetters);
+  } catch (error) {
+    // Refused before anything was read: close both ends, so no connection outlives the refusal.
+    await closeQuietly(() => sink.close(false));
+    await closeQuietly(() => source.close());
+    throw error;
   }
 
   const cumulative = () => mergeStats(checkpointer?.previous.stats ?? {}, stats.toJSON());
-  const writer = new BatchWriter(sink, stats, deadLetters, writing, (position) =>
-    checkpointer?.advance(position, cumulative, () => (checkpointer?.previous.deadLetters ?? 0) + deadLetters.count),
-  );
+  const allDeadLetters = () => (checkpointer?.previous.deadLetters ?? 0) + deadLetters.count;
+  const writer = new BatchWriter(sink, stats, deadLetters, writing, (position) => checkpointer?.advance(position, cumulative, allDeadLetters));
   const plan: PlannedCollection[] = [];
   const expected: Record<string, number> = {};
   let lastProgress = 0;
@@ -216,7 +211,7 @@ async function run(
   await closeQuietly(() => sink.close(complete && !dryRun), failure === undefined ? (e) => (failure = e) : undefined);
   await closeQuietly(() => source.close());
   await deadLetters.close();
-  if (checkpointer) await checkpointer.save(cumulative(), (checkpointer.previous.deadLetters ?? 0) + deadLetters.count, complete);
+  if (checkpointer) await checkpointer.save(cumulative(), allDeadLetters(), complete);
   progress(true);
 
   const total = stats.total();
@@ -242,6 +237,27 @@ async function run(
     throw error;
   }
   return report;
+}
+
+/** The run's checkpoint, if asked for; with --resume, the saved one, after checking it belongs to this run. */
+async function openCheckpoint(
+  options: MigrateOptions,
+  source: Source,
+  sink: Sink,
+  collections: string[] | null,
+  deadLetters: DeadLetters,
+): Promise<Checkpointer | undefined> {
+  if (!options.checkpoint) return undefined;
+  const identity = { source: await source.identity(), target: await sink.identity(), collections };
+  let resumed: CheckpointData | undefined;
+  if (options.resume) {
+    resumed = await loadCheckpoint(options.checkpoint);
+    if (!resumed) throw usageError('no-checkpoint', `--resume: there is no checkpoint at ${options.checkpoint}`);
+    assertSameRun(options.checkpoint, resumed, identity);
+    if (resumed.complete) throw usageError('checkpoint-complete', `checkpoint ${options.checkpoint} says this migration already completed; delete it to run again`);
+    if (sink.resumable === false) throw usageError('not-resumable', `${sink.label} cannot be resumed into: run again without --resume`);
+  }
+  return new Checkpointer(options.checkpoint, identity, resumed, () => deadLetters.flush());
 }
 
 async function closeQuietly(close: () => Promise<void>, onError?: (error: unknown) => void): Promise<void> {

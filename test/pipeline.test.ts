@@ -327,6 +327,17 @@ describe('migrate with documents written twice', () => {
 });
 
 describe('migrate owns its signals and connections', () => {
+  test('a refused --resume closes source and sink', async () => {
+    const dir = tmp();
+    let closed = 0;
+    const { source } = countingSource(10, 5);
+    source.close = async () => void closed++;
+    const slow = slowSink({ batchSize: 5, concurrency: 1, delay: () => 0 });
+    slow.sink.close = async () => void closed++;
+    await expect(migrate({ from: source, to: slow.sink, checkpoint: join(dir, 'none.ckpt'), resume: true })).rejects.toThrow(/no checkpoint/);
+    expect(closed).toBe(2);
+  });
+
   test('sixteen writes in flight, each listening to the signal, raise no listener warning', async () => {
     const warnings: string[] = [];
     const onWarning = (w: Error) => warnings.push(w.name);
