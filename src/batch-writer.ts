@@ -36,6 +36,8 @@ export class BatchWriter {
   private readonly tickets: Ticket[] = [];
   /** `collection\0_id` of every document in flight → its batch's write. */
   private readonly inFlightIds = new Map<string, Promise<void>>();
+  /** Only batches in flight together can land out of order; one at a time needs no `_id` tracking. */
+  private readonly concurrent: boolean;
   private failure?: unknown;
 
   constructor(
@@ -45,7 +47,9 @@ export class BatchWriter {
     private readonly signal: AbortSignal,
     /** Called with each new safe position (in order). */
     private readonly onSafe: (position: Position) => void,
-  ) {}
+  ) {
+    this.concurrent = sink.concurrency > 1;
+  }
 
   /** A ticket for the next source chunk; documents added with it count against it. */
   ticket(position: Position | undefined): Ticket {
@@ -62,7 +66,7 @@ export class BatchWriter {
 
   add(collection: string, doc: Doc, ticket: Ticket): Promise<void> | undefined {
     if (this.failure) throw this.failure;
-    const earlier = this.inFlightIds.get(`${collection}\0${doc._id as string}`);
+    const earlier = this.concurrent ? this.inFlightIds.get(`${collection}\0${doc._id as string}`) : undefined;
     if (earlier) return earlier.then(() => this.add(collection, doc, ticket));
     let batch = this.current;
     if (!batch || batch.collection !== collection) {
@@ -94,7 +98,7 @@ export class BatchWriter {
   private dispatch(): Promise<void> | undefined {
     const batch = this.current!;
     this.current = undefined;
-    const keys = batch.docs.map((doc) => `${batch.collection}\0${doc._id as string}`);
+    const keys = this.concurrent ? batch.docs.map((doc) => `${batch.collection}\0${doc._id as string}`) : [];
     const write = this.write(batch).finally(() => {
       this.inFlight.delete(write);
       for (const key of keys) if (this.inFlightIds.get(key) === write) this.inFlightIds.delete(key);
