@@ -8,7 +8,7 @@ import { hideBin } from 'yargs/helpers';
 import { isEtlError, messageOf } from './errors.js';
 import { migrate, type MigrateOptions, type RunReport } from './pipeline.js';
 import { redact } from './redact.js';
-import { sinkSchemes, sourceSchemes } from './registry.js';
+import { isStdio, keepsData, sinkSchemes, sourceSchemes } from './registry.js';
 import { chooseMode, progressView } from './progress.js';
 import { formatComparison, formatSummary } from './summary.js';
 import type { OnConflict } from './types.js';
@@ -66,7 +66,7 @@ function list(value: string | undefined): string[] | undefined {
 
 /** Messages go to stdout unless stdout carries the data (`--to file:-`). */
 function messageStream(to: string): NodeJS.WritableStream {
-  return /^(file:)?-$/.test(to) ? process.stderr : process.stdout;
+  return isStdio(to) ? process.stderr : process.stdout;
 }
 
 /** Ctrl-C / SIGTERM stop the run cleanly once; a second Ctrl-C exits at once. */
@@ -99,7 +99,7 @@ function resumeCommand(argv: string[]): string {
 /** A verify command for the same source, target and selection. */
 function verifyCommand(args: CommonArgs): string | undefined {
   // stdin was read up and stdout keeps nothing: neither can be read again.
-  if (args.to === 'null' || [args.from, args.to].some((uri) => /^(file:)?-$/.test(uri))) return undefined;
+  if (!keepsData(args.to) || isStdio(args.from)) return undefined;
   const out = ['verify', '--from', args.from, '--to', args.to];
   if (args.collections) out.push('--collections', args.collections);
   for (const t of args.transform ?? []) out.push('--transform', t);

@@ -41,6 +41,16 @@ export function parseUri(raw: string): ParsedUri {
   throw usageError('bad-uri', `cannot read "${raw}" as a store: use scheme:… (${sourceSchemes.join(', ')})`);
 }
 
+/** `file:-` (or `-`): stdin as a source, stdout as a target. */
+export function isStdio(uri: string): boolean {
+  return /^(file:)?-$/.test(uri);
+}
+
+/** Whether a target keeps what it was given, so it can be read back (verify): not null, not stdout. */
+export function keepsData(uri: string): boolean {
+  return uri !== 'null' && !isStdio(uri);
+}
+
 export async function openSource(raw: string, options: AdapterOptions): Promise<Source> {
   const uri = parseUri(raw);
   const load = sources[uri.scheme];

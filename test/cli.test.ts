@@ -91,6 +91,8 @@ describe('gofannon-etl', () => {
     expect(data.data.agents).toHaveLength(1);
     expect(result.stdout).toContain('12345678901234567890');
     expect(result.stderr).toContain('Done');
+    // stdin was read up and stdout keeps nothing: there is no verify to suggest.
+    expect(result.stderr).not.toContain('verify');
   });
 
   test('verify exits 0 on identical copies and 1 naming each difference', () => {

@@ -14,7 +14,7 @@ import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { usageError } from '../errors.js';
 import { openPrivate } from '../private-file.js';
-import { openSource } from '../registry.js';
+import { keepsData, openSource } from '../registry.js';
 import { sharedSignal } from '../signals.js';
 import { applyChain } from '../transforms/chain.js';
 import { defaultTransforms, loadTransforms, type NamedTransform, type TransformSpec } from '../transforms/index.js';
@@ -203,6 +203,6 @@ export async function verify(options: VerifyOptions): Promise<VerifyReport> {
 
 /** The target of a migration, opened for reading; `null` and stdout cannot be read back. */
 async function openTarget(uri: string, adapter: AdapterOptions): Promise<Source> {
-  if (uri === 'null' || /^(file:)?-$/.test(uri)) throw usageError('cannot-verify', `cannot verify against ${uri}: it keeps nothing to read back`);
+  if (!keepsData(uri)) throw usageError('cannot-verify', `cannot verify against ${uri}: it keeps nothing to read back`);
   return openSource(uri, adapter);
 }
