@@ -3,7 +3,7 @@ import { ExactNumber } from '../src/json/exact-number.js';
 import { memoryStore } from '../src/memory-store.js';
 import { migrate } from '../src/pipeline.js';
 import { canonicalNumber } from '../src/verify/canonical.js';
-import { verify, type Difference } from '../src/verify/verify.js';
+import { bucketOf, verify, type Difference } from '../src/verify/verify.js';
 import { uniquePrefix } from './corpus.js';
 
 function seed(name: string, docs: Record<string, Record<string, unknown>[]>) {
@@ -57,6 +57,14 @@ describe('verify', () => {
 
   test('refuses a target that keeps nothing', async () => {
     await expect(verify({ from: 'memory', to: 'null' })).rejects.toMatchObject({ kind: 'usage' });
+  });
+
+  test('keys spread evenly over the buckets, so memory holds about 1/64 of them at a time', () => {
+    const counts = new Array(64).fill(0);
+    for (let i = 0; i < 64_000; i++) counts[bucketOf('agents', `agent-${i}`)]++;
+    for (let i = 0; i < 64_000; i++) counts[bucketOf('users', `${i.toString(16)}-4f8f-9529`)]++;
+    expect(Math.min(...counts)).toBeGreaterThan(2000 * 0.85);
+    expect(Math.max(...counts)).toBeLessThan(2000 * 1.15);
   });
 
   test('canonical numbers are one spelling per value', () => {

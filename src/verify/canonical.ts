@@ -22,11 +22,24 @@ export function canonicalNumber(text: string): string {
   return `${sign}${digits}e${exponent}`;
 }
 
+/** Field names repeat across documents: quote each once. */
+const quotedKeys = new Map<string, string>();
+const maxQuotedKeys = 10_000;
+
+function quoteKey(key: string): string {
+  let quoted = quotedKeys.get(key);
+  if (quoted === undefined) {
+    quoted = JSON.stringify(key);
+    if (quotedKeys.size < maxQuotedKeys) quotedKeys.set(key, quoted);
+  }
+  return quoted;
+}
+
 export function canonical(value: JsonValue): string {
   if (value === null || typeof value === 'boolean' || typeof value === 'string') return JSON.stringify(value);
   if (typeof value === 'number') return canonicalNumber(String(value));
   if (value instanceof ExactNumber) return canonicalNumber(value.text);
   if (Array.isArray(value)) return `[${value.map(canonical).join(',')}]`;
   const keys = Object.keys(value).sort();
-  return `{${keys.map((k) => `${JSON.stringify(k)}:${canonical(value[k]!)}`).join(',')}}`;
+  return `{${keys.map((k) => `${quoteKey(k)}:${canonical(value[k]!)}`).join(',')}}`;
 }
