@@ -205,9 +205,10 @@ describe('migrate', () => {
   test('the checkpoint never passes a batch that has not been acknowledged', async () => {
     const dir = tmp();
     const checkpoint = join(dir, 'run.ckpt');
-    const { source } = countingSource(400, 10);
-    // Later batches finish first: a naive "last finished batch" checkpoint would run ahead.
-    const slow = slowSink({ batchSize: 25, concurrency: 4, delay: (no) => (no % 4 === 0 ? 40 : 2) });
+    const { source } = countingSource(1600, 10);
+    // Later batches finish first: a naive "last finished batch" checkpoint would run ahead. The run
+    // lasts about a second, so the checkpoint (saved every 100 ms) is read mid-run many times.
+    const slow = slowSink({ batchSize: 25, concurrency: 4, delay: (no) => (no % 4 === 0 ? 60 : 2) });
     const positions: number[] = [];
     const write = slow.sink.write.bind(slow.sink);
     slow.sink.write = async (c, docs, s) => {
@@ -225,8 +226,10 @@ describe('migrate', () => {
     };
     const report = await migrate({ from: source, to: slow.sink, checkpoint });
     expect(report.ok).toBe(true);
+    // The check above must have run on positions saved mid-run, not just on the final one.
+    expect(new Set(positions.filter((p) => p < 1600)).size).toBeGreaterThanOrEqual(3);
     const final = JSON.parse(readFileSync(checkpoint, 'utf8'));
-    expect(final).toMatchObject({ complete: true, position: { next: 400 }, source: 'fake', target: 'slow' });
+    expect(final).toMatchObject({ complete: true, position: { next: 1600 }, source: 'fake', target: 'slow' });
     expect(statSync(checkpoint).mode & 0o777).toBe(0o600);
   });
 
