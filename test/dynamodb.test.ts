@@ -237,7 +237,8 @@ describe('dynamodb source', () => {
     await sink.close(true);
     const options = testAdapterOptions();
     const source = dynamodbSource(uri, options);
-    expect(typeof (await source.count!(collection))).toBe('number');
+    // DynamoDB Local keeps ItemCount exact (AWS refreshes it about every six hours).
+    expect(await source.count!(collection)).toBe(2);
     expect(await source.count!(`${collection}_none`)).toBeUndefined();
     const chunks: SourceChunk[] = [];
     for await (const chunk of source.read({ collections: new Set([`${collection}_none`]), signal: signal() })) chunks.push(chunk);

@@ -24,7 +24,7 @@ for (const suffix of ['json', 'json.gz', 'ndjson', 'jsonl.gz']) {
       appendOnly: true,
       // A gzipped file's metadata (written last) cannot be read without decompressing the whole
       // file, so listCollections answers undefined there, as Source.listCollections allows.
-      mayNotList: suffix.endsWith('.gz'),
+      lists: suffix.endsWith('.gz') ? 'unknown' : 'collections',
     });
   });
 }
