@@ -1,7 +1,7 @@
 import { mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { describe, expect, test } from 'vitest';
+import { describe, expect, test, vi } from 'vitest';
 import { EtlError } from '../src/errors.js';
 import { ExactNumber } from '../src/json/exact-number.js';
 import { memoryStore } from '../src/memory-store.js';
@@ -205,31 +205,63 @@ describe('migrate', () => {
   test('the checkpoint never passes a batch that has not been acknowledged', async () => {
     const dir = tmp();
     const checkpoint = join(dir, 'run.ckpt');
-    const { source } = countingSource(1600, 10);
-    // Later batches finish first: a naive "last finished batch" checkpoint would run ahead. The run
-    // lasts about a second, so the checkpoint (saved every 100 ms) is read mid-run many times.
-    const slow = slowSink({ batchSize: 25, concurrency: 4, delay: (no) => (no % 4 === 0 ? 60 : 2) });
-    const positions: number[] = [];
-    const write = slow.sink.write.bind(slow.sink);
-    slow.sink.write = async (c, docs, s) => {
-      const out = await write(c, docs, s);
+    const { source } = countingSource(1000, 25);
+    // Batches 0, 10, 20 and 30 are held while the eight after them are acknowledged: a naive "last
+    // finished batch" checkpoint would run ahead of the held one. Gates, not timings, decide the order.
+    const held = new Map<number, () => void>();
+    const savedNext = () => {
       try {
-        const saved = JSON.parse(readFileSync(checkpoint, 'utf8')) as { position: Position };
-        const next = saved.position.next as number;
-        positions.push(next);
-        const acknowledged = new Set(slow.state.written.map((d) => d.n as number));
-        for (let i = 0; i < next; i++) expect(acknowledged.has(i)).toBe(true);
+        return (JSON.parse(readFileSync(checkpoint, 'utf8')) as { position: Position }).position.next as number;
       } catch (e) {
-        if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
+        if ((e as NodeJS.ErrnoException).code === 'ENOENT') return 0;
+        throw e;
       }
-      return out;
     };
-    const report = await migrate({ from: source, to: slow.sink, checkpoint });
+    const seen: number[] = [];
+    /**
+     * Reads the checkpoint for at least 50 ms while batch `blocking` is held, until a save past the
+     * previous held batch has landed (at most 2 s). The real clock: Date is faked below.
+     */
+    const watch = async (blocking: number) => {
+      const started = performance.now();
+      for (;;) {
+        const next = savedNext();
+        seen.push(next);
+        expect(next).toBeLessThanOrEqual(blocking * 25);
+        const elapsed = performance.now() - started;
+        if (elapsed > 50 && (blocking === 0 || next > (blocking - 10) * 25)) return;
+        if (elapsed > 2000) throw new Error(`no checkpoint past batch ${blocking - 10} was saved while batch ${blocking} was held`);
+        await new Promise((r) => setTimeout(r, 5));
+      }
+    };
+    let batches = 0;
+    const written: Doc[] = [];
+    const sink: Sink = {
+      label: 'gated', provider: 'gated', batchSize: 25, concurrency: 2, identity: async () => 'gated', prepare: async () => {},
+      async write(_c, docs) {
+        const no = batches++;
+        // The clock jumps past the 100 ms save interval at every write, so every new safe position
+        // is due for a save however fast this machine happens to be.
+        vi.setSystemTime(Date.now() + 1000);
+        if (no % 10 === 0) await new Promise<void>((release) => held.set(no, release));
+        else await new Promise((r) => setTimeout(r, 2));
+        written.push(...docs);
+        if (no % 10 === 8) {
+          await watch(no - 8);
+          held.get(no - 8)!();
+        }
+        return docs.map(() => ({ status: 'written' as const }));
+      },
+      close: async () => {},
+    };
+    vi.useFakeTimers({ toFake: ['Date'] });
+    const report = await migrate({ from: source, to: sink, checkpoint }).finally(() => vi.useRealTimers());
     expect(report.ok).toBe(true);
-    // The check above must have run on positions saved mid-run, not just on the final one.
-    expect(new Set(positions.filter((p) => p < 1600)).size).toBeGreaterThanOrEqual(3);
+    expect(written).toHaveLength(1000);
+    // Saves landed mid-run at the held batches' edges: 250, 500 and 750 at the latest.
+    expect(new Set(seen.filter((n) => n > 0)).size).toBeGreaterThanOrEqual(3);
     const final = JSON.parse(readFileSync(checkpoint, 'utf8'));
-    expect(final).toMatchObject({ complete: true, position: { next: 1600 }, source: 'fake', target: 'slow' });
+    expect(final).toMatchObject({ complete: true, position: { next: 1000 }, source: 'fake', target: 'gated' });
     expect(statSync(checkpoint).mode & 0o777).toBe(0o600);
   });
 
