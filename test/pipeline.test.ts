@@ -33,8 +33,8 @@ function countingSource(count: number, chunkSize: number, collection = 'agents')
   return { source, state };
 }
 
-/** A sink whose writes take `delayMs` (optionally varying), recording what it got. */
-function slowSink(options: { batchSize: number; concurrency: number; delay: (batchNo: number) => number }) {
+/** A sink whose writes take `delay(batchNo)` ms, or until the promise it returns settles, recording what it got. */
+function slowSink(options: { batchSize: number; concurrency: number; delay: (batchNo: number) => number | Promise<void> }) {
   const written: Doc[] = [];
   let batches = 0;
   let inFlight = 0;
@@ -50,7 +50,8 @@ function slowSink(options: { batchSize: number; concurrency: number; delay: (bat
       const no = batches++;
       inFlight++;
       state.maxInFlight = Math.max(state.maxInFlight, inFlight);
-      await new Promise((r) => setTimeout(r, options.delay(no)));
+      const delay = options.delay(no);
+      await (typeof delay === 'number' ? new Promise((r) => setTimeout(r, delay)) : delay);
       inFlight--;
       written.push(...docs);
       return docs.map(() => ({ status: 'written' }));
@@ -234,34 +235,33 @@ describe('migrate', () => {
         await new Promise((r) => setTimeout(r, 5));
       }
     };
-    let batches = 0;
-    const written: Doc[] = [];
-    const sink: Sink = {
-      label: 'gated', provider: 'gated', batchSize: 25, concurrency: 2, identity: async () => 'gated', prepare: async () => {},
-      async write(_c, docs) {
-        const no = batches++;
-        // The clock jumps past the 100 ms save interval at every write, so every new safe position
-        // is due for a save however fast this machine happens to be.
-        vi.setSystemTime(Date.now() + 1000);
-        if (no % 10 === 0) await new Promise<void>((release) => held.set(no, release));
-        else await new Promise((r) => setTimeout(r, 2));
-        written.push(...docs);
-        if (no % 10 === 8) {
-          await watch(no - 8);
-          held.get(no - 8)!();
-        }
-        return docs.map(() => ({ status: 'written' as const }));
-      },
-      close: async () => {},
+    const slow = slowSink({
+      batchSize: 25,
+      concurrency: 2,
+      delay: (no) => (no % 10 === 0 ? new Promise<void>((release) => held.set(no, release)) : 2),
+    });
+    const write = slow.sink.write.bind(slow.sink);
+    let calls = 0;
+    slow.sink.write = async (c, docs, s) => {
+      const no = calls++;
+      // The clock jumps past the 100 ms save interval at every write, so every new safe position
+      // is due for a save however fast this machine happens to be.
+      vi.setSystemTime(Date.now() + 1000);
+      const out = await write(c, docs, s);
+      if (no % 10 === 8) {
+        await watch(no - 8);
+        held.get(no - 8)!();
+      }
+      return out;
     };
     vi.useFakeTimers({ toFake: ['Date'] });
-    const report = await migrate({ from: source, to: sink, checkpoint }).finally(() => vi.useRealTimers());
+    const report = await migrate({ from: source, to: slow.sink, checkpoint }).finally(() => vi.useRealTimers());
     expect(report.ok).toBe(true);
-    expect(written).toHaveLength(1000);
+    expect(slow.state.written).toHaveLength(1000);
     // Saves landed mid-run at the held batches' edges: 250, 500 and 750 at the latest.
     expect(new Set(seen.filter((n) => n > 0)).size).toBeGreaterThanOrEqual(3);
     const final = JSON.parse(readFileSync(checkpoint, 'utf8'));
-    expect(final).toMatchObject({ complete: true, position: { next: 1000 }, source: 'fake', target: 'gated' });
+    expect(final).toMatchObject({ complete: true, position: { next: 1000 }, source: 'fake', target: 'slow' });
     expect(statSync(checkpoint).mode & 0o777).toBe(0o600);
   });
 
