@@ -56,9 +56,9 @@ describe('gofannon-etl', () => {
   test('copies file to file through a transform module, with exact numbers and dead letters', () => {
     const source = join(dir, 'in.json');
     writeFileSync(source, `{"metadata": {"provider": "couchdb", "exported_at": "x", "collections": ["users"]}, "data": {"users": [
-      {"_id": "u1", "_rev": "2-x", "email": "ada@example.com", "api_keys": {"openai": "sk-live-123"}, "credits": 9007199254740993, "rate": 0.10000000000000000001},
-      {"_id": "u2", "email": "test@example.test"},
-      {"email": "no-id@example.com"}
+      {"_id": "u1", "_rev": "2-x", "basicInfo": {"email": "ada@example.com"}, "apiKeys": {"openaiApiKey": "sk-live-123"}, "credits": 9007199254740993, "rate": 0.10000000000000000001},
+      {"_id": "u2", "basicInfo": {"email": "test@example.test"}},
+      {"basicInfo": {"email": "no-id@example.com"}}
     ]}}`);
     const result = run(['--from', `file:${source}`, '--to', 'file:out.json', '--transform', new URL('../examples/redact.js', import.meta.url).pathname, '--dead-letter', 'dead.ndjson']);
     expect(result.code).toBe(1);
