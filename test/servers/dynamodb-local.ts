@@ -1,5 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { createRequire } from 'node:module';
+import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { freePort, waitFor } from './free-port.js';
 
@@ -28,12 +30,19 @@ function stopChild(child: ChildProcess): Promise<void> {
 export async function startDynamoLocal(): Promise<RunningServer> {
   const dir = dynamoJarDir();
   const port = await freePort();
+  // DynamoDB Local writes dynamodb-local-metadata.json into its working directory, even with
+  // -disableTelemetry: give it a scratch one, never the repository.
+  const cwd = mkdtempSync(join(tmpdir(), 'dynamodb-local-'));
   const child = spawn(
     'java',
     ['-Xmx1g', `-Djava.library.path=${join(dir, 'DynamoDBLocal_lib')}`, '-jar', join(dir, 'DynamoDBLocal.jar'),
       '-inMemory', '-port', String(port), '-disableTelemetry'],
-    { stdio: ['ignore', 'ignore', 'pipe'] },
+    { cwd, stdio: ['ignore', 'ignore', 'pipe'] },
   );
+  const stop = async () => {
+    await stopChild(child);
+    rmSync(cwd, { recursive: true, force: true });
+  };
   let stderr = '';
   child.stderr!.on('data', (b) => (stderr += b));
   const url = `http://127.0.0.1:${port}`;
@@ -44,10 +53,10 @@ export async function startDynamoLocal(): Promise<RunningServer> {
       return res.status < 500;
     });
   } catch (e) {
-    await stopChild(child);
+    await stop();
     throw e;
   }
-  return { url, port, stop: () => stopChild(child) };
+  return { url, port, stop };
 }
 
 export { stopChild };
