@@ -26,6 +26,7 @@ const migrateExamples: [string, string][] = [
   ['Validate a backup and show the plan, writing nothing:', '--from file:backup.json --to null --dry-run'],
   ['Stream an export to stdout:', '--from couchdb --to file:- | ssh backup-host "cat > backup.json"'],
   ['Convert formats through a custom transform:', '--from file:backup.ndjson --to file:backup.json --transform ./redact.js'],
+  ['Restore a backup export.py made from DynamoDB (its numbers are strings):', '--from file:backup.json --to couchdb --transform numbers-from-strings=users.usageInfo.spendRemaining,agent_data_store.accessCount'],
   ['Save progress; after a crash or Ctrl-C run the same with --resume:', '--from file:big.json --to dynamodb --checkpoint run.ckpt'],
   ['Time how fast a backup reads, checking every document on the way:', '--from file:backup.json.gz --to null'],
 ];
@@ -45,7 +46,7 @@ function commonOptions(y: Argv) {
     .option('from', { type: 'string', demandOption: true, describe: `source: ${sourceSchemes.join(', ')} (file:PATH, file:- for stdin)`, group: 'Stores:' })
     .option('to', { type: 'string', demandOption: true, describe: `target: ${sinkSchemes.join(', ')} (file:PATH, file:- for stdout)`, group: 'Stores:' })
     .option('collections', { type: 'string', describe: 'comma-separated collections (default: all the source holds)', group: 'Selection:' })
-    .option('transform', { type: 'string', array: true, describe: 'transform to apply, in order: float-to-decimal, or a module path (.js/.mjs/.ts); repeatable', group: 'Transforms:' })
+    .option('transform', { type: 'string', array: true, describe: 'transform to apply, in order: float-to-decimal, numbers-from-strings=COLLECTION.FIELD,… (numbers export.py wrote as strings), or a module path (.js/.mjs/.ts); repeatable', group: 'Transforms:' })
     .option('keep-couch-meta', { type: 'boolean', default: false, describe: 'keep _rev and _attachments (stripped by default)', group: 'Transforms:' })
     .option('table-prefix', { type: 'string', describe: 'DynamoDB: prefix of table names', group: 'Store options:' })
     .option('segments', { type: 'number', describe: 'DynamoDB source: parallel scan segments', group: 'Store options:' })

@@ -213,6 +213,7 @@ async function run(
   await deadLetters.close();
   if (checkpointer) await checkpointer.save(cumulative(), allDeadLetters(), complete);
   progress(true);
+  if (complete) for (const t of transforms) for (const line of t.finish?.() ?? []) warn(line);
 
   const total = stats.total();
   const report: RunReport = {

@@ -8,11 +8,17 @@ import { pathToFileURL } from 'node:url';
 import { messageOf, usageError } from '../errors.js';
 import type { Transform } from '../types.js';
 import floatToDecimal from './float-to-decimal.js';
+import { numbersFromStrings } from './numbers-from-strings.js';
 import stripCouchMeta from './strip-couch-meta.js';
 
 export const builtinTransforms: Record<string, Transform> = {
   'strip-couch-meta': stripCouchMeta,
   'float-to-decimal': floatToDecimal,
+};
+
+/** Built-ins that take an argument: `--transform name=ARGUMENT`. */
+export const builtinTransformsWithArgument: Record<string, (argument: string) => NamedTransform> = {
+  'numbers-from-strings': numbersFromStrings,
 };
 
 /** Applied unless the caller says otherwise, as the seed's scripts did. */
@@ -21,6 +27,8 @@ export const defaultTransforms = ['strip-couch-meta'];
 export interface NamedTransform {
   name: string;
   apply: Transform;
+  /** Lines worth saying once a complete run has passed every document through it. */
+  finish?: () => string[];
 }
 
 /** A built-in name, a module path, or a function. */
@@ -30,9 +38,13 @@ export async function loadTransform(spec: TransformSpec, cwd = process.cwd()): P
   if (typeof spec === 'function') return { name: spec.name || 'function', apply: spec };
   const builtin = builtinTransforms[spec];
   if (builtin) return { name: spec, apply: builtin };
+  const [name, argument] = spec.split(/=(.*)/s) as [string, string | undefined];
+  const withArgument = builtinTransformsWithArgument[name];
+  if (withArgument) return withArgument(argument ?? '');
   const path = resolve(cwd, spec);
   if (!existsSync(path)) {
-    throw usageError('transform-not-found', `transform "${spec}" is neither a built-in (${Object.keys(builtinTransforms).join(', ')}) nor a file`);
+    const known = [...Object.keys(builtinTransforms), ...Object.keys(builtinTransformsWithArgument).map((n) => `${n}=…`)];
+    throw usageError('transform-not-found', `transform "${spec}" is neither a built-in (${known.join(', ')}) nor a file`);
   }
   let module: { default?: unknown };
   try {
