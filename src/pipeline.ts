@@ -289,6 +289,11 @@ async function handleChunk(chunk: SourceChunk, c: ChunkContext): Promise<void> {
     stats.failed++;
     c.deadLetters.add({ collection, _id: (doc as Doc | null)?._id, reason, where: chunk.where?.(index), doc });
   };
+  for (const entry of chunk.refused ?? []) {
+    stats.read++;
+    stats.failed++;
+    c.deadLetters.add({ collection, _id: (entry.doc as Doc | null)?._id, reason: entry.reason, where: entry.where, doc: entry.doc });
+  }
   for (let i = 0; i < docs.length; i++) {
     const raw = docs[i];
     stats.read++;

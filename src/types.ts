@@ -3,6 +3,7 @@
  * is an implementation of one of these or the code that joins them.
  */
 import type { ExactNumber } from './json/exact-number.js';
+import type { InputFormat } from './json/input-format.js';
 
 /** A JSON value as documents hold it: numbers that a double cannot carry exactly are ExactNumber. */
 export type JsonValue = null | boolean | number | ExactNumber | string | JsonValue[] | { [key: string]: JsonValue };
@@ -29,6 +30,19 @@ export interface SourceChunk {
   position?: Position;
   /** Where document `index` of this chunk came from, for error lines ("backup.json line 17"). */
   where?: (index: number) => string;
+  /**
+   * What the source read for this collection but cannot give as a document (a Firestore export's
+   * subcollection, which Gofannon's layout has no place for; a value a backup tool encoded wrongly):
+   * each is counted as read and dead-lettered with its reason, so nothing a backup held goes unseen.
+   */
+  refused?: RefusedEntry[];
+}
+
+/** One entry a source read and refused, with why and where it was. */
+export interface RefusedEntry {
+  doc: unknown;
+  reason: string;
+  where?: string;
 }
 
 export interface SourceReadOptions {
@@ -137,6 +151,10 @@ export interface AdapterOptions {
   tablePrefix?: string;
   /** CouchDB: include `_design/` documents. */
   includeDesign?: boolean;
+  /** File source: the file's format, when neither its name nor its content tells (or to force one). */
+  format?: InputFormat;
+  /** File source: the collection of a file that holds one (couchbackup, array, DynamoDB export); default: named after the file. */
+  collectionName?: string;
   /** Environment to read configuration from (defaults to process.env). */
   env: NodeJS.ProcessEnv;
   /** Retry budget for transient errors. */
