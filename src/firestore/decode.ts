@@ -4,6 +4,7 @@
  * an int64 stays an integer (exact beyond 2^53), a double stays a double even when integral (2.0).
  */
 import { ExactNumber } from '../json/exact-number.js';
+import { isoTimestamp } from '../json/timestamp.js';
 import type { JsonValue } from '../types.js';
 import type { FirestoreSdk } from './client.js';
 
@@ -45,12 +46,4 @@ export function createDecoder(types: DecoderTypes, onUnrepresentable: OnUnrepres
   };
 
   return (data: { [key: string]: unknown }): { [key: string]: JsonValue } => decode(data, '') as { [key: string]: JsonValue };
-}
-
-/** RFC 3339 with as many fraction digits as the nanoseconds need (3, 6 or 9). */
-export function isoTimestamp(seconds: number, nanoseconds: number): string {
-  const base = new Date(seconds * 1000).toISOString().replace(/\.\d{3}Z$/, '');
-  const fraction = String(nanoseconds).padStart(9, '0');
-  const digits = nanoseconds % 1_000_000 === 0 ? 3 : nanoseconds % 1000 === 0 ? 6 : 9;
-  return `${base}.${fraction.slice(0, digits)}Z`;
 }

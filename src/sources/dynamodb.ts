@@ -5,9 +5,9 @@
 import { openDynamoApi } from '../dynamodb/client.js';
 import { identityOf, labelOf, resolveDynamoConfig } from '../dynamodb/config.js';
 import { dynamoFatal } from '../dynamodb/errors.js';
-import { docFromItem } from '../dynamodb/marshal.js';
 import { freshCursors, scanTable, type SegmentCursor } from '../dynamodb/scan.js';
 import { describeTable, tableName } from '../dynamodb/tables.js';
+import { docFromItem } from '../json/dynamodb-json.js';
 import type { AdapterOptions, ParsedUri, Position, Source, SourceChunk, SourceReadOptions } from '../types.js';
 
 export default function dynamodbSource(uri: ParsedUri, options: AdapterOptions): Source {
