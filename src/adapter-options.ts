@@ -1,3 +1,4 @@
+import type { InputFormat } from './json/input-format.js';
 import { redact } from './redact.js';
 import type { AdapterOptions, OnConflict } from './types.js';
 
@@ -12,6 +13,13 @@ export interface StoreOptions {
   tablePrefix?: string;
   /** CouchDB source: include `_design/` documents. */
   includeDesign?: boolean;
+  /**
+   * File source: its format (json, ndjson, couchbackup, dynamodb-export, firestore-export, array),
+   * when neither its name nor its content tells, or to force one.
+   */
+  format?: InputFormat;
+  /** File source: the collection of a file that holds one (couchbackup, array, DynamoDB export); default: named after the file. */
+  collectionName?: string;
   /** Retries of transient errors per batch (default 8). */
   retries?: number;
   /** Configuration variables (default: process.env). */
@@ -28,6 +36,8 @@ export function adapterOptions(options: StoreOptions): AdapterOptions {
     segments: options.segments,
     tablePrefix: options.tablePrefix,
     includeDesign: options.includeDesign,
+    format: options.format,
+    collectionName: options.collectionName,
     env: options.env ?? process.env,
     retries: options.retries ?? 8,
     warn: options.warn ?? ((m: string) => process.stderr.write(`${redact(m)}\n`)),

@@ -7,6 +7,7 @@ import yargs, { type Argv } from 'yargs';
 import { hideBin } from 'yargs/helpers';
 import { isEtlError, messageOf } from './errors.js';
 import { migrate, type MigrateOptions, type RunReport } from './pipeline.js';
+import { inputFormats } from './json/input-format.js';
 import { redact } from './redact.js';
 import { isStdio, keepsData, sinkSchemes, sourceSchemes } from './registry.js';
 import { chooseMode, progressView } from './progress.js';
@@ -29,6 +30,8 @@ const migrateExamples: [string, string][] = [
   ['Restore a backup export.py made from DynamoDB (its numbers are strings):', '--from file:backup.json --to couchdb --transform numbers-from-strings=users.usageInfo.spendRemaining,agent_data_store.accessCount'],
   ['Save progress; after a crash or Ctrl-C run the same with --resume:', '--from file:big.json --to dynamodb --checkpoint run.ckpt'],
   ['Time how fast a backup reads, checking every document on the way:', '--from file:backup.json.gz --to null'],
+  ["Another tool's backup, recognised by its content (couchbackup here; the collection is named after the file):", '--from file:agents.txt --to dynamodb'],
+  ['A DynamoDB export to S3, downloaded (the collection is named after the table):', '--from file:exports/AWSDynamoDB/01700000000000-abcd1234 --to couchdb'],
 ];
 
 const verifyExamples: [string, string][] = [
@@ -46,8 +49,10 @@ function commonOptions(y: Argv) {
     .option('from', { type: 'string', demandOption: true, describe: `source: ${sourceSchemes.join(', ')} (file:PATH, file:- for stdin)`, group: 'Stores:' })
     .option('to', { type: 'string', demandOption: true, describe: `target: ${sinkSchemes.join(', ')} (file:PATH, file:- for stdout)`, group: 'Stores:' })
     .option('collections', { type: 'string', describe: 'comma-separated collections (default: all the source holds)', group: 'Selection:' })
+    .option('format', { choices: inputFormats, describe: "file source: its format, when neither its name nor its content tells (or to force one)", group: 'Files:' })
+    .option('collection-name', { type: 'string', describe: "file source of one collection (couchbackup, array, DynamoDB export): its name (default: the file's or table's)", group: 'Files:' })
     .option('transform', { type: 'string', array: true, describe: 'transform to apply, in order: float-to-decimal, numbers-from-strings=COLLECTION.FIELD,… (numbers export.py wrote as strings), or a module path (.js/.mjs/.ts); repeatable', group: 'Transforms:' })
-    .option('keep-couch-meta', { type: 'boolean', default: false, describe: 'keep _rev and _attachments (stripped by default)', group: 'Transforms:' })
+    .option('keep-couch-meta', { type: 'boolean', default: false, describe: 'keep _rev, _revisions and _attachments (stripped by default)', group: 'Transforms:' })
     .option('table-prefix', { type: 'string', describe: 'DynamoDB: prefix of table names', group: 'Store options:' })
     .option('segments', { type: 'number', describe: 'DynamoDB source: parallel scan segments', group: 'Store options:' })
     .option('include-design', { type: 'boolean', default: false, describe: 'CouchDB source: include _design/ documents', group: 'Store options:' })
@@ -103,6 +108,8 @@ function verifyCommand(args: CommonArgs): string | undefined {
   if (!keepsData(args.to) || isStdio(args.from)) return undefined;
   const out = ['verify', '--from', args.from, '--to', args.to];
   if (args.collections) out.push('--collections', args.collections);
+  if (args.format) out.push('--format', args.format);
+  if (args['collection-name'] !== undefined) out.push('--collection-name', args['collection-name']);
   for (const t of args.transform ?? []) out.push('--transform', t);
   if (args['keep-couch-meta']) out.push('--keep-couch-meta');
   return command(out);
@@ -136,6 +143,8 @@ function sharedOptions(args: CommonArgs) {
     segments: args.segments,
     tablePrefix: args['table-prefix'],
     includeDesign: args['include-design'],
+    format: args.format,
+    collectionName: args['collection-name'],
     retries: args.retries,
     warn: (m: string) => process.stderr.write(`${redact(m)}\n`),
   };

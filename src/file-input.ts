@@ -7,6 +7,7 @@ import { stat } from 'node:fs/promises';
 import { Readable } from 'node:stream';
 import { createGunzip } from 'node:zlib';
 import { fatalError, usageError } from './errors.js';
+import { type InputFormat, sniffForeign } from './json/input-format.js';
 
 export type FileFormat = 'json' | 'ndjson';
 
@@ -42,10 +43,12 @@ export interface InputOptions {
   stdin: Readable;
   /** Called with the size of every compressed (on-disk) chunk read, for progress. */
   onRead: (bytes: number) => void;
+  /** The format when already known (`--format`, or found at open), so neither name nor content is asked. */
+  format?: InputFormat;
 }
 
 export interface OpenedInput {
-  format: FileFormat;
+  format: InputFormat;
   gzip: boolean;
   /** On-disk offset reading started at (the resume offset for a plain file, else 0). */
   rawStart: number;
@@ -55,7 +58,7 @@ export interface OpenedInput {
 
 const gzipMagic = [0x1f, 0x8b];
 
-/** Opens the input: format from the name when it tells, else sniffed (gzip magic, then JSON vs NDJSON). */
+/** Opens the input: format as given, else from the name when it tells, else sniffed (gzip magic, other tools' formats, JSON vs NDJSON). */
 export async function openInput(options: InputOptions): Promise<OpenedInput> {
   const named = options.path === '-' ? { gzip: false } : formatFromName(options.path);
   const plainResume = options.path !== '-' && !named.gzip && named.format !== undefined;
@@ -71,11 +74,11 @@ export async function openInput(options: InputOptions): Promise<OpenedInput> {
     gzip = head.bytes[0] === gzipMagic[0] && head.bytes[1] === gzipMagic[1];
   }
   let chunks = gzip ? gunzip(rawChunks, options.path) : rawChunks;
-  let format = named.format;
+  let format = options.format ?? named.format;
   if (format === undefined) {
     const head = await peek(chunks, 64 * 1024);
     chunks = head.chunks;
-    format = sniffFormat(head.bytes);
+    format = sniffForeign(head.bytes) ?? sniffFormat(head.bytes);
   }
   if (options.offset > 0 && !plainResume) chunks = skip(chunks, options.offset);
   return { format, gzip, rawStart: plainResume ? options.offset : 0, chunks };

@@ -8,13 +8,16 @@
  * for NDJSON): a plain file reopens at the offset, a gzipped one decompresses and discards up to it.
  */
 import { open } from 'node:fs/promises';
-import { resolve } from 'node:path';
+import { dirname, resolve } from 'node:path';
 import type { Readable } from 'node:stream';
 import { createGunzip } from 'node:zlib';
+import { dynamodbExportSource, findExportFolder } from '../dynamodb-export-folder.js';
 import { fatalError, usageError } from '../errors.js';
 import { formatFromName, lineAt, openInput, sniffFormat, statInput } from '../file-input.js';
+import { checkedFormat, collectionOf, foreignMetadata, readForeign } from '../foreign-input.js';
 import { type ExportMetadata, metadataFromHead, metadataFromTail, toMetadata } from '../json/export-metadata.js';
 import { InputError, readExport } from '../json/export-reader.js';
+import { type InputFormat, isForeignFormat, sniffForeign } from '../json/input-format.js';
 import { readNdjson } from '../json/ndjson-reader.js';
 import type { AdapterOptions, JsonValue, ParsedUri, Position, Source, SourceChunk, SourceReadOptions } from '../types.js';
 
@@ -31,8 +34,16 @@ export default async function fileSource(uri: ParsedUri, options: AdapterOptions
   if (!path) throw usageError('bad-uri', 'file: needs a path, e.g. file:backup.json (or file:- for stdin)');
   const stdin = path === '-';
   const name = stdin ? 'stdin' : path;
+  const forced = checkedFormat(options.format);
+  const folder = stdin ? undefined : await findExportFolder(path);
+  if (folder) return dynamodbExportSource(path, folder, options);
   const info = stdin ? undefined : await statInput(path);
-  let metadata: ExportMetadata | undefined = stdin ? undefined : await peekMetadata(path, info!.size);
+  const peeked = stdin ? undefined : await peekFile(path, info!.size, forced);
+  // Pointed at an export's manifest-summary.json: read the export it describes.
+  if (peeked?.format === 'dynamodb-export') return dynamodbExportSource(path, dirname(path), options);
+  const collection = collectionOf(path, options.collectionName);
+  let format = peeked?.format ?? forced;
+  let metadata: ExportMetadata | undefined = isForeignFormat(format) ? foreignMetadata(format, collection) : peeked?.metadata;
   let done = 0;
 
   return {
@@ -46,7 +57,7 @@ export default async function fileSource(uri: ParsedUri, options: AdapterOptions
 
     async *read({ collections, resumeFrom, signal }: SourceReadOptions): AsyncIterable<SourceChunk> {
       if (resumeFrom && stdin) throw usageError('cannot-resume', 'file:- (stdin) cannot resume: read from a file to use a checkpoint');
-      const resume = resumeFrom ? checkedResume(resumeFrom, name) : undefined;
+      const resume = resumeFrom && !isForeignFormat(format) ? checkedResume(resumeFrom, name) : undefined;
       done = 0;
       const input = await openInput({
         path,
@@ -54,7 +65,13 @@ export default async function fileSource(uri: ParsedUri, options: AdapterOptions
         offset: resume?.offset ?? 0,
         stdin: options.stdin ?? process.stdin,
         onRead: (bytes) => (done += bytes),
+        format,
       });
+      if (format === undefined && isForeignFormat(input.format)) metadata = foreignMetadata(input.format, collection);
+      format = input.format;
+      if (options.collectionName !== undefined && !isForeignFormat(format)) {
+        throw usageError('collection-name', `${name} is our ${format} export, its collections named inside: --collection-name applies to a file of one collection`);
+      }
       done += input.rawStart;
       if (resume && resume.format !== input.format) throw usageError('bad-resume', `${name}: the checkpoint is for a ${resume.format} file, this is ${input.format}`);
       const common = {
@@ -64,8 +81,9 @@ export default async function fileSource(uri: ParsedUri, options: AdapterOptions
         signal,
         onMetadata: (found: ExportMetadata) => void (metadata = { ...metadata, ...found }),
       };
-      const chunks =
-        input.format === 'ndjson'
+      const chunks = isForeignFormat(input.format)
+        ? readForeign(input.format, input.chunks, { ...common, collection, collectionGiven: options.collectionName !== undefined, includeDesign: options.includeDesign, warn: options.warn, resumeFrom })
+        : input.format === 'ndjson'
           ? readNdjson(input.chunks, { ...common, resume: resume && { offset: resume.offset, line: resume.line ?? 1, collection: resume.collection } })
           : readExport(input.chunks, { ...common, resume: resume && { offset: resume.offset, collection: resume.collection, afterDoc: resume.afterDoc ?? false } });
       try {
@@ -109,8 +127,12 @@ function checkedResume(position: Position, name: string): Resume {
   return position as unknown as Resume;
 }
 
-/** Metadata from the head (export.py puts it first) or, for a plain file, the tail (our sink puts it last). */
-async function peekMetadata(path: string, size: number): Promise<ExportMetadata | undefined> {
+/**
+ * The file's format (as forced, else other tools' formats by content, else ours by name or
+ * content) and, for ours, its metadata: from the head (export.py puts it first) or, for a plain
+ * file, the tail (our sink puts it last).
+ */
+async function peekFile(path: string, size: number, forced: InputFormat | undefined): Promise<{ format: InputFormat; metadata?: ExportMetadata }> {
   const named = formatFromName(path);
   const handle = await open(path, 'r');
   try {
@@ -118,14 +140,15 @@ async function peekMetadata(path: string, size: number): Promise<ExportMetadata 
     await handle.read(head, 0, head.length, 0);
     const gzip = named.gzip || (head[0] === 0x1f && head[1] === 0x8b);
     const text = gzip ? await gunzipHead(head) : head;
-    const format = named.format ?? sniffFormat(text);
+    const format = forced ?? sniffForeign(text) ?? named.format ?? sniffFormat(text);
+    if (isForeignFormat(format)) return { format };
     const fromHead = format === 'ndjson' ? metadataFromLine(text.toString('utf8').split('\n', 1)[0]!) : metadataFromHead(text);
     // The tail of a gzipped file cannot be read without decompressing all of it.
-    if (fromHead || gzip) return fromHead;
+    if (fromHead || gzip) return { format, metadata: fromHead };
     const tail = Buffer.alloc(Math.min(size, peekBytes));
     await handle.read(tail, 0, tail.length, size - tail.length);
     const tailText = tail.toString('utf8');
-    return format === 'ndjson' ? metadataFromLine(tailText.trimEnd().slice(tailText.trimEnd().lastIndexOf('\n') + 1)) : metadataFromTail(tailText);
+    return { format, metadata: format === 'ndjson' ? metadataFromLine(tailText.trimEnd().slice(tailText.trimEnd().lastIndexOf('\n') + 1)) : metadataFromTail(tailText) };
   } finally {
     await handle.close();
   }

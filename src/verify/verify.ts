@@ -216,8 +216,11 @@ export async function verify(options: VerifyOptions): Promise<VerifyReport> {
   }
 }
 
-/** The target of a migration, opened for reading; `null` and stdout cannot be read back. */
+/**
+ * The target of a migration, opened for reading; `null` and stdout cannot be read back. What
+ * `--format` and `--collection-name` say of the source file is not said of a file we wrote.
+ */
 async function openTarget(uri: string, adapter: AdapterOptions): Promise<Source> {
   if (!keepsData(uri)) throw usageError('cannot-verify', `cannot verify against ${uri}: it keeps nothing to read back`);
-  return openSource(uri, adapter);
+  return openSource(uri, { ...adapter, format: undefined, collectionName: undefined });
 }
