@@ -89,7 +89,8 @@ function faultAnswer(kind: 'throttle' | '429' | '500' | '503', dynamo: boolean):
   return couch(503, 'service_unavailable', 'injected: service unavailable');
 }
 
-function readBody(stream: NodeJS.ReadableStream): Promise<Buffer> {
+/** A request's or answer's whole body. */
+export function readBody(stream: NodeJS.ReadableStream): Promise<Buffer> {
   return new Promise((resolve, reject) => {
     const parts: Buffer[] = [];
     stream.on('data', (b: Buffer) => parts.push(b));
