@@ -9,7 +9,7 @@ import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, test } from 'vitest';
-import { memoryStore } from '../src/memory-store.js';
+import { memoryStore } from '../src/stores/memory/store.js';
 import { migrate } from '../src/pipeline.js';
 import type { Doc } from '../src/types.js';
 import { verify } from '../src/verify/verify.js';

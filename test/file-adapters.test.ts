@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { PassThrough, Readable } from 'node:stream';
 import { gunzipSync, gzipSync } from 'node:zlib';
 import { describe, expect, test } from 'vitest';
-import { ExactNumber } from '../src/json/exact-number.js';
+import { ExactNumber } from '../src/formats/exact-number.js';
 import { migrate } from '../src/pipeline.js';
 import fileSink from '../src/sinks/file.js';
 import fileSource, { type FileSourceOptions } from '../src/sources/file.js';

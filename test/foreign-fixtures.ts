@@ -13,8 +13,8 @@ import { createHash } from 'node:crypto';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
-import type { DynamoItem } from '../src/json/dynamodb-json.js';
-import { ExactNumber } from '../src/json/exact-number.js';
+import type { DynamoItem } from '../src/formats/dynamodb-json.js';
+import { ExactNumber } from '../src/formats/exact-number.js';
 import type { Doc } from '../src/types.js';
 
 export interface DynamoExportFixture {

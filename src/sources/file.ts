@@ -11,14 +11,14 @@ import { open } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
 import type { Readable } from 'node:stream';
 import { createGunzip } from 'node:zlib';
-import { dynamodbExportSource, findExportFolder } from '../dynamodb-export-folder.js';
+import { dynamodbExportSource, findExportFolder } from '../stores/file/dynamodb-export-folder.js';
 import { fatalError, usageError } from '../errors.js';
-import { formatFromName, lineAt, openInput, sniffFormat, statInput } from '../file-input.js';
-import { checkedFormat, collectionOf, foreignMetadata, readForeign } from '../foreign-input.js';
-import { type ExportMetadata, metadataFromHead, metadataFromTail, toMetadata } from '../json/export-metadata.js';
-import { InputError, readExport } from '../json/export-reader.js';
-import { type InputFormat, isForeignFormat, sniffForeign } from '../json/input-format.js';
-import { readNdjson } from '../json/ndjson-reader.js';
+import { formatFromName, lineAt, openInput, sniffFormat, statInput } from '../stores/file/input.js';
+import { checkedFormat, collectionOf, foreignMetadata, readForeign } from '../stores/file/foreign-input.js';
+import { type ExportMetadata, metadataFromHead, metadataFromTail, toMetadata } from '../formats/export-metadata.js';
+import { InputError, readExport } from '../formats/export-reader.js';
+import { type InputFormat, isForeignFormat, sniffForeign } from '../formats/input-format.js';
+import { readNdjson } from '../formats/ndjson-reader.js';
 import type { AdapterOptions, JsonValue, ParsedUri, Position, Source, SourceChunk, SourceReadOptions } from '../types.js';
 
 /** Test and library hooks: another stdin, a smaller read buffer. */
