@@ -9,7 +9,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pLimit from 'p-limit';
-import { toItem, type Item } from '../src/dynamodb/marshal.js';
+import { toItem, type Item } from '../src/stores/dynamodb/marshal.js';
 import { migrate } from '../src/pipeline.js';
 import type { Doc } from '../src/types.js';
 import { startDynamoLocal } from '../test/servers/dynamodb-local.js';

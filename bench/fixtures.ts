@@ -1,6 +1,6 @@
 /** What the benchmarks share: Gofannon-shaped documents, export files, timing. */
 import { writeFile } from 'node:fs/promises';
-import { stringifyExact } from '../src/json/serialize.js';
+import { stringifyExact } from '../src/formats/serialize.js';
 
 /** Gofannon-shaped documents, deterministic, with some unicode, floats and nesting. */
 export function makeDoc(collection: string, i: number): Record<string, unknown> {

@@ -12,9 +12,9 @@ import { writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { gofannonCollections } from '../src/gofannon.js';
-import { ExactNumber } from '../src/json/exact-number.js';
-import { stringifyExact } from '../src/json/serialize.js';
-import { copyValue } from '../src/memory-store.js';
+import { ExactNumber } from '../src/formats/exact-number.js';
+import { stringifyExact } from '../src/formats/serialize.js';
+import { copyValue } from '../src/stores/memory/store.js';
 import type { Doc, JsonValue } from '../src/types.js';
 
 /** mulberry32: a tiny seeded generator, so every run gives the same file. */

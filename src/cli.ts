@@ -7,10 +7,10 @@ import yargs, { type Argv } from 'yargs';
 import { hideBin } from 'yargs/helpers';
 import { isEtlError, messageOf } from './errors.js';
 import { migrate, type MigrateOptions, type RunReport } from './pipeline.js';
-import { redact } from './redact.js';
+import { redact } from './util/redact.js';
 import { isStdio, keepsData, sinkSchemes, sourceSchemes } from './registry.js';
-import { chooseMode, progressView } from './progress.js';
-import { formatComparison, formatSummary } from './summary.js';
+import { chooseMode, progressView } from './cli/progress.js';
+import { formatComparison, formatSummary } from './cli/summary.js';
 import type { OnConflict } from './types.js';
 import { verify, type VerifyReport } from './verify/verify.js';
 

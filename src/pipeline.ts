@@ -4,20 +4,20 @@
  * handing the previous one to the writer, and the writer makes it wait while every slot is busy,
  * so nothing ever holds more than (concurrency + 1) batches and one source chunk.
  */
-import { BatchWriter } from './batch-writer.js';
-import { assertSameRun, Checkpointer, loadCheckpoint, type CheckpointData } from './checkpoint.js';
-import { DeadLetters } from './dead-letter.js';
+import { BatchWriter } from './pipeline/batch-writer.js';
+import { assertSameRun, Checkpointer, loadCheckpoint, type CheckpointData } from './pipeline/checkpoint.js';
+import { DeadLetters } from './pipeline/dead-letter.js';
 import { EtlError, fatalError, isEtlError, messageOf, usageError } from './errors.js';
-import { writePrivateAtomic } from './private-file.js';
-import { redact } from './redact.js';
-import { sharedSignal } from './signals.js';
+import { writePrivateAtomic } from './util/private-file.js';
+import { redact } from './util/redact.js';
+import { sharedSignal } from './pipeline/signals.js';
 import { openSink, openSource } from './registry.js';
-import { addStats, emptyStats, RunStats } from './stats.js';
+import { addStats, emptyStats, RunStats } from './pipeline/stats.js';
 import { applyChain } from './transforms/chain.js';
 import { defaultTransforms, loadTransforms, type NamedTransform, type TransformSpec } from './transforms/index.js';
-import { adapterOptions, type StoreOptions } from './adapter-options.js';
+import { adapterOptions, type StoreOptions } from './pipeline/store-options.js';
 import type { CollectionStats, Doc, Sink, Source, SourceChunk, TransformContext } from './types.js';
-import { badId, notADocument } from './validate.js';
+import { badId, notADocument } from './pipeline/validate.js';
 
 export interface MigrateOptions extends StoreOptions {
   /** A URI (`file:backup.json`, `couchdb://host:5984`, `dynamodb`, `memory:name`, ...) or a Source. */

@@ -2,7 +2,7 @@
  * The contracts between sources, transforms, sinks and the pipeline. Everything else in the tool
  * is an implementation of one of these or the code that joins them.
  */
-import type { ExactNumber } from './json/exact-number.js';
+import type { ExactNumber } from './formats/exact-number.js';
 
 /** A JSON value as documents hold it: numbers that a double cannot carry exactly are ExactNumber. */
 export type JsonValue = null | boolean | number | ExactNumber | string | JsonValue[] | { [key: string]: JsonValue };

@@ -6,7 +6,7 @@ import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, test } from 'vitest';
-import { memoryStore } from '../src/memory-store.js';
+import { memoryStore } from '../src/stores/memory/store.js';
 import { migrate } from '../src/pipeline.js';
 import type { Doc, OnConflict, Position, Sink, Source, SourceChunk } from '../src/types.js';
 import { corpus as fullCorpus, sortById, uniquePrefix } from './corpus.js';

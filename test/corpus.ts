@@ -1,4 +1,4 @@
-import { ExactNumber } from '../src/json/exact-number.js';
+import { ExactNumber } from '../src/formats/exact-number.js';
 import type { Doc } from '../src/types.js';
 
 /**

@@ -8,7 +8,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, beforeEach, expect, test } from 'vitest';
-import { ExactNumber } from '../src/json/exact-number.js';
+import { ExactNumber } from '../src/formats/exact-number.js';
 import couchdbSink from '../src/sinks/couchdb.js';
 import couchdbSource from '../src/sources/couchdb.js';
 import type { AdapterOptions, Doc, Sink, SourceChunk } from '../src/types.js';

@@ -5,13 +5,13 @@
 import type { BatchWriteItemCommandInput, WriteRequest } from '@aws-sdk/client-dynamodb';
 import { spawnSync } from 'node:child_process';
 import { describe, expect, test } from 'vitest';
-import { batchPut } from '../src/dynamodb/batch-write.js';
-import type { DynamoApi } from '../src/dynamodb/client.js';
-import { labelOf, resolveDynamoConfig } from '../src/dynamodb/config.js';
-import { docFromItem, fromItem, toItem } from '../src/dynamodb/marshal.js';
-import { decimalShape, numberProblem } from '../src/dynamodb/numbers.js';
-import { ExactNumber } from '../src/json/exact-number.js';
-import { redact } from '../src/redact.js';
+import { batchPut } from '../src/stores/dynamodb/batch-write.js';
+import type { DynamoApi } from '../src/stores/dynamodb/client.js';
+import { labelOf, resolveDynamoConfig } from '../src/stores/dynamodb/config.js';
+import { docFromItem, fromItem, toItem } from '../src/stores/dynamodb/marshal.js';
+import { decimalShape, numberProblem } from '../src/stores/dynamodb/numbers.js';
+import { ExactNumber } from '../src/formats/exact-number.js';
+import { redact } from '../src/util/redact.js';
 import type { Doc } from '../src/types.js';
 
 type BatchAnswer = (input: BatchWriteItemCommandInput, call: number) => Awaited<ReturnType<DynamoApi['batchWrite']>>;
@@ -169,7 +169,7 @@ describe('output', () => {
     const env = { ...process.env };
     delete env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED;
     const script = `
-      const { openDynamoApi } = await import('./src/dynamodb/client.ts');
+      const { openDynamoApi } = await import('./src/stores/dynamodb/client.ts');
       const api = openDynamoApi({ where: '127.0.0.1:1', region: 'us-east-1', tablePrefix: '', endpoint: 'http://127.0.0.1:1', credentials: { accessKeyId: 'a', secretAccessKey: 'b' } }, () => {});
       await api.listTables({}).catch((e) => console.error('real error:', e.code));
       api.close();`;

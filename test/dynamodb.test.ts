@@ -4,7 +4,7 @@
  */
 import { BatchWriteItemCommand, CreateTableCommand, DynamoDBClient, GetItemCommand, PutItemCommand } from '@aws-sdk/client-dynamodb';
 import { afterAll, describe, expect, inject, test } from 'vitest';
-import { ExactNumber } from '../src/json/exact-number.js';
+import { ExactNumber } from '../src/formats/exact-number.js';
 import dynamodbSink from '../src/sinks/dynamodb.js';
 import dynamodbSource from '../src/sources/dynamodb.js';
 import type { AdapterOptions, Doc, Sink, SourceChunk } from '../src/types.js';

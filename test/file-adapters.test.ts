@@ -6,7 +6,7 @@ import { PassThrough, Readable } from 'node:stream';
 import { gunzipSync, gzipSync } from 'node:zlib';
 import { describe, expect, test } from 'vitest';
 import { EtlError } from '../src/errors.js';
-import { ExactNumber } from '../src/json/exact-number.js';
+import { ExactNumber } from '../src/formats/exact-number.js';
 import { migrate } from '../src/pipeline.js';
 import fileSink from '../src/sinks/file.js';
 import fileSource, { type FileSourceOptions } from '../src/sources/file.js';

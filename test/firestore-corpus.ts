@@ -1,4 +1,4 @@
-import { copyValue } from '../src/memory-store.js';
+import { copyValue } from '../src/stores/memory/store.js';
 import type { Doc } from '../src/types.js';
 import { corpus, corpusWithoutBigIntegers } from './corpus.js';
 

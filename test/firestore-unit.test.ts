@@ -2,12 +2,12 @@
 import * as sdk from '@google-cloud/firestore';
 import { describe, expect, test } from 'vitest';
 import { EtlError } from '../src/errors.js';
-import { groupForCommits } from '../src/firestore/batches.js';
-import { firestoreConfig } from '../src/firestore/config.js';
-import { createDecoder, isoTimestamp } from '../src/firestore/decode.js';
-import { encodeDoc } from '../src/firestore/encode.js';
-import { sameDecimal, storedNumber } from '../src/firestore/numbers.js';
-import { ExactNumber } from '../src/json/exact-number.js';
+import { groupForCommits } from '../src/stores/firestore/batches.js';
+import { firestoreConfig } from '../src/stores/firestore/config.js';
+import { createDecoder, isoTimestamp } from '../src/stores/firestore/decode.js';
+import { encodeDoc } from '../src/stores/firestore/encode.js';
+import { sameDecimal, storedNumber } from '../src/stores/firestore/numbers.js';
+import { ExactNumber } from '../src/formats/exact-number.js';
 import { createFirestoreSink, type FirestoreWrite, type FirestoreWriteClient } from '../src/sinks/firestore.js';
 import { createFirestoreSource, type FirestoreDocument, type FirestoreReadClient } from '../src/sources/firestore.js';
 import type { AdapterOptions, Doc, SourceChunk } from '../src/types.js';

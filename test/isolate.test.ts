@@ -1,5 +1,5 @@
 import { expect, test } from 'vitest';
-import { writeIsolating } from '../src/isolate.js';
+import { writeIsolating } from '../src/stores/common/isolate.js';
 
 test('halves a refused group until each bad item stands alone; the rest are written', async () => {
   const written: number[] = [];

@@ -1,7 +1,7 @@
 import { describe, expect, test } from 'vitest';
-import { ExactNumber } from '../src/json/exact-number.js';
-import { JsonSyntaxError, hasUnsafeNumber, parseJson } from '../src/json/parse.js';
-import { stringifyExact } from '../src/json/serialize.js';
+import { ExactNumber } from '../src/formats/exact-number.js';
+import { JsonSyntaxError, hasUnsafeNumber, parseJson } from '../src/formats/parse.js';
+import { stringifyExact } from '../src/formats/serialize.js';
 
 describe('parseJson', () => {
   test('gives plain values when every number survives a double', () => {

@@ -1,6 +1,6 @@
 import { describe, expect, test } from 'vitest';
-import { ExportScanner, ScanError } from '../src/json/export-scanner.js';
-import { parseJson } from '../src/json/parse.js';
+import { ExportScanner, ScanError } from '../src/formats/export-scanner.js';
+import { parseJson } from '../src/formats/parse.js';
 
 /** A small deterministic generator, so a failure can be replayed from its seed. */
 function random(seed: number): () => number {

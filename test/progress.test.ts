@@ -1,7 +1,7 @@
 import { Writable } from 'node:stream';
 import { afterEach, expect, test, vi } from 'vitest';
 import type { Progress } from '../src/pipeline.js';
-import { chooseMode, etaMs, progressView } from '../src/progress.js';
+import { chooseMode, etaMs, progressView } from '../src/cli/progress.js';
 
 function capture(isTTY: boolean) {
   let text = '';

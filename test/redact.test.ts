@@ -1,5 +1,5 @@
 import { expect, test } from 'vitest';
-import { redact, redactUrl, registerSecret } from '../src/redact.js';
+import { redact, redactUrl, registerSecret } from '../src/util/redact.js';
 
 test('URL passwords are masked whatever their length', () => {
   expect(redactUrl('cannot reach couchdb://admin:pw@db:5984/agents')).toBe('cannot reach couchdb://admin:***@db:5984/agents');

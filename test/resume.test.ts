@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DynamoDBClient, ScanCommand } from '@aws-sdk/client-dynamodb';
 import { afterAll, expect, inject, test } from 'vitest';
-import type { CheckpointData } from '../src/checkpoint.js';
+import type { CheckpointData } from '../src/pipeline/checkpoint.js';
 import { migrate } from '../src/pipeline.js';
 import { verify } from '../src/verify/verify.js';
 import { uniquePrefix } from './corpus.js';

@@ -9,8 +9,8 @@ import { fileURLToPath } from 'node:url';
 import { describe, expect, test } from 'vitest';
 import { sampleBackupText } from '../scripts/make-sample.js';
 import { gofannonCollections } from '../src/gofannon.js';
-import { ExactNumber } from '../src/json/exact-number.js';
-import { parseJson } from '../src/json/parse.js';
+import { ExactNumber } from '../src/formats/exact-number.js';
+import { parseJson } from '../src/formats/parse.js';
 import type { Doc, JsonValue } from '../src/types.js';
 import { fieldPaths, readDesignLayout, type DesignLayout } from './design-layout.js';
 

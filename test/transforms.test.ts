@@ -1,6 +1,6 @@
 import { expect, test } from 'vitest';
-import { ExactNumber } from '../src/json/exact-number.js';
-import { stringifyExact } from '../src/json/serialize.js';
+import { ExactNumber } from '../src/formats/exact-number.js';
+import { stringifyExact } from '../src/formats/serialize.js';
 import floatToDecimal from '../src/transforms/float-to-decimal.js';
 import stripCouchMeta from '../src/transforms/strip-couch-meta.js';
 

@@ -1,6 +1,6 @@
 import { describe, expect, test } from 'vitest';
-import { ExactNumber } from '../src/json/exact-number.js';
-import { memoryStore } from '../src/memory-store.js';
+import { ExactNumber } from '../src/formats/exact-number.js';
+import { memoryStore } from '../src/stores/memory/store.js';
 import { migrate } from '../src/pipeline.js';
 import { canonicalNumber } from '../src/verify/canonical.js';
 import { bucketOf, verify, type Difference } from '../src/verify/verify.js';

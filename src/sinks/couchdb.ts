@@ -7,13 +7,13 @@
  * request that fails transiently (429, 5xx, dropped connection) is retried with backoff; documents
  * still unwritten when the budget is spent are reported failed, never dropped.
  */
-import { CouchHttpError, fatalCouchError, isTransientCouchError, openCouch, CouchConnectionError, setupRetries, type CouchClient } from '../couchdb/client.js';
-import { documentJson, rejectionReason, withRevision } from '../couchdb/documents.js';
-import { resolveEndpoint } from '../couchdb/endpoint.js';
-import { assertDatabaseName } from '../couchdb/names.js';
+import { CouchHttpError, fatalCouchError, isTransientCouchError, openCouch, CouchConnectionError, setupRetries, type CouchClient } from '../stores/couchdb/client.js';
+import { documentJson, rejectionReason, withRevision } from '../stores/couchdb/documents.js';
+import { resolveEndpoint } from '../stores/couchdb/endpoint.js';
+import { assertDatabaseName } from '../stores/couchdb/names.js';
 import { isEtlError, messageOf } from '../errors.js';
-import { writeIsolating } from '../isolate.js';
-import { withRetry } from '../retry.js';
+import { writeIsolating } from '../stores/common/isolate.js';
+import { withRetry } from '../stores/common/retry.js';
 import type { AdapterOptions, Doc, JsonValue, ParsedUri, Sink, WriteOutcome } from '../types.js';
 
 // Measured with `npm run bench -- couchdb` on pouchdb-server (2 shared cores, medians of 5): 500

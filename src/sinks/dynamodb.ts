@@ -4,12 +4,12 @@
  * cannot hold is caught by check(), what stays unprocessed after the retry budget is failed.
  */
 import pLimit from 'p-limit';
-import { batchPut, maxBatchItems } from '../dynamodb/batch-write.js';
-import { openDynamoApi } from '../dynamodb/client.js';
-import { identityOf, labelOf, resolveDynamoConfig } from '../dynamodb/config.js';
-import { conditionalPuts } from '../dynamodb/conditional-put.js';
-import { itemProblem } from '../dynamodb/item-check.js';
-import { checkKeySchema, describeTable, ensureTable, tableName } from '../dynamodb/tables.js';
+import { batchPut, maxBatchItems } from '../stores/dynamodb/batch-write.js';
+import { openDynamoApi } from '../stores/dynamodb/client.js';
+import { identityOf, labelOf, resolveDynamoConfig } from '../stores/dynamodb/config.js';
+import { conditionalPuts } from '../stores/dynamodb/conditional-put.js';
+import { itemProblem } from '../stores/dynamodb/item-check.js';
+import { checkKeySchema, describeTable, ensureTable, tableName } from '../stores/dynamodb/tables.js';
 import type { AdapterOptions, Doc, ParsedUri, Sink, WriteOutcome } from '../types.js';
 
 const defaultConcurrency = 16;

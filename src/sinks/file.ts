@@ -10,9 +10,9 @@
  */
 import type { Writable } from 'node:stream';
 import { resolve } from 'node:path';
-import { formatFromName } from '../file-input.js';
-import { type Output, openFileOutput, openStreamOutput } from '../file-output.js';
-import { stringifyExact } from '../json/serialize.js';
+import { formatFromName } from '../stores/file/input.js';
+import { type Output, openFileOutput, openStreamOutput } from '../stores/file/output.js';
+import { stringifyExact } from '../formats/serialize.js';
 import type { AdapterOptions, Doc, ParsedUri, Sink, WriteOutcome } from '../types.js';
 import { usageError } from '../errors.js';
 

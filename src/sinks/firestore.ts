@@ -10,13 +10,13 @@
  */
 import type { Firestore } from '@google-cloud/firestore';
 import { fatalError, isEtlError, messageOf } from '../errors.js';
-import { connectFirestore, Code, grpcCode, isTargetError, isTransientFirestoreError } from '../firestore/client.js';
-import { firestoreConfig, firestoreLabel } from '../firestore/config.js';
-import { groupForCommits, MAX_WRITES_PER_COMMIT } from '../firestore/batches.js';
-import { badName, encodeDoc, type FirestoreData } from '../firestore/encode.js';
-import { writeIsolating } from '../isolate.js';
-import { redact } from '../redact.js';
-import { withRetry } from '../retry.js';
+import { connectFirestore, Code, grpcCode, isTargetError, isTransientFirestoreError } from '../stores/firestore/client.js';
+import { firestoreConfig, firestoreLabel } from '../stores/firestore/config.js';
+import { groupForCommits, MAX_WRITES_PER_COMMIT } from '../stores/firestore/batches.js';
+import { badName, encodeDoc, type FirestoreData } from '../stores/firestore/encode.js';
+import { writeIsolating } from '../stores/common/isolate.js';
+import { redact } from '../util/redact.js';
+import { withRetry } from '../stores/common/retry.js';
 import type { AdapterOptions, Doc, ParsedUri, Sink, WriteOutcome } from '../types.js';
 
 export interface FirestoreWrite {

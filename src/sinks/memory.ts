@@ -1,4 +1,4 @@
-import { copyValue, memoryStore } from '../memory-store.js';
+import { copyValue, memoryStore } from '../stores/memory/store.js';
 import type { AdapterOptions, Doc, ParsedUri, Sink, WriteOutcome } from '../types.js';
 
 /** Writes into a memory store; honours --on-conflict like the database sinks. */

@@ -6,10 +6,10 @@
  * `_rev` and `_attachments` are CouchDB's own and are stripped (as the seed scripts did); how many
  * documents had attachments is reported per collection so nobody loses them unknowingly.
  */
-import { CouchHttpError, fatalCouchError, isTransientCouchError, openCouch, setupRetries, type CouchClient } from '../couchdb/client.js';
-import { resolveEndpoint } from '../couchdb/endpoint.js';
-import { isDesignId, isSystemDatabase } from '../couchdb/names.js';
-import { withRetry } from '../retry.js';
+import { CouchHttpError, fatalCouchError, isTransientCouchError, openCouch, setupRetries, type CouchClient } from '../stores/couchdb/client.js';
+import { resolveEndpoint } from '../stores/couchdb/endpoint.js';
+import { isDesignId, isSystemDatabase } from '../stores/couchdb/names.js';
+import { withRetry } from '../stores/common/retry.js';
 import type { AdapterOptions, Doc, JsonValue, ParsedUri, Source, SourceChunk, SourceReadOptions } from '../types.js';
 
 const defaultPageSize = 1000;

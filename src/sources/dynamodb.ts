@@ -2,12 +2,12 @@
  * `dynamodb` as a source: every table (or the `--collections` chosen), each read by Scan page by
  * page in `--segments` parallel segments, numbers kept exact, binary as base64, sets as lists.
  */
-import { openDynamoApi } from '../dynamodb/client.js';
-import { identityOf, labelOf, resolveDynamoConfig } from '../dynamodb/config.js';
-import { dynamoFatal } from '../dynamodb/errors.js';
-import { docFromItem } from '../dynamodb/marshal.js';
-import { freshCursors, scanTable, type SegmentCursor } from '../dynamodb/scan.js';
-import { describeTable, tableName } from '../dynamodb/tables.js';
+import { openDynamoApi } from '../stores/dynamodb/client.js';
+import { identityOf, labelOf, resolveDynamoConfig } from '../stores/dynamodb/config.js';
+import { dynamoFatal } from '../stores/dynamodb/errors.js';
+import { docFromItem } from '../stores/dynamodb/marshal.js';
+import { freshCursors, scanTable, type SegmentCursor } from '../stores/dynamodb/scan.js';
+import { describeTable, tableName } from '../stores/dynamodb/tables.js';
 import type { AdapterOptions, ParsedUri, Position, Source, SourceChunk, SourceReadOptions } from '../types.js';
 
 export default function dynamodbSource(uri: ParsedUri, options: AdapterOptions): Source {

@@ -12,10 +12,10 @@ import { resolve } from 'node:path';
 import type { Readable } from 'node:stream';
 import { createGunzip } from 'node:zlib';
 import { fatalError, usageError } from '../errors.js';
-import { formatFromName, lineAt, openInput, sniffFormat, statInput } from '../file-input.js';
-import { type ExportMetadata, metadataFromHead, metadataFromTail, toMetadata } from '../json/export-metadata.js';
-import { InputError, readExport } from '../json/export-reader.js';
-import { readNdjson } from '../json/ndjson-reader.js';
+import { formatFromName, lineAt, openInput, sniffFormat, statInput } from '../stores/file/input.js';
+import { type ExportMetadata, metadataFromHead, metadataFromTail, toMetadata } from '../formats/export-metadata.js';
+import { InputError, readExport } from '../formats/export-reader.js';
+import { readNdjson } from '../formats/ndjson-reader.js';
 import type { AdapterOptions, JsonValue, ParsedUri, Position, Source, SourceChunk, SourceReadOptions } from '../types.js';
 
 /** Test and library hooks: another stdin, a smaller read buffer. */

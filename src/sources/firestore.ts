@@ -11,10 +11,10 @@
  */
 import type { Firestore } from '@google-cloud/firestore';
 import { fatalError, isEtlError, messageOf, usageError } from '../errors.js';
-import { connectFirestore, Code, grpcCode, type FirestoreSdk } from '../firestore/client.js';
-import { firestoreConfig, firestoreLabel } from '../firestore/config.js';
-import { createDecoder } from '../firestore/decode.js';
-import { redact } from '../redact.js';
+import { connectFirestore, Code, grpcCode, type FirestoreSdk } from '../stores/firestore/client.js';
+import { firestoreConfig, firestoreLabel } from '../stores/firestore/config.js';
+import { createDecoder } from '../stores/firestore/decode.js';
+import { redact } from '../util/redact.js';
 import type { AdapterOptions, Doc, JsonValue, ParsedUri, Position, Source, SourceChunk, SourceReadOptions } from '../types.js';
 
 export interface FirestoreDocument {

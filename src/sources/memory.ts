@@ -1,4 +1,4 @@
-import { copyValue, memoryStore } from '../memory-store.js';
+import { copyValue, memoryStore } from '../stores/memory/store.js';
 import type { Doc, ParsedUri, Position, Source, SourceChunk, SourceReadOptions } from '../types.js';
 
 const pageSize = 1000;

@@ -1,4 +1,4 @@
-import { ExactNumber } from '../json/exact-number.js';
+import { ExactNumber } from '../formats/exact-number.js';
 import type { Doc, JsonValue } from '../types.js';
 
 function convert(value: JsonValue): JsonValue {

@@ -14,7 +14,7 @@
  * keeps its digits: a double where it carries them, an ExactNumber otherwise.
  */
 import { usageError } from '../errors.js';
-import { ExactNumber, numberFromText } from '../json/exact-number.js';
+import { ExactNumber, numberFromText } from '../formats/exact-number.js';
 import type { Doc, JsonValue, TransformContext } from '../types.js';
 import type { NamedTransform } from './index.js';
 

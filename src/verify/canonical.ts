@@ -3,7 +3,7 @@
  * values. Stores keep the value of a number but not always its spelling (DynamoDB returns 1.50 as
  * 1.5, a file may hold 1e2 for 100), so verify compares values, never spellings.
  */
-import { ExactNumber } from '../json/exact-number.js';
+import { ExactNumber } from '../formats/exact-number.js';
 import type { JsonValue } from '../types.js';
 
 const decimal = /^(-?)(\d+)(?:\.(\d+))?(?:[eE]([+-]?\d+))?$/;

@@ -1,0 +1,80 @@
+/**
+ * What the CLI prints at the end of a run: a table per collection and the lines that tell the user
+ * what to do next.
+ */
+import type { RunReport } from '../pipeline.js';
+import type { VerifyReport } from '../verify/verify.js';
+import type { CollectionStats } from '../types.js';
+
+const columns: (keyof CollectionStats)[] = ['read', 'written', 'skipped', 'dropped', 'failed'];
+
+export function formatTable(rows: [string, ...string[]][], header: string[]): string {
+  const all = [header, ...rows];
+  const widths = header.map((_, i) => Math.max(...all.map((r) => (r[i] ?? '').length)));
+  // Counts line up on the right, names and descriptions on the left.
+  const numeric = header.map((_, i) => rows.length > 0 && rows.every((r) => /^(\d+|-)$/.test(r[i] ?? '')));
+  const line = (r: string[]) => r.map((cell, i) => (numeric[i] ? cell.padStart(widths[i]!) : cell.padEnd(widths[i]!))).join('  ').trimEnd();
+  return all.map(line).join('\n');
+}
+
+export function rate(count: number, ms: number): string {
+  return ms > 0 ? `${Math.round((count * 1000) / ms)}/s` : '-';
+}
+
+/** What the user can run next, built by the CLI from its own arguments. */
+export interface NextSteps {
+  resume?: string;
+  verify?: string;
+}
+
+function formatPlan(report: RunReport): string[] {
+  const creates = new Map((report.plan ?? []).map((p) => [p.collection, p.wouldCreate]));
+  const rows = Object.entries(report.collections).map(
+    ([name, s]) => [name, String(s.read), String(s.written), String(s.dropped), String(s.failed), creates.get(name) ?? '-'] as [string, ...string[]],
+  );
+  return [
+    'Plan (dry run: nothing was written)',
+    `  source      ${report.source}`,
+    `  target      ${report.target}`,
+    `  transforms  ${report.transforms.join(', ') || 'none'}`,
+    '',
+    formatTable(rows, ['collection', 'documents', 'would write', 'dropped', 'would fail', 'would create']),
+  ];
+}
+
+export function formatSummary(report: RunReport, next: NextSteps = {}): string {
+  const lines = [''];
+  if (report.dryRun) lines.push(...formatPlan(report));
+  else {
+    const rows = Object.entries(report.collections).map(([name, s]) => [name, ...columns.map((c) => String(s[c]))] as [string, ...string[]]);
+    rows.push(['total', ...columns.map((c) => String(report.total[c]))]);
+    lines.push(formatTable(rows, ['collection', ...columns]));
+  }
+  const seconds = (report.durationMs / 1000).toFixed(1);
+  const state = report.dryRun ? 'Dry run' : report.interrupted ? 'Interrupted' : report.total.failed > 0 ? 'Finished with failures' : 'Done';
+  lines.push('', `${state} in ${seconds} s, ${rate(report.total.read, report.durationMs)}: ${report.source} -> ${report.target}`);
+  if (report.deadLetters.count > 0) {
+    const what = report.dryRun ? 'would fail' : 'could not be written';
+    lines.push(report.deadLetters.path
+      ? `${plural(report.deadLetters.count, "document")} ${what}; they are in ${report.deadLetters.path} with their reasons`
+      : `${plural(report.deadLetters.count, "document")} ${what} (reasons above; give --dead-letter FILE to keep them all)`);
+  }
+  if (next.resume) lines.push(`To continue where it stopped: ${next.resume}`);
+  if (next.verify) lines.push(`To check the target document by document: ${next.verify}`);
+  return lines.join('\n');
+}
+
+export function formatComparison(report: VerifyReport): string {
+  const fields = ['source', 'target', 'matched', 'missing', 'changed', 'extra'] as const;
+  const rows = Object.entries(report.collections).map(([name, c]) => [name, ...fields.map((f) => String(c[f]))] as [string, ...string[]]);
+  return [
+    '',
+    formatTable(rows, ['collection', ...fields]),
+    '',
+    report.identical ? `Identical: ${report.target} holds exactly what ${report.source} holds.` : `Different: ${report.source} and ${report.target} differ (see the lines above).`,
+  ].join('\n');
+}
+
+export function plural(count: number, noun: string): string {
+  return `${count} ${noun}${count === 1 ? '' : 's'}`;
+}

@@ -1,0 +1,34 @@
+import type { CollectionStats } from '../types.js';
+
+export const emptyStats = (): CollectionStats => ({ read: 0, written: 0, skipped: 0, dropped: 0, failed: 0 });
+
+/** Adds the counts of `more` into `into`. */
+export function addStats(into: CollectionStats, more: CollectionStats): CollectionStats {
+  into.read += more.read;
+  into.written += more.written;
+  into.skipped += more.skipped;
+  into.dropped += more.dropped;
+  into.failed += more.failed;
+  return into;
+}
+
+/** Counts per collection, in the order collections were first seen. */
+export class RunStats {
+  readonly collections = new Map<string, CollectionStats>();
+
+  of(collection: string): CollectionStats {
+    let stats = this.collections.get(collection);
+    if (!stats) this.collections.set(collection, (stats = emptyStats()));
+    return stats;
+  }
+
+  total(): CollectionStats {
+    const total = emptyStats();
+    for (const s of this.collections.values()) addStats(total, s);
+    return total;
+  }
+
+  toJSON(): Record<string, CollectionStats> {
+    return Object.fromEntries([...this.collections].map(([name, s]) => [name, { ...s }]));
+  }
+}

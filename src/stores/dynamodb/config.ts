@@ -1,0 +1,83 @@
+/**
+ * Where a `dynamodb` URI points and with which credentials, from the URI and the environment the
+ * Gofannon app already uses: DYNAMODB_ENDPOINT_URL, DYNAMODB_REGION and the AWS credential chain.
+ */
+import { usageError } from '../../errors.js';
+import { registerSecret } from '../../util/redact.js';
+import type { AdapterOptions, ParsedUri } from '../../types.js';
+
+export interface StaticCredentials {
+  accessKeyId: string;
+  secretAccessKey: string;
+  sessionToken?: string;
+}
+
+export interface DynamoConfig {
+  /** Full endpoint URL, or undefined for AWS's regional endpoint. */
+  endpoint?: string;
+  /** Undefined lets the SDK's chain (profile files) decide. */
+  region?: string;
+  /** Undefined lets the SDK's default credential chain decide. */
+  credentials?: StaticCredentials;
+  /** `host:port` or `region eu-west-1`: names the target in messages; never holds a secret. */
+  where: string;
+  tablePrefix: string;
+}
+
+/** `dynamodb`, `dynamodb:` or `dynamodb://host:port` (plain http, as DynamoDB Local speaks). */
+function endpointFromUri(uri: ParsedUri): string | undefined {
+  if (uri.rest === '' || uri.rest === '//') return undefined;
+  const match = /^\/\/([^/?#@\s]+)\/?$/.exec(uri.rest);
+  if (!match) throw usageError('bad-uri', `cannot read "${uri.raw}": use dynamodb or dynamodb://host:port`);
+  return `http://${match[1]}`;
+}
+
+function hostOf(endpoint: string): string {
+  try {
+    return new URL(endpoint).host;
+  } catch (error) {
+    throw usageError('bad-endpoint', `DYNAMODB_ENDPOINT_URL is not a URL: ${endpoint}`, error);
+  }
+}
+
+export function resolveDynamoConfig(uri: ParsedUri, options: Pick<AdapterOptions, 'env' | 'tablePrefix'>): DynamoConfig {
+  const env = options.env;
+  const endpoint = endpointFromUri(uri) ?? (env.DYNAMODB_ENDPOINT_URL || undefined);
+  const where = endpoint ? hostOf(endpoint) : undefined;
+  // A local endpoint is region-agnostic, but the SDK still needs one to sign requests.
+  const region = env.DYNAMODB_REGION || env.AWS_REGION || env.AWS_DEFAULT_REGION || (endpoint ? 'us-east-1' : undefined);
+
+  let credentials: StaticCredentials | undefined;
+  if (env.AWS_ACCESS_KEY_ID && env.AWS_SECRET_ACCESS_KEY) {
+    registerSecret(env.AWS_SECRET_ACCESS_KEY);
+    registerSecret(env.AWS_SESSION_TOKEN);
+    credentials = {
+      accessKeyId: env.AWS_ACCESS_KEY_ID,
+      secretAccessKey: env.AWS_SECRET_ACCESS_KEY,
+      ...(env.AWS_SESSION_TOKEN ? { sessionToken: env.AWS_SESSION_TOKEN } : {}),
+    };
+  } else if (endpoint?.startsWith('http://')) {
+    // Plain http is never AWS itself: it is DynamoDB Local or a look-alike, which accepts any
+    // credentials, so it works out of the box without the user inventing keys.
+    credentials = { accessKeyId: 'local', secretAccessKey: 'local' };
+  }
+
+  return {
+    endpoint,
+    region,
+    credentials,
+    where: where ?? `region ${region ?? '(from AWS config)'}`,
+    tablePrefix: options.tablePrefix ?? '',
+  };
+}
+
+/** `dynamodb://127.0.0.1:8000` or `dynamodb (region eu-west-1)`, with the prefix when there is one. */
+export function labelOf(config: DynamoConfig): string {
+  const base = config.endpoint ? `dynamodb://${config.where}` : `dynamodb (${config.where})`;
+  return config.tablePrefix ? `${base} tables ${config.tablePrefix}*` : base;
+}
+
+/** For checkpoints: the endpoint (or region) and prefix; never credentials. */
+export function identityOf(config: DynamoConfig): string {
+  return `dynamodb:${config.endpoint ?? config.where}:${config.tablePrefix}`;
+}

@@ -1,0 +1,79 @@
+/**
+ * Gofannon's DynamoDB layout: one table per collection, named after it (with an optional prefix),
+ * hash key `_id` of type S, on-demand billing. Created when missing; an existing table is used as
+ * it is, but only if its key is that single string `_id` (anything else would mangle the writes).
+ */
+import type { TableDescription } from '@aws-sdk/client-dynamodb';
+import { fatalError, usageError } from '../../errors.js';
+import { withRetry } from '../common/retry.js';
+import type { DynamoApi } from './client.js';
+import { dynamoFatal, errorName, isTransientDynamoError } from './errors.js';
+
+/** Table calls are few: a short fixed budget rides out a blip without delaying a real outage long. */
+const tableCallRetries = 3;
+
+const tableNamePattern = /^[A-Za-z0-9_.-]{3,255}$/;
+
+export function tableName(prefix: string, collection: string): string {
+  const name = prefix + collection;
+  if (!tableNamePattern.test(name)) {
+    throw usageError('bad-table-name', `collection "${collection}" cannot be a DynamoDB table "${name}": names are 3-255 characters of A-Z a-z 0-9 _ . -`);
+  }
+  return name;
+}
+
+/** The table, or undefined when it does not exist. */
+export async function describeTable(api: DynamoApi, name: string): Promise<TableDescription | undefined> {
+  try {
+    return (await withRetry(() => api.describeTable(name), isTransientDynamoError, { retries: tableCallRetries })).Table;
+  } catch (error) {
+    if (errorName(error) === 'ResourceNotFoundException') return undefined;
+    throw dynamoFatal(api.where, `describing table ${name}`, error);
+  }
+}
+
+/** Throws a clear error when the table's key is not exactly one HASH key `_id` of type S. */
+export function checkKeySchema(table: TableDescription, name: string, where: string): void {
+  const keys = table.KeySchema ?? [];
+  const idType = table.AttributeDefinitions?.find((a) => a.AttributeName === '_id')?.AttributeType;
+  if (keys.length === 1 && keys[0]!.AttributeName === '_id' && keys[0]!.KeyType === 'HASH' && idType === 'S') return;
+  const described = keys
+    .map((k) => `${k.KeyType} ${k.AttributeName} (${table.AttributeDefinitions?.find((a) => a.AttributeName === k.AttributeName)?.AttributeType ?? '?'})`)
+    .join(', ');
+  throw fatalError('dynamodb-key-schema', `DynamoDB at ${where}: table ${name} has key ${described || '(none)'}; gofannon-etl writes Gofannon's layout, a single string hash key _id`);
+}
+
+const pollMs = 250;
+const activeTimeoutMs = 5 * 60_000;
+
+async function waitUntilActive(api: DynamoApi, name: string): Promise<TableDescription> {
+  const deadline = Date.now() + activeTimeoutMs;
+  for (;;) {
+    const table = await describeTable(api, name);
+    if (table?.TableStatus === 'ACTIVE') return table;
+    if (Date.now() > deadline) throw fatalError('dynamodb-table-timeout', `DynamoDB at ${api.where}: table ${name} did not become ACTIVE within ${activeTimeoutMs / 1000} s`);
+    await new Promise((resolve) => setTimeout(resolve, pollMs));
+  }
+}
+
+/** Makes sure the table exists, is ACTIVE and keyed by `_id`; creates it when missing. */
+export async function ensureTable(api: DynamoApi, name: string): Promise<void> {
+  let table = await describeTable(api, name);
+  if (!table) {
+    try {
+      await api.createTable({
+        TableName: name,
+        BillingMode: 'PAY_PER_REQUEST',
+        KeySchema: [{ AttributeName: '_id', KeyType: 'HASH' }],
+        AttributeDefinitions: [{ AttributeName: '_id', AttributeType: 'S' }],
+      });
+    } catch (error) {
+      // Someone (another run, another prepare) created it first: use theirs, after the key check.
+      if (errorName(error) !== 'ResourceInUseException') throw dynamoFatal(api.where, `creating table ${name}`, error);
+    }
+    table = await waitUntilActive(api, name);
+  } else if (table.TableStatus !== 'ACTIVE') {
+    table = await waitUntilActive(api, name);
+  }
+  checkKeySchema(table, name, api.where);
+}

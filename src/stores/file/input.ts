@@ -1,0 +1,187 @@
+/**
+ * Reading an export file's bytes: a path or stdin (`-`), gunzipped on the fly, with the format
+ * taken from the name or, when the name does not tell (stdin), sniffed from the first bytes.
+ */
+import { createReadStream } from 'node:fs';
+import { stat } from 'node:fs/promises';
+import { Readable } from 'node:stream';
+import { createGunzip } from 'node:zlib';
+import { fatalError, usageError } from '../../errors.js';
+
+export type FileFormat = 'json' | 'ndjson';
+
+/** What the file name says: `.json`, `.ndjson`/`.jsonl`, each optionally `.gz`. */
+export function formatFromName(path: string): { format?: FileFormat; gzip: boolean } {
+  const gzip = /\.gz$/i.test(path);
+  const base = gzip ? path.slice(0, -3) : path;
+  if (/\.json$/i.test(base)) return { format: 'json', gzip };
+  if (/\.(ndjson|jsonl)$/i.test(base)) return { format: 'ndjson', gzip };
+  return { gzip };
+}
+
+/** Size and mtime of an input file; a missing or unreadable path is a usage error (exit 2). */
+export async function statInput(path: string): Promise<{ size: number; mtimeMs: number }> {
+  try {
+    const info = await stat(path);
+    if (info.isDirectory()) throw usageError('file-not-found', `${path}: is a directory, not an export file`);
+    return info;
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') throw usageError('file-not-found', `${path}: no such file`, error);
+    if ((error as NodeJS.ErrnoException).code === 'EACCES') throw usageError('file-unreadable', `${path}: permission denied`, error);
+    throw error;
+  }
+}
+
+export interface InputOptions {
+  /** `-` for stdin. */
+  path: string;
+  /** Read buffer size; large buffers make the byte scanner fast. */
+  highWaterMark: number;
+  /** Decompressed byte offset to start at (resume). */
+  offset: number;
+  stdin: Readable;
+  /** Called with the size of every compressed (on-disk) chunk read, for progress. */
+  onRead: (bytes: number) => void;
+}
+
+export interface OpenedInput {
+  format: FileFormat;
+  gzip: boolean;
+  /** On-disk offset reading started at (the resume offset for a plain file, else 0). */
+  rawStart: number;
+  /** Decompressed bytes from `offset` on. */
+  chunks: AsyncIterable<Buffer>;
+}
+
+const gzipMagic = [0x1f, 0x8b];
+
+/** Opens the input: format from the name when it tells, else sniffed (gzip magic, then JSON vs NDJSON). */
+export async function openInput(options: InputOptions): Promise<OpenedInput> {
+  const named = options.path === '-' ? { gzip: false } : formatFromName(options.path);
+  const plainResume = options.path !== '-' && !named.gzip && named.format !== undefined;
+  const raw: Readable =
+    options.path === '-'
+      ? options.stdin
+      : createReadStream(options.path, { highWaterMark: options.highWaterMark, start: plainResume ? options.offset : 0 });
+  let rawChunks: AsyncIterable<Buffer> = counted(raw, options.onRead);
+  let gzip = named.gzip;
+  if (named.format === undefined) {
+    const head = await peek(rawChunks, 2);
+    rawChunks = head.chunks;
+    gzip = head.bytes[0] === gzipMagic[0] && head.bytes[1] === gzipMagic[1];
+  }
+  let chunks = gzip ? gunzip(rawChunks, options.path) : rawChunks;
+  let format = named.format;
+  if (format === undefined) {
+    const head = await peek(chunks, 64 * 1024);
+    chunks = head.chunks;
+    format = sniffFormat(head.bytes);
+  }
+  if (options.offset > 0 && !plainResume) chunks = skip(chunks, options.offset);
+  return { format, gzip, rawStart: plainResume ? options.offset : 0, chunks };
+}
+
+/**
+ * NDJSON when the first line is one complete object of our line format (`{"collection": ...}` or
+ * a `{"metadata": ...}` line with no `data`); anything else is read as an export.
+ */
+export function sniffFormat(head: Buffer): FileFormat {
+  const text = head.toString('utf8');
+  if (/^\s*\{\s*"collection"\s*:/.test(text)) return 'ndjson';
+  const firstLine = /^\s*(\{[^\n]*\})\s*\n/.exec(text)?.[1];
+  if (firstLine && /^\{\s*"metadata"\s*:/.test(firstLine)) {
+    try {
+      const value = JSON.parse(firstLine) as Record<string, unknown>;
+      if (!('data' in value)) return 'ndjson';
+    } catch {
+      // Not one complete line: a pretty or long export.
+    }
+  }
+  return 'json';
+}
+
+async function* counted(stream: Readable, onRead: (bytes: number) => void): AsyncGenerator<Buffer> {
+  for await (const chunk of stream) {
+    const buf = typeof chunk === 'string' ? Buffer.from(chunk) : (chunk as Buffer);
+    onRead(buf.length);
+    yield buf;
+  }
+}
+
+/** Reads at least `min` bytes (or all there is) and gives them back with the untouched stream. */
+async function peek(source: AsyncIterable<Buffer>, min: number): Promise<{ bytes: Buffer; chunks: AsyncIterable<Buffer> }> {
+  const iterator = source[Symbol.asyncIterator]();
+  const head: Buffer[] = [];
+  let size = 0;
+  let done = false;
+  while (size < min) {
+    const next = await iterator.next();
+    if (next.done) {
+      done = true;
+      break;
+    }
+    head.push(next.value);
+    size += next.value.length;
+  }
+  async function* chained(): AsyncGenerator<Buffer> {
+    yield* head;
+    if (done) return;
+    for (;;) {
+      const next = await iterator.next();
+      if (next.done) return;
+      yield next.value;
+    }
+  }
+  return { bytes: Buffer.concat(head), chunks: chained() };
+}
+
+function gunzip(source: AsyncIterable<Buffer>, path: string): AsyncIterable<Buffer> {
+  const input = Readable.from(source, { objectMode: false });
+  const inflate = createGunzip({ chunkSize: 256 * 1024 });
+  input.on('error', (error) => inflate.destroy(error));
+  inflate.on('close', () => input.destroy());
+  input.pipe(inflate);
+  return (async function* () {
+    try {
+      for await (const chunk of inflate) yield chunk as Buffer;
+    } catch (error) {
+      if (/^Z_/.test(String((error as NodeJS.ErrnoException).code))) {
+        throw fatalError('malformed-input', `${path === '-' ? 'stdin' : path}: not valid gzip (${(error as Error).message})`, error);
+      }
+      throw error;
+    }
+  })();
+}
+
+async function* skip(source: AsyncIterable<Buffer>, bytes: number): AsyncGenerator<Buffer> {
+  let left = bytes;
+  for await (const chunk of source) {
+    if (left >= chunk.length) {
+      left -= chunk.length;
+      continue;
+    }
+    yield left > 0 ? chunk.subarray(left) : chunk;
+    left = 0;
+  }
+}
+
+/** The 1-based line of a decompressed byte offset, counted by reading the file again (error path only). */
+export async function lineAt(path: string, gzip: boolean, offset: number): Promise<number | undefined> {
+  if (path === '-') return undefined;
+  let line = 1;
+  let seen = 0;
+  const raw = createReadStream(path, { highWaterMark: 1 << 20 });
+  const chunks = gzip ? gunzip(counted(raw, () => {}), path) : counted(raw, () => {});
+  try {
+    for await (const chunk of chunks) {
+      const end = Math.min(chunk.length, offset - seen);
+      for (let i = chunk.indexOf(0x0a); i >= 0 && i < end; i = chunk.indexOf(0x0a, i + 1)) line++;
+      seen += chunk.length;
+      if (seen >= offset) break;
+    }
+  } catch {
+    // A corrupt gzip tail: the count so far is still right for an offset before it.
+  }
+  raw.destroy();
+  return line;
+}

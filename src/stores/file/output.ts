@@ -1,0 +1,151 @@
+/**
+ * Writing an export file safely: mode 0600 (exports hold users' API keys), into a temp file in the
+ * same directory that becomes the final name only when the run completed (fsync, then rename), so
+ * a failed run never leaves a file that looks like a whole backup. Optional gzip on the fly;
+ * `write` resolves once the stream accepted the data, so a slow disk slows the run, not memory.
+ */
+import { close, createWriteStream, fsync, open, rename, unlink, type WriteStream } from 'node:fs';
+import { basename, dirname, join } from 'node:path';
+import type { Writable } from 'node:stream';
+import { promisify } from 'node:util';
+import { createGzip } from 'node:zlib';
+import { fatalError, usageError } from '../../errors.js';
+
+const openFile = promisify(open);
+const fsyncFile = promisify(fsync);
+const closeFile = promisify(close);
+const renameFile = promisify(rename);
+const unlinkFile = promisify(unlink);
+
+export interface Output {
+  write(text: string): Promise<void>;
+  /** complete: flush, fsync and rename into place; otherwise remove the temp file. */
+  close(complete: boolean): Promise<void>;
+}
+
+/** Output to a file path, atomically (see the module comment). */
+export async function openFileOutput(path: string, gzip: boolean): Promise<Output> {
+  const temp = join(dirname(path), `.${basename(path)}.${process.pid}.tmp`);
+  let fd: number;
+  try {
+    fd = await openFile(temp, 'w', 0o600);
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT') throw usageError('file-not-found', `${path}: the directory does not exist`, error);
+    if (code === 'EACCES' || code === 'EROFS') throw usageError('file-unwritable', `${path}: cannot write there (${code})`, error);
+    throw error;
+  }
+  const file: WriteStream = createWriteStream('', { fd, autoClose: false, highWaterMark: 1 << 20 });
+  const compress = gzip ? createGzip() : undefined;
+  if (compress) compress.pipe(file);
+  const stream = streamWriter(compress ?? file, path);
+  if (compress) file.on('error', (error) => compress.destroy(error));
+
+  let closed = false;
+  let fdOpen = true;
+  // Closed exactly once: a second close could hit a descriptor number the process reused meanwhile.
+  const closeFd = async () => {
+    if (!fdOpen) return;
+    fdOpen = false;
+    await closeFile(fd);
+  };
+  return {
+    write: stream.write,
+    async close(complete) {
+      if (closed) return;
+      closed = true;
+      if (!complete) {
+        compress?.destroy();
+        file.destroy();
+        await closeFd().catch(() => {});
+        await unlinkFile(temp).catch(() => {});
+        return;
+      }
+      try {
+        await stream.end();
+        if (compress) await finished(file, path);
+        await fsyncFile(fd);
+        await closeFd();
+        await renameFile(temp, path);
+      } catch (error) {
+        await closeFd().catch(() => {});
+        await unlinkFile(temp).catch(() => {});
+        if (error instanceof Error && 'kind' in error) throw error;
+        throw fatalError('write-failed', `${path}: could not finish the export (${(error as Error).message})`, error);
+      }
+      await syncDirectory(dirname(path));
+    },
+  };
+}
+
+/** Output to stdout (or another stream): no temp file, nothing to undo; ends the stream only when asked. */
+export function openStreamOutput(target: Writable, endTarget: boolean): Output {
+  const stream = streamWriter(target, 'stdout');
+  return {
+    write: stream.write,
+    async close() {
+      if (endTarget) await stream.end();
+      else await stream.flush();
+    },
+  };
+}
+
+/** Promise-based write/end over a Writable that remembers the first error and respects `drain`. */
+function streamWriter(target: Writable, name: string) {
+  let failure: Error | undefined;
+  target.on('error', (error) => (failure ??= error));
+  const check = () => {
+    if (failure) throw fatalError('write-failed', `${name}: ${failure.message}`, failure);
+  };
+  const whenDrained = () =>
+    new Promise<void>((resolveDrain, reject) => {
+      const onDrain = () => {
+        target.off('error', onError);
+        resolveDrain();
+      };
+      const onError = (error: Error) => {
+        target.off('drain', onDrain);
+        reject(fatalError('write-failed', `${name}: ${error.message}`, error));
+      };
+      target.once('drain', onDrain);
+      target.once('error', onError);
+    });
+  return {
+    async write(text: string): Promise<void> {
+      check();
+      if (!target.write(text)) await whenDrained();
+      check();
+    },
+    /** Waits until everything written so far reached the target, without ending it. */
+    async flush(): Promise<void> {
+      check();
+      await new Promise<void>((resolveFlush, reject) => target.write('', (error) => (error ? reject(error) : resolveFlush())));
+    },
+    async end(): Promise<void> {
+      check();
+      await new Promise<void>((resolveEnd, reject) => {
+        target.once('error', reject);
+        target.end(() => resolveEnd());
+      });
+      check();
+    },
+  };
+}
+
+function finished(stream: WriteStream, name: string): Promise<void> {
+  return new Promise((resolveFinish, reject) => {
+    if (stream.writableFinished) return resolveFinish();
+    stream.once('finish', resolveFinish);
+    stream.once('error', (error) => reject(fatalError('write-failed', `${name}: ${error.message}`, error)));
+  });
+}
+
+/** Makes the rename itself durable; best effort (not every platform can fsync a directory). */
+async function syncDirectory(directory: string): Promise<void> {
+  try {
+    const fd = await openFile(directory, 'r');
+    await fsyncFile(fd).finally(() => closeFile(fd));
+  } catch {
+    // The data is already synced; only the directory entry's durability is at stake.
+  }
+}

@@ -1,0 +1,26 @@
+/**
+ * In-process stores for `memory` / `memory:NAME`: for tests and for library users who seed or
+ * inspect data in code. Documents are kept as given; readers get copies.
+ */
+import { ExactNumber } from '../../formats/exact-number.js';
+import type { Doc, JsonValue } from '../../types.js';
+
+export type MemoryStore = Map<string, Map<string, Doc>>;
+
+const stores = new Map<string, MemoryStore>();
+
+/** The named store (created empty on first use). `memory` alone is `memory:default`. */
+export function memoryStore(name = 'default'): MemoryStore {
+  let store = stores.get(name);
+  if (!store) stores.set(name, (store = new Map()));
+  return store;
+}
+
+/** Deep copy that keeps ExactNumber values (immutable, so shared) where structuredClone would flatten them. */
+export function copyValue<T extends JsonValue>(value: T): T {
+  if (value === null || typeof value !== 'object' || value instanceof ExactNumber) return value;
+  if (Array.isArray(value)) return value.map(copyValue) as T;
+  const out: { [key: string]: JsonValue } = {};
+  for (const key of Object.keys(value)) out[key] = copyValue((value as { [key: string]: JsonValue })[key]!);
+  return out as T;
+}
