@@ -14,6 +14,7 @@ import { connectFirestore, Code, grpcCode, isTargetError, isTransientFirestoreEr
 import { firestoreConfig, firestoreLabel } from '../stores/firestore/config.js';
 import { groupForCommits, MAX_WRITES_PER_COMMIT } from '../stores/firestore/batches.js';
 import { badName, encodeDoc, type FirestoreData } from '../stores/firestore/encode.js';
+import { conflictOutcome } from '../stores/common/conflict.js';
 import { writeIsolating } from '../stores/common/isolate.js';
 import { redact } from '../util/redact.js';
 import { withRetry } from '../stores/common/retry.js';
@@ -108,14 +109,10 @@ export function createFirestoreSink({ client, label, identity, options }: Firest
     );
 
   const rejection = (error: unknown, mode: 'set' | 'create', id: string): WriteOutcome => {
-    if (mode === 'create' && grpcCode(error) === Code.ALREADY_EXISTS) return conflict(id);
-    return { status: 'failed', reason: `Firestore rejected the document: ${redact(messageOf(error))}` };
+    // ALREADY_EXISTS: created by someone else between the existence check and the commit.
+    const conflict = mode === 'create' && grpcCode(error) === Code.ALREADY_EXISTS ? conflictOutcome(options.onConflict, id) : undefined;
+    return conflict ?? { status: 'failed', reason: `Firestore rejected the document: ${redact(messageOf(error))}` };
   };
-
-  const conflict = (id: string): WriteOutcome =>
-    options.onConflict === 'skip'
-      ? { status: 'skipped', reason: 'exists in target' }
-      : { status: 'failed', reason: `conflict: _id ${id} exists in target` };
 
   return {
     label,
@@ -153,9 +150,9 @@ export function createFirestoreSink({ client, label, identity, options }: Firest
           throw fatalError('firestore-read-failed', `cannot check existing documents in ${label} collection ${collection}: ${redact(messageOf(error))}`, error);
         }
         pending = pending.filter((p) => {
-          if (!exists.has(p.id)) return true;
-          outcomes[p.index] = conflict(p.id);
-          return false;
+          const conflict = exists.has(p.id) ? conflictOutcome(options.onConflict, p.id) : undefined;
+          if (conflict) outcomes[p.index] = conflict;
+          return !conflict;
         });
       }
       await Promise.all(groupForCommits(pending).map((group) => commitIsolating(collection, group, mode, outcomes, signal)));

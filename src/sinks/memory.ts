@@ -1,3 +1,4 @@
+import { conflictOutcome } from '../stores/common/conflict.js';
 import { copyValue, memoryStore } from '../stores/memory/store.js';
 import type { AdapterOptions, Doc, ParsedUri, Sink, WriteOutcome } from '../types.js';
 
@@ -17,11 +18,8 @@ export default function memorySink(uri: ParsedUri, options: AdapterOptions): Sin
       const docsById = store.get(collection)!;
       return docs.map((doc) => {
         const id = doc._id as string;
-        if (docsById.has(id) && options.onConflict !== 'overwrite') {
-          return options.onConflict === 'skip'
-            ? { status: 'skipped', reason: 'exists in target' }
-            : { status: 'failed', reason: `conflict: _id ${id} exists in target` };
-        }
+        const conflict = docsById.has(id) ? conflictOutcome(options.onConflict, id) : undefined;
+        if (conflict) return conflict;
         docsById.set(id, copyValue(doc));
         return { status: 'written' };
       });
