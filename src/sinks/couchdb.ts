@@ -40,12 +40,11 @@ interface DocResult {
 }
 
 export default function couchdbSink(uri: ParsedUri, options: AdapterOptions): Sink {
-  const couch = openCouch(resolveEndpoint(uri, options.env));
-  return createCouchSink(couch, options);
+  return createSink(openCouch(resolveEndpoint(uri, options.env)), options);
 }
 
 /** The sink on any CouchClient (a fake in unit tests). */
-export function createCouchSink(couch: CouchClient, options: AdapterOptions): Sink {
+export function createSink(couch: CouchClient, options: AdapterOptions): Sink {
   const { endpoint } = couch;
   const prepared = new Set<string>();
 

@@ -20,11 +20,11 @@ interface Row {
 }
 
 export default function couchdbSource(uri: ParsedUri, options: AdapterOptions): Source {
-  return createCouchSource(openCouch(resolveEndpoint(uri, options.env)), options);
+  return createSource(openCouch(resolveEndpoint(uri, options.env)), options);
 }
 
 /** The source on any CouchClient (a fake in unit tests). */
-export function createCouchSource(couch: CouchClient, options: AdapterOptions): Source {
+export function createSource(couch: CouchClient, options: AdapterOptions): Source {
   const { endpoint } = couch;
   const pageSize = Math.max(1, options.batchSize ?? defaultPageSize);
 

@@ -2,8 +2,8 @@
  * `dynamodb` as a source: every table (or the `--collections` chosen), each read by Scan page by
  * page in `--segments` parallel segments, numbers kept exact, binary as base64, sets as lists.
  */
-import { openDynamoApi } from '../stores/dynamodb/client.js';
-import { identityOf, labelOf, resolveDynamoConfig } from '../stores/dynamodb/config.js';
+import { openDynamoApi, type DynamoApi } from '../stores/dynamodb/client.js';
+import { resolveDynamoConfig } from '../stores/dynamodb/config.js';
 import { dynamoFatal } from '../stores/dynamodb/errors.js';
 import { docFromItem } from '../stores/dynamodb/marshal.js';
 import { freshCursors, scanTable, type SegmentCursor } from '../stores/dynamodb/scan.js';
@@ -11,11 +11,13 @@ import { describeTable, tableName } from '../stores/dynamodb/tables.js';
 import type { AdapterOptions, ParsedUri, Position, Source, SourceChunk, SourceReadOptions } from '../types.js';
 
 export default function dynamodbSource(uri: ParsedUri, options: AdapterOptions): Source {
-  const config = resolveDynamoConfig(uri, options);
-  const api = openDynamoApi(config, options.warn);
-  const prefix = config.tablePrefix;
+  return createSource(openDynamoApi(resolveDynamoConfig(uri, options), options.warn), options);
+}
+
+/** The source on any DynamoApi (a fake in unit tests). */
+export function createSource(api: DynamoApi, options: AdapterOptions): Source {
+  const { label, tablePrefix: prefix } = api;
   const segments = Math.max(1, options.segments ?? 1);
-  const label = labelOf(config);
 
   async function listCollections(): Promise<string[]> {
     const names: string[] = [];
@@ -68,7 +70,7 @@ export default function dynamodbSource(uri: ParsedUri, options: AdapterOptions):
   return {
     label,
     provider: 'dynamodb',
-    identity: async () => identityOf(config),
+    identity: async () => api.identity,
     listCollections,
     count: async (collection) => (await describeTable(api, tableName(prefix, collection)))?.ItemCount,
     read,

@@ -1,17 +1,20 @@
-import { copyValue, memoryStore } from '../stores/memory/store.js';
+import { copyValue, openMemory, type MemoryClient } from '../stores/memory/store.js';
 import type { Doc, ParsedUri, Position, Source, SourceChunk, SourceReadOptions } from '../types.js';
 
 const pageSize = 1000;
 
-/** Reads a memory store collection by collection (sorted), documents in `_id` order. */
 export default function memorySource(uri: ParsedUri, options: { batchSize?: number }): Source {
-  const name = uri.rest || 'default';
-  const store = memoryStore(name);
+  return createSource(openMemory(uri.rest || 'default'), options);
+}
+
+/** Reads a memory store collection by collection (sorted), documents in `_id` order. */
+export function createSource(client: MemoryClient, options: { batchSize?: number }): Source {
+  const { label, collections: store } = client;
   const page = options.batchSize ?? pageSize;
   return {
-    label: `memory:${name}`,
+    label,
     provider: 'memory',
-    identity: async () => `memory:${name}`,
+    identity: async () => label,
     listCollections: async () => [...store.keys()].sort(),
     count: async (collection) => store.get(collection)?.size,
     async *read({ collections, resumeFrom, signal }: SourceReadOptions): AsyncIterable<SourceChunk> {
@@ -27,7 +30,7 @@ export default function memorySource(uri: ParsedUri, options: { batchSize?: numb
           const slice = ids.slice(i, i + page);
           const docs: Doc[] = slice.map((id) => copyValue(store.get(collection)!.get(id)!));
           const position: Position = { collection, after: slice[slice.length - 1]! };
-          yield { collection, docs, position, where: (index) => `memory:${name} ${collection} _id ${slice[index]}` };
+          yield { collection, docs, position, where: (index) => `${label} ${collection} _id ${slice[index]}` };
         }
       }
     },
