@@ -15,8 +15,8 @@ import { openSink, openSource } from './registry.js';
 import { addStats, emptyStats, RunStats } from './pipeline/stats.js';
 import { applyChain } from './transforms/chain.js';
 import { defaultTransforms, loadTransforms, type NamedTransform, type TransformSpec } from './transforms/index.js';
-import { adapterOptions, type StoreOptions } from './pipeline/store-options.js';
-import type { CollectionStats, Doc, Sink, Source, SourceChunk, TransformContext } from './types.js';
+import { adapterOptions } from './pipeline/store-options.js';
+import type { CollectionStats, Doc, PlannedCollection, RunReport, Sink, Source, SourceChunk, StoreOptions, TransformContext } from './types.js';
 import { badId, notADocument } from './pipeline/validate.js';
 
 export interface MigrateOptions extends StoreOptions {
@@ -57,30 +57,6 @@ export interface Progress {
   /** Documents per collection as the store counts them, where that is cheap. */
   expected: Record<string, number>;
   done: boolean;
-}
-
-export interface PlannedCollection {
-  collection: string;
-  /** What the target would create for it (`table agents`), if anything. */
-  wouldCreate?: string;
-}
-
-export interface RunReport {
-  ok: boolean;
-  interrupted: boolean;
-  dryRun: boolean;
-  source: string;
-  target: string;
-  transforms: string[];
-  collections: Record<string, CollectionStats>;
-  total: CollectionStats;
-  durationMs: number;
-  deadLetters: { count: number; path?: string };
-  checkpoint?: string;
-  /** Whether the target can be resumed into (a file target is written whole). */
-  resumable: boolean;
-  /** With dryRun: per collection, what the target would create. */
-  plan?: PlannedCollection[];
 }
 
 const progressIntervalMs = 200;

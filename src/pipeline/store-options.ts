@@ -1,25 +1,7 @@
+import type { AdapterOptions, StoreOptions } from '../types.js';
 import { redact } from '../util/redact.js';
-import type { AdapterOptions, OnConflict } from '../types.js';
 
-/** What a caller may say about the stores of a run (CLI flags, library options). */
-export interface StoreOptions {
-  onConflict?: OnConflict;
-  concurrency?: number;
-  batchSize?: number;
-  /** DynamoDB source: parallel scan segments. */
-  segments?: number;
-  /** DynamoDB: table name prefix. */
-  tablePrefix?: string;
-  /** CouchDB source: include `_design/` documents. */
-  includeDesign?: boolean;
-  /** Retries of transient errors per batch (default 8). */
-  retries?: number;
-  /** Configuration variables (default: process.env). */
-  env?: NodeJS.ProcessEnv;
-  /** Warnings worth a line (never data). Default: stderr, redacted. */
-  warn?: (message: string) => void;
-}
-
+/** The store options a caller gave, with the defaults filled in. */
 export function adapterOptions(options: StoreOptions): AdapterOptions {
   return {
     onConflict: options.onConflict ?? 'overwrite',

@@ -14,7 +14,7 @@ import { formatFromName } from '../stores/file/input.js';
 import { type Output, openFileOutput, openStreamOutput } from '../stores/file/output.js';
 import { stringifyExact } from '../formats/serialize.js';
 import type { AdapterOptions, Doc, ParsedUri, Sink, WriteOutcome } from '../types.js';
-import { usageError } from '../errors.js';
+import { fatalError, usageError } from '../errors.js';
 
 /** Test and library hook: another stream than process.stdout for `file:-`. */
 export interface FileSinkOptions {
@@ -103,7 +103,7 @@ export default function fileSink(uri: ParsedUri, options: AdapterOptions & FileS
     async prepare(collection) {
       if (collection === current) return;
       if (written.includes(collection)) {
-        throw new Error(`file sink: collection "${collection}" was already written and closed; a file takes each collection's documents in one run of writes`);
+        throw fatalError('file-collection-order', `file sink: collection "${collection}" was already written and closed; a file takes each collection's documents in one run of writes`);
       }
       const out = await opened();
       await out.write(layout.collection(collection, written.length === 0, currentHasDocs));
@@ -113,7 +113,7 @@ export default function fileSink(uri: ParsedUri, options: AdapterOptions & FileS
     },
     async write(collection, docs): Promise<WriteOutcome[]> {
       if (collection !== current) {
-        throw new Error(`file sink: write for collection "${collection}" while "${current ?? '(none)'}" is open; prepare it first, and finish each collection before the next`);
+        throw fatalError('file-collection-order', `file sink: write for collection "${collection}" while "${current ?? '(none)'}" is open; prepare it first, and finish each collection before the next`);
       }
       if (docs.length > 0) {
         await (await opened()).write(layout.docs(collection, docs, !currentHasDocs));

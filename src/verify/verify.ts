@@ -19,8 +19,8 @@ import { sharedSignal } from '../pipeline/signals.js';
 import { applyChain } from '../transforms/chain.js';
 import { defaultTransforms, loadTransforms, type NamedTransform, type TransformSpec } from '../transforms/index.js';
 import stripCouchMeta from '../transforms/strip-couch-meta.js';
-import { adapterOptions, type StoreOptions } from '../pipeline/store-options.js';
-import type { AdapterOptions, Doc, Source } from '../types.js';
+import { adapterOptions } from '../pipeline/store-options.js';
+import type { AdapterOptions, Doc, Source, StoreOptions } from '../types.js';
 import { badId, notADocument } from '../pipeline/validate.js';
 import { canonical } from './canonical.js';
 
