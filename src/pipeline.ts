@@ -13,11 +13,10 @@ import { redact } from './util/redact.js';
 import { sharedSignal } from './pipeline/signals.js';
 import { openSink, openSource } from './registry.js';
 import { addStats, emptyStats, RunStats } from './pipeline/stats.js';
-import { applyChain } from './transforms/chain.js';
 import { defaultTransforms, loadTransforms, type NamedTransform, type TransformSpec } from './transforms/index.js';
 import { adapterOptions } from './pipeline/store-options.js';
-import type { CollectionStats, Doc, PlannedCollection, RunReport, Sink, Source, SourceChunk, StoreOptions, TransformContext } from './types.js';
-import { badId, notADocument } from './pipeline/validate.js';
+import type { CollectionStats, Doc, PlannedCollection, RunReport, Sink, Source, SourceChunk, StoreOptions } from './types.js';
+import { prepareDocuments } from './pipeline/prepare.js';
 
 export interface MigrateOptions extends StoreOptions {
   /** A URI (`file:backup.json`, `couchdb://host:5984`, `dynamodb`, `memory:name`, ...) or a Source. */
@@ -257,42 +256,23 @@ interface ChunkContext {
 
 /** Transforms, validates and hands over one source chunk. */
 async function handleChunk(chunk: SourceChunk, c: ChunkContext): Promise<void> {
-  const { collection, docs } = chunk;
+  const { collection } = chunk;
   const stats = c.stats.of(collection);
   const ticket = c.writer.ticket(chunk.position);
-  const context: TransformContext = { collection, source: c.source.label, target: c.sink.label };
-  const fail = (doc: unknown, reason: string, index: number) => {
-    stats.failed++;
-    c.deadLetters.add({ collection, _id: (doc as Doc | null)?._id, reason, where: chunk.where?.(index), doc });
-  };
-  for (let i = 0; i < docs.length; i++) {
-    const raw = docs[i];
-    stats.read++;
-    const notObject = notADocument(raw);
-    if (notObject) {
-      fail(raw, notObject, i);
-      continue;
-    }
-    let result = applyChain(c.transforms, raw as Doc, context);
-    if (result instanceof Promise) result = await result;
-    if ('error' in result) {
-      fail(raw, result.error, i);
-      continue;
-    }
-    if (result.docs.length === 0) stats.dropped++;
-    for (const doc of result.docs) {
-      const reason = notADocument(doc) ?? badId(doc) ?? c.sink.check?.(doc, collection);
-      if (reason) {
-        fail(doc, reason, i);
-        continue;
-      }
-      if (c.dryRun) {
-        stats.written++;
-        continue;
-      }
-      const wait = c.writer.add(collection, doc, ticket);
-      if (wait) await wait;
-    }
-  }
+  await prepareDocuments(chunk.docs, {
+    transforms: c.transforms,
+    context: { collection, source: c.source.label, target: c.sink.label },
+    check: c.sink.check?.bind(c.sink),
+    counts: stats,
+    accept: (doc) => {
+      if (!c.dryRun) return c.writer.add(collection, doc, ticket);
+      stats.written++;
+      return undefined;
+    },
+    reject: (doc, reason, index) => {
+      stats.failed++;
+      c.deadLetters.add({ collection, _id: (doc as Doc | null)?._id, reason, where: chunk.where?.(index), doc });
+    },
+  });
   c.writer.seal(ticket);
 }
