@@ -157,6 +157,19 @@ export interface SinkFactory {
   (uri: ParsedUri, options: AdapterOptions): Sink | Promise<Sink>;
 }
 
+/** How far a run is: handed to `onProgress` as it advances and once at the end. */
+export interface Progress {
+  /** Collection being read. */
+  collection?: string;
+  collections: Record<string, CollectionStats>;
+  elapsedMs: number;
+  /** Units done / total from the source (bytes of a file), when it knows them. */
+  source?: { done: number; total: number };
+  /** Documents per collection as the store counts them, where that is cheap. */
+  expected: Record<string, number>;
+  done: boolean;
+}
+
 /** What the target would create for a collection in a dry run (`table agents`), if anything. */
 export interface PlannedCollection {
   collection: string;
