@@ -14,8 +14,8 @@ import { corpus as fullCorpus, sortById, uniquePrefix } from './corpus.js';
 export interface ConformanceOptions {
   /** Opens a sink on the store; `batchSize` and `onConflict` when given. */
   sink(options?: { batchSize?: number; onConflict?: OnConflict }): Promise<Sink>;
-  /** Opens a source on the same store; `batchSize` is its page size when given. */
-  source(options?: { batchSize?: number }): Promise<Source>;
+  /** Opens a source on the same store; `batchSize` is its page size when given, `warn` hears its lines. */
+  source(options?: { batchSize?: number; warn?: (message: string) => void }): Promise<Source>;
   /** The corpus this store must carry exactly (default: the full corpus). */
   corpus?: () => Record<string, Doc[]>;
   /** Maps documents read back before comparing, where the store's documented limits call for it. */
@@ -152,6 +152,21 @@ export function describeConformance(name: string, options: ConformanceOptions): 
       expect(new Set(chunks.map((c) => c.collection))).toEqual(new Set([`${prefix}_empty`, `${prefix}_full`]));
       expect(docsOf(chunks, `${prefix}_empty`)).toEqual([]);
       expect(docsOf(chunks, `${prefix}_full`).map((d) => d._id)).toEqual(['x']);
+    });
+
+    test('a chosen collection the store does not hold: nothing is read from it, and a line names it', async () => {
+      const prefix = uniquePrefix();
+      const sink = await options.sink();
+      await writeAll(sink, `${prefix}_present`, [{ _id: 'p' }]);
+      await sink.close(true);
+      const warnings: string[] = [];
+      const source = await options.source({ warn: (line) => warnings.push(line) });
+      const chunks = await readAll(source, [`${prefix}_present`, `${prefix}_absent`]);
+      await source.close();
+      expect(normalize(docsOf(chunks, `${prefix}_present`))).toEqual([{ _id: 'p' }]);
+      expect(docsOf(chunks, `${prefix}_absent`)).toEqual([]);
+      // A store that cannot list (the Firestore emulator) cannot tell a missing collection from an empty one.
+      if ((options.lists ?? 'collections') !== 'refused') expect(warnings.join('\n')).toContain(`${prefix}_absent`);
     });
 
     test('resumes after any chunk position without losing a document', async () => {

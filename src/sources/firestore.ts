@@ -10,6 +10,7 @@
  * here: a cheap, always-correct filter given id order.
  */
 import { fatalError, isEtlError, messageOf, usageError } from '../errors.js';
+import { collectionsToRead } from '../stores/common/collections.js';
 import { Code, grpcCode, openFirestoreClient, type FirestoreReader } from '../stores/firestore/client.js';
 import { firestoreConfig } from '../stores/firestore/config.js';
 import type { AdapterOptions, Doc, ParsedUri, Position, Source, SourceChunk, SourceReadOptions } from '../types.js';
@@ -44,11 +45,10 @@ export function createSource(client: FirestoreReader, options: Pick<AdapterOptio
     listCollections,
     count: (collection) => client.count(collection),
     async *read({ collections, resumeFrom, signal }: SourceReadOptions): AsyncIterable<SourceChunk> {
-      const names = collections ? [...collections].sort() : await listCollections();
-      const resumeCollection = resumeFrom?.collection as string | undefined;
-      for (const collection of names) {
-        if (resumeCollection !== undefined && collection < resumeCollection) continue;
-        const afterId = collection === resumeCollection ? (resumeFrom?.lastId as string | undefined) : undefined;
+      // With collections chosen, nothing is listed (the emulator cannot): a missing one reads as empty.
+      const names = collectionsToRead(collections ? undefined : await listCollections(), { collections, resumeFrom, missing: () => {} });
+      for (const { collection, resumeAt } of names) {
+        const afterId = resumeAt?.lastId as string | undefined;
         const start: Position = afterId === undefined ? { collection } : { collection, lastId: afterId };
         yield { collection, docs: [], position: start };
         let docs: Doc[] = [];
