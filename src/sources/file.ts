@@ -1,6 +1,6 @@
 /**
  * `file:PATH` source: export files (`.json`, what export.py writes, any key order, any size) and
- * our NDJSON format (`.ndjson`/`.jsonl`, see src/json/ndjson-reader.ts), either gzipped (`.gz`).
+ * our NDJSON format (`.ndjson`/`.jsonl`, see formats/ndjson-reader.ts), either gzipped (`.gz`).
  * `file:-` reads stdin, sniffing gzip and the format. Memory stays flat: documents are found by a
  * byte scanner and parsed one at a time, never the whole file.
  *
