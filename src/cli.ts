@@ -6,13 +6,13 @@ import { createRequire } from 'node:module';
 import yargs, { type Argv } from 'yargs';
 import { hideBin } from 'yargs/helpers';
 import { isEtlError, messageOf } from './errors.js';
-import { migrate, type MigrateOptions, type RunReport } from './pipeline.js';
+import { migrate, type MigrateOptions } from './pipeline.js';
 import { inputFormats } from './formats/input-format.js';
 import { redact } from './util/redact.js';
 import { isStdio, keepsData, sinkSchemes, sourceSchemes } from './registry.js';
 import { chooseMode, progressView } from './cli/progress.js';
 import { formatComparison, formatSummary } from './cli/summary.js';
-import type { OnConflict } from './types.js';
+import type { OnConflict, RunReport } from './types.js';
 import { verify, type VerifyReport } from './verify/verify.js';
 
 export const exitCodes = { ok: 0, documentsFailed: 1, usage: 2, fatal: 3, interrupted: 130 } as const;
@@ -121,9 +121,9 @@ function exitCodeOf(report: RunReport): number {
 }
 
 function reportError(error: unknown, verbose: boolean, resume?: string): number {
-  const code = isEtlError(error) ? (error.kind === 'usage' ? exitCodes.usage : error.kind === 'interrupted' ? exitCodes.interrupted : exitCodes.fatal) : exitCodes.fatal;
+  const code = isEtlError(error) && error.kind === 'usage' ? exitCodes.usage : exitCodes.fatal;
   let line = `gofannon-etl: ${redact(messageOf(error))}`;
-  const partial = isEtlError(error) ? (error.report as RunReport | undefined) : undefined;
+  const partial = isEtlError(error) ? error.report : undefined;
   if (partial) line += ` (${partial.total.written} documents were written before it)`;
   process.stderr.write(`${line}\n`);
   if (resume && partial) process.stderr.write(`To continue where it stopped: ${resume}\n`);
@@ -224,7 +224,7 @@ async function runMigrate(argv: string[], args: CommonArgs & { 'dry-run': boolea
     }
   } catch (error) {
     view.stop();
-    const partial = isEtlError(error) ? (error.report as RunReport | undefined) : undefined;
+    const partial = isEtlError(error) ? error.report : undefined;
     process.exitCode = reportError(error, args.verbose, args.checkpoint && partial?.resumable ? resumeCommand(argv) : undefined);
   }
 }

@@ -1,6 +1,6 @@
 /** The library API: `import { migrate } from 'gofannon-etl'`. */
 export { migrate } from './pipeline.js';
-export type { MigrateOptions, RunReport, Progress, PlannedCollection } from './pipeline.js';
+export type { MigrateOptions } from './pipeline.js';
 export { openSource, openSink, parseUri, sourceSchemes, sinkSchemes } from './registry.js';
 export { builtinTransforms } from './transforms/index.js';
 export { memoryStore } from './stores/memory/store.js';

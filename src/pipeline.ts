@@ -10,14 +10,14 @@ import { DeadLetters } from './pipeline/dead-letter.js';
 import { EtlError, fatalError, isEtlError, messageOf, usageError } from './errors.js';
 import { writePrivateAtomic } from './util/private-file.js';
 import { redact } from './util/redact.js';
-import { sharedSignal } from './pipeline/signals.js';
+import { runSignals, type RunSignals } from './pipeline/signals.js';
+import { ProgressReporter } from './pipeline/progress-reporter.js';
 import { openSink, openSource } from './registry.js';
-import { addStats, emptyStats, RunStats } from './pipeline/stats.js';
-import { applyChain } from './transforms/chain.js';
+import { mergeStats, RunStats } from './pipeline/stats.js';
 import { defaultTransforms, loadTransforms, type NamedTransform, type TransformSpec } from './transforms/index.js';
-import { adapterOptions, type StoreOptions } from './pipeline/store-options.js';
-import type { CollectionStats, Doc, Sink, Source, SourceChunk, TransformContext } from './types.js';
-import { badId, notADocument } from './pipeline/validate.js';
+import { adapterOptions } from './pipeline/store-options.js';
+import type { Doc, PlannedCollection, Progress, RunReport, Sink, Source, SourceChunk, StoreOptions } from './types.js';
+import { prepareDocuments } from './pipeline/prepare.js';
 
 export interface MigrateOptions extends StoreOptions {
   /** A URI (`file:backup.json`, `couchdb://host:5984`, `dynamodb`, `memory:name`, ...) or a Source. */
@@ -47,44 +47,6 @@ export interface MigrateOptions extends StoreOptions {
   cwd?: string;
 }
 
-export interface Progress {
-  /** Collection being read. */
-  collection?: string;
-  collections: Record<string, CollectionStats>;
-  elapsedMs: number;
-  /** Units done / total from the source (bytes of a file), when it knows them. */
-  source?: { done: number; total: number };
-  /** Documents per collection as the store counts them, where that is cheap. */
-  expected: Record<string, number>;
-  done: boolean;
-}
-
-export interface PlannedCollection {
-  collection: string;
-  /** What the target would create for it (`table agents`), if anything. */
-  wouldCreate?: string;
-}
-
-export interface RunReport {
-  ok: boolean;
-  interrupted: boolean;
-  dryRun: boolean;
-  source: string;
-  target: string;
-  transforms: string[];
-  collections: Record<string, CollectionStats>;
-  total: CollectionStats;
-  durationMs: number;
-  deadLetters: { count: number; path?: string };
-  checkpoint?: string;
-  /** Whether the target can be resumed into (a file target is written whole). */
-  resumable: boolean;
-  /** With dryRun: per collection, what the target would create. */
-  plan?: PlannedCollection[];
-}
-
-const progressIntervalMs = 200;
-
 function checkOptions(options: MigrateOptions): void {
   const positive = (name: string, value: number | undefined) => {
     if (value !== undefined && (!Number.isInteger(value) || value < 1)) throw usageError('bad-option', `${name} must be a whole number of at least 1, not ${value}`);
@@ -98,13 +60,6 @@ function checkOptions(options: MigrateOptions): void {
   }
   if (options.resume && !options.checkpoint) throw usageError('bad-option', '--resume needs --checkpoint FILE');
   if (options.resume && options.dryRun) throw usageError('bad-option', '--resume and --dry-run do not go together');
-}
-
-/** Adds the counts of `more` into a copy of `into`, collection by collection. */
-function mergeStats(into: Record<string, CollectionStats>, more: Record<string, CollectionStats>): Record<string, CollectionStats> {
-  const out: Record<string, CollectionStats> = structuredClone(into);
-  for (const [name, s] of Object.entries(more)) addStats((out[name] ??= emptyStats()), s);
-  return out;
 }
 
 /** Runs one migration (or dry run) to the end and reports it. Fatal errors throw an EtlError carrying the partial report. */
@@ -128,6 +83,28 @@ export async function migrate(options: MigrateOptions): Promise<RunReport> {
   return run(options, source, sink, transforms, warn, started);
 }
 
+/** What every step of a run works on. */
+interface Run {
+  options: MigrateOptions;
+  source: Source;
+  sink: Sink;
+  transforms: NamedTransform[];
+  dryRun: boolean;
+  /** The chosen collections; undefined for every one the source holds. */
+  collections?: string[];
+  signals: RunSignals;
+  stats: RunStats;
+  deadLetters: DeadLetters;
+  checkpointer?: Checkpointer;
+  writer: BatchWriter;
+  progress: ProgressReporter;
+  /** With dryRun: what the target would create, per collection. */
+  plan: PlannedCollection[];
+  started: number;
+  warn: (message: string) => void;
+}
+
+/** A run's steps in order: signals, checkpoint, the main loop, teardown, the report. */
 async function run(
   options: MigrateOptions,
   source: Source,
@@ -137,14 +114,8 @@ async function run(
   started: number,
 ): Promise<RunReport> {
   const dryRun = options.dryRun ?? false;
-  const stats = new RunStats();
   const collections = options.collections?.length ? options.collections : undefined;
-  // Stopping (Ctrl-C) ends reading; `hard` also cancels writes in flight (fatal errors).
-  const hard = new AbortController();
-  const stop = options.signal;
-  const writing = sharedSignal(hard.signal);
-  const reading = sharedSignal(stop, hard.signal);
-
+  const signals = runSignals(options.signal);
   const deadLetters = new DeadLetters(options.deadLetter, Boolean(options.resume), warn);
   let checkpointer: Checkpointer | undefined;
   try {
@@ -155,82 +126,16 @@ async function run(
     await closeQuietly(() => source.close());
     throw error;
   }
+  const stats = new RunStats();
+  const saved = savedTotals(checkpointer, stats, deadLetters);
+  const writer = new BatchWriter(sink, stats, deadLetters, signals.writing, (position) => checkpointer?.advance(position, saved.stats, saved.deadLetters));
+  const progress = new ProgressReporter(options.onProgress, source, stats, started);
+  const r: Run = { options, source, sink, transforms, dryRun, collections, signals, stats, deadLetters, checkpointer, writer, progress, plan: [], started, warn };
 
-  const cumulative = () => mergeStats(checkpointer?.previous.stats ?? {}, stats.toJSON());
-  const allDeadLetters = () => (checkpointer?.previous.deadLetters ?? 0) + deadLetters.count;
-  const writer = new BatchWriter(sink, stats, deadLetters, writing, (position) => checkpointer?.advance(position, cumulative, allDeadLetters));
-  const plan: PlannedCollection[] = [];
-  const expected: Record<string, number> = {};
-  let lastProgress = 0;
-  let current: string | undefined;
-  const progress = (done: boolean) => {
-    if (!options.onProgress) return;
-    const now = Date.now();
-    if (!done && now - lastProgress < progressIntervalMs) return;
-    lastProgress = now;
-    options.onProgress({ collection: current, collections: stats.toJSON(), elapsedMs: now - started, source: source.progress?.(), expected, done });
-  };
-
-  let failure: unknown;
-  try {
-    await sink.begin?.({ sourceProvider: source.provider });
-    const chunks = source.read({
-      collections: collections ? new Set(collections) : undefined,
-      resumeFrom: checkpointer?.resumeFrom,
-      signal: reading,
-    });
-    for await (const chunk of chunks) {
-      if (chunk.collection !== current) {
-        await writer.drain();
-        current = chunk.collection;
-        stats.of(current);
-        if (options.onProgress && source.count) {
-          const count = await source.count(current).catch(() => undefined);
-          if (count !== undefined) expected[current] = count;
-        }
-        if (dryRun) plan.push({ collection: current, wouldCreate: await sink.wouldCreate?.(current) });
-        else await sink.prepare(current);
-      }
-      await handleChunk(chunk, { transforms, sink, stats, writer, deadLetters, dryRun, source });
-      progress(false);
-      if (stop?.aborted) break;
-    }
-    if (stop?.aborted) await writer.settle();
-    else await writer.drain();
-  } catch (error) {
-    // A source that honours the stop signal ends by throwing an AbortError: that is an interruption.
-    if (!(stop?.aborted && (error as Error)?.name === 'AbortError')) {
-      failure = error;
-      hard.abort();
-    }
-    await writer.settle();
-  }
-
-  const interrupted = !failure && Boolean(stop?.aborted);
-  const complete = !failure && !interrupted;
-  await closeQuietly(() => sink.close(complete && !dryRun), failure === undefined ? (e) => (failure = e) : undefined);
-  await closeQuietly(() => source.close());
-  await deadLetters.close();
-  if (checkpointer) await checkpointer.save(cumulative(), allDeadLetters(), complete);
-  progress(true);
-  if (complete) for (const t of transforms) for (const line of t.finish?.() ?? []) warn(line);
-
-  const total = stats.total();
-  const report: RunReport = {
-    ok: !failure && !interrupted && total.failed === 0,
-    interrupted,
-    dryRun,
-    source: source.label,
-    target: sink.label,
-    transforms: transforms.map((t) => t.name),
-    collections: stats.toJSON(),
-    total,
-    durationMs: Date.now() - started,
-    deadLetters: { count: deadLetters.count, path: deadLetters.count > 0 ? options.deadLetter : undefined },
-    checkpoint: options.checkpoint,
-    resumable: sink.resumable !== false,
-    ...(dryRun ? { plan } : {}),
-  };
+  let failure = await copy(r);
+  const interrupted = !failure && Boolean(signals.stop?.aborted);
+  failure = await teardown(r, failure, interrupted);
+  const report = runReport(r, failure, interrupted);
   if (options.report) await writePrivateAtomic(options.report, JSON.stringify(report, null, 2) + '\n');
   if (failure) {
     const error: EtlError = isEtlError(failure) ? failure : fatalError('run-failed', redact(messageOf(failure)), failure);
@@ -238,6 +143,94 @@ async function run(
     throw error;
   }
   return report;
+}
+
+/** Counts and dead letters of the whole migration, earlier runs of a resumed one included: what a checkpoint saves. */
+function savedTotals(checkpointer: Checkpointer | undefined, stats: RunStats, deadLetters: DeadLetters) {
+  return {
+    stats: () => mergeStats(checkpointer?.previous.stats ?? {}, stats.toJSON()),
+    deadLetters: () => (checkpointer?.previous.deadLetters ?? 0) + deadLetters.count,
+  };
+}
+
+/**
+ * The main loop: every chunk of the source through the transforms to the writer, each collection
+ * prepared (or, dry, planned) before its first chunk. Stops reading when the run is stopped.
+ * Answers the error that ended the run, or undefined when it ended well or was interrupted.
+ */
+async function copy(r: Run): Promise<unknown> {
+  const { source, sink, writer, signals } = r;
+  try {
+    await sink.begin?.({ sourceProvider: source.provider });
+    const chunks = source.read({
+      collections: r.collections ? new Set(r.collections) : undefined,
+      resumeFrom: r.checkpointer?.resumeFrom,
+      signal: signals.reading,
+    });
+    for await (const chunk of chunks) {
+      if (chunk.collection !== r.progress.current) await enterCollection(r, chunk.collection);
+      await handleChunk(chunk, r);
+      r.progress.report(false);
+      if (signals.stop?.aborted) break;
+    }
+    if (signals.stop?.aborted) await writer.settle();
+    else await writer.drain();
+    return undefined;
+  } catch (error) {
+    // A source that honours the stop signal ends by throwing an AbortError: that is an interruption.
+    const interruption = signals.stop?.aborted && (error as Error)?.name === 'AbortError';
+    if (!interruption) signals.fail();
+    await writer.settle();
+    return interruption ? undefined : error;
+  }
+}
+
+/** Before a collection's first chunk: the previous collection's batches answered, this one's container prepared. */
+async function enterCollection(r: Run, collection: string): Promise<void> {
+  await r.writer.drain();
+  r.stats.of(collection);
+  await r.progress.enter(collection);
+  if (r.dryRun) r.plan.push({ collection, wouldCreate: await r.sink.wouldCreate?.(collection) });
+  else await r.sink.prepare(collection);
+}
+
+/**
+ * Closes both ends and the dead letters and saves the checkpoint, whatever happened. A target that
+ * fails to close (a file not finished) fails a run that had not failed yet; answers the run's failure.
+ */
+async function teardown(r: Run, failure: unknown, interrupted: boolean): Promise<unknown> {
+  const complete = !failure && !interrupted;
+  await closeQuietly(() => r.sink.close(complete && !r.dryRun), failure === undefined ? (e) => (failure = e) : undefined);
+  await closeQuietly(() => r.source.close());
+  await r.deadLetters.close();
+  if (r.checkpointer) {
+    const saved = savedTotals(r.checkpointer, r.stats, r.deadLetters);
+    await r.checkpointer.save(saved.stats(), saved.deadLetters(), complete);
+  }
+  r.progress.report(true);
+  // What the transforms have to say about the whole run (e.g. fields they never found).
+  if (complete) for (const t of r.transforms) for (const line of t.finish?.() ?? []) r.warn(line);
+  return failure;
+}
+
+function runReport(r: Run, failure: unknown, interrupted: boolean): RunReport {
+  const total = r.stats.total();
+  const { options, deadLetters } = r;
+  return {
+    ok: !failure && !interrupted && total.failed === 0,
+    interrupted,
+    dryRun: r.dryRun,
+    source: r.source.label,
+    target: r.sink.label,
+    transforms: r.transforms.map((t) => t.name),
+    collections: r.stats.toJSON(),
+    total,
+    durationMs: Date.now() - r.started,
+    deadLetters: { count: deadLetters.count, path: deadLetters.count > 0 ? options.deadLetter : undefined },
+    checkpoint: options.checkpoint,
+    resumable: r.sink.resumable !== false,
+    ...(r.dryRun ? { plan: r.plan } : {}),
+  };
 }
 
 /** The run's checkpoint, if asked for; with --resume, the saved one, after checking it belongs to this run. */
@@ -269,59 +262,31 @@ async function closeQuietly(close: () => Promise<void>, onError?: (error: unknow
   }
 }
 
-interface ChunkContext {
-  transforms: NamedTransform[];
-  sink: Sink;
-  stats: RunStats;
-  writer: BatchWriter;
-  deadLetters: DeadLetters;
-  dryRun: boolean;
-  source: Source;
-}
-
 /** Transforms, validates and hands over one source chunk. */
-async function handleChunk(chunk: SourceChunk, c: ChunkContext): Promise<void> {
-  const { collection, docs } = chunk;
+async function handleChunk(chunk: SourceChunk, c: Run): Promise<void> {
+  const { collection } = chunk;
   const stats = c.stats.of(collection);
   const ticket = c.writer.ticket(chunk.position);
-  const context: TransformContext = { collection, source: c.source.label, target: c.sink.label };
-  const fail = (doc: unknown, reason: string, index: number) => {
-    stats.failed++;
-    c.deadLetters.add({ collection, _id: (doc as Doc | null)?._id, reason, where: chunk.where?.(index), doc });
-  };
+  // Entries the source read but could not give as documents: counted as read, dead-lettered.
   for (const entry of chunk.refused ?? []) {
     stats.read++;
     stats.failed++;
     c.deadLetters.add({ collection, _id: (entry.doc as Doc | null)?._id, reason: entry.reason, where: entry.where, doc: entry.doc });
   }
-  for (let i = 0; i < docs.length; i++) {
-    const raw = docs[i];
-    stats.read++;
-    const notObject = notADocument(raw);
-    if (notObject) {
-      fail(raw, notObject, i);
-      continue;
-    }
-    let result = applyChain(c.transforms, raw as Doc, context);
-    if (result instanceof Promise) result = await result;
-    if ('error' in result) {
-      fail(raw, result.error, i);
-      continue;
-    }
-    if (result.docs.length === 0) stats.dropped++;
-    for (const doc of result.docs) {
-      const reason = notADocument(doc) ?? badId(doc) ?? c.sink.check?.(doc, collection);
-      if (reason) {
-        fail(doc, reason, i);
-        continue;
-      }
-      if (c.dryRun) {
-        stats.written++;
-        continue;
-      }
-      const wait = c.writer.add(collection, doc, ticket);
-      if (wait) await wait;
-    }
-  }
+  await prepareDocuments(chunk.docs, {
+    transforms: c.transforms,
+    context: { collection, source: c.source.label, target: c.sink.label },
+    check: c.sink.check?.bind(c.sink),
+    counts: stats,
+    accept: (doc) => {
+      if (!c.dryRun) return c.writer.add(collection, doc, ticket);
+      stats.written++;
+      return undefined;
+    },
+    reject: (doc, reason, index) => {
+      stats.failed++;
+      c.deadLetters.add({ collection, _id: (doc as Doc | null)?._id, reason, where: chunk.where?.(index), doc });
+    },
+  });
   c.writer.seal(ticket);
 }

@@ -1,33 +1,34 @@
 /**
- * Adapters by URI scheme. Each entry imports its module only when used, so the AWS, Google and
- * CouchDB SDKs load only for runs that need them.
+ * Stores by URI scheme: one line per store, naming its two halves (null is a target only). Each
+ * half's module is imported only when used, so the AWS, Google and CouchDB SDKs load only for runs
+ * that need them.
  */
 import { usageError } from './errors.js';
 import type { AdapterOptions, ParsedUri, Sink, SinkFactory, Source, SourceFactory } from './types.js';
 
 type Loader<T> = () => Promise<{ default: T }>;
 
-const sources: Record<string, Loader<SourceFactory>> = {
-  file: () => import('./sources/file.js'),
-  memory: () => import('./sources/memory.js'),
-  couchdb: () => import('./sources/couchdb.js'),
-  couchdbs: () => import('./sources/couchdb.js'),
-  dynamodb: () => import('./sources/dynamodb.js'),
-  firestore: () => import('./sources/firestore.js'),
+interface Store {
+  source?: Loader<SourceFactory>;
+  sink?: Loader<SinkFactory>;
+}
+
+const store = (source: Loader<SourceFactory> | undefined, sink: Loader<SinkFactory>): Store => ({ source, sink });
+
+const couchdb = store(() => import('./sources/couchdb.js'), () => import('./sinks/couchdb.js'));
+
+const stores: Record<string, Store> = {
+  file: store(() => import('./sources/file.js'), () => import('./sinks/file.js')),
+  memory: store(() => import('./sources/memory.js'), () => import('./sinks/memory.js')),
+  null: store(undefined, () => import('./sinks/null.js')),
+  couchdb,
+  couchdbs: couchdb,
+  dynamodb: store(() => import('./sources/dynamodb.js'), () => import('./sinks/dynamodb.js')),
+  firestore: store(() => import('./sources/firestore.js'), () => import('./sinks/firestore.js')),
 };
 
-const sinks: Record<string, Loader<SinkFactory>> = {
-  file: () => import('./sinks/file.js'),
-  memory: () => import('./sinks/memory.js'),
-  null: () => import('./sinks/null.js'),
-  couchdb: () => import('./sinks/couchdb.js'),
-  couchdbs: () => import('./sinks/couchdb.js'),
-  dynamodb: () => import('./sinks/dynamodb.js'),
-  firestore: () => import('./sinks/firestore.js'),
-};
-
-export const sourceSchemes = Object.keys(sources);
-export const sinkSchemes = Object.keys(sinks);
+export const sourceSchemes = Object.keys(stores).filter((scheme) => stores[scheme]!.source);
+export const sinkSchemes = Object.keys(stores).filter((scheme) => stores[scheme]!.sink);
 
 /**
  * `file:backup.json`, `couchdb`, `couchdb://user:pass@host:5984`, `dynamodb://localhost:8000`.
@@ -53,14 +54,14 @@ export function keepsData(uri: string): boolean {
 
 export async function openSource(raw: string, options: AdapterOptions): Promise<Source> {
   const uri = parseUri(raw);
-  const load = sources[uri.scheme];
+  const load = stores[uri.scheme]?.source;
   if (!load) throw usageError('unknown-scheme', `unknown source "${uri.scheme}": known sources are ${sourceSchemes.join(', ')}`);
   return (await load()).default(uri, options);
 }
 
 export async function openSink(raw: string, options: AdapterOptions): Promise<Sink> {
   const uri = parseUri(raw);
-  const load = sinks[uri.scheme];
+  const load = stores[uri.scheme]?.sink;
   if (!load) throw usageError('unknown-scheme', `unknown target "${uri.scheme}": known targets are ${sinkSchemes.join(', ')}`);
   return (await load()).default(uri, options);
 }

@@ -140,28 +140,35 @@ export interface CollectionStats {
   failed: number;
 }
 
-/** Options shared by adapters, from the CLI or the library caller. */
-export interface AdapterOptions {
-  onConflict: OnConflict;
+/** What a caller may say about the stores of a run (CLI flags, library options). */
+export interface StoreOptions {
+  /** When the target already has the `_id` (default overwrite). */
+  onConflict?: OnConflict;
   concurrency?: number;
   batchSize?: number;
-  /** DynamoDB: parallel scan segments. */
+  /** DynamoDB source: parallel scan segments. */
   segments?: number;
   /** DynamoDB: table name prefix. */
   tablePrefix?: string;
-  /** CouchDB: include `_design/` documents. */
+  /** CouchDB source: include `_design/` documents. */
   includeDesign?: boolean;
-  /** File source: the file's format, when neither its name nor its content tells (or to force one). */
+  /**
+   * File source: its format (json, ndjson, couchbackup, dynamodb-export, firestore-export, array),
+   * when neither its name nor its content tells, or to force one.
+   */
   format?: InputFormat;
   /** File source: the collection of a file that holds one (couchbackup, array, DynamoDB export); default: named after the file. */
   collectionName?: string;
-  /** Environment to read configuration from (defaults to process.env). */
-  env: NodeJS.ProcessEnv;
-  /** Retry budget for transient errors. */
-  retries: number;
-  /** Receives warnings worth a line on stderr (never data). */
-  warn: (message: string) => void;
+  /** Retries of transient errors per batch (default 8). */
+  retries?: number;
+  /** Configuration variables (default: process.env). */
+  env?: NodeJS.ProcessEnv;
+  /** Warnings worth a line (never data). Default: stderr, redacted. */
+  warn?: (message: string) => void;
 }
+
+/** What a store's halves get: the StoreOptions with their defaults filled in. */
+export type AdapterOptions = StoreOptions & Required<Pick<StoreOptions, 'onConflict' | 'retries' | 'env' | 'warn'>>;
 
 /** What an adapter module under src/sources or src/sinks exports. */
 export interface SourceFactory {
@@ -169,6 +176,44 @@ export interface SourceFactory {
 }
 export interface SinkFactory {
   (uri: ParsedUri, options: AdapterOptions): Sink | Promise<Sink>;
+}
+
+/** How far a run is: handed to `onProgress` as it advances and once at the end. */
+export interface Progress {
+  /** Collection being read. */
+  collection?: string;
+  collections: Record<string, CollectionStats>;
+  elapsedMs: number;
+  /** Units done / total from the source (bytes of a file), when it knows them. */
+  source?: { done: number; total: number };
+  /** Documents per collection as the store counts them, where that is cheap. */
+  expected: Record<string, number>;
+  done: boolean;
+}
+
+/** What the target would create for a collection in a dry run (`table agents`), if anything. */
+export interface PlannedCollection {
+  collection: string;
+  wouldCreate?: string;
+}
+
+/** What a run did: returned by `migrate`, written by `--report`, carried by the error that stopped a run. */
+export interface RunReport {
+  ok: boolean;
+  interrupted: boolean;
+  dryRun: boolean;
+  source: string;
+  target: string;
+  transforms: string[];
+  collections: Record<string, CollectionStats>;
+  total: CollectionStats;
+  durationMs: number;
+  deadLetters: { count: number; path?: string };
+  checkpoint?: string;
+  /** Whether the target can be resumed into (a file target is written whole). */
+  resumable: boolean;
+  /** With dryRun: per collection, what the target would create. */
+  plan?: PlannedCollection[];
 }
 
 /** `scheme:rest`, e.g. `file:backup.json` → { scheme: 'file', rest: 'backup.json', raw }. */

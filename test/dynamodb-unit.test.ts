@@ -23,6 +23,9 @@ function fakeApi(answer: BatchAnswer): DynamoApi & { calls: string[][] } {
   const unused = () => Promise.reject(new Error('not used'));
   return {
     where: '127.0.0.1:1',
+    label: 'dynamodb://127.0.0.1:1',
+    identity: 'dynamodb:http://127.0.0.1:1:',
+    tablePrefix: '',
     calls,
     batchWrite: async (input) => {
       calls.push(input.RequestItems!.t!.map((r) => r.PutRequest!.Item!._id!.S!));

@@ -5,12 +5,13 @@ import { EtlError } from '../src/errors.js';
 import { groupForCommits } from '../src/stores/firestore/batches.js';
 import { firestoreConfig } from '../src/stores/firestore/config.js';
 import { createDecoder } from '../src/stores/firestore/decode.js';
+import { isoTimestamp } from '../src/formats/timestamp.js';
 import { encodeDoc } from '../src/stores/firestore/encode.js';
 import { sameDecimal, storedNumber } from '../src/stores/firestore/numbers.js';
 import { ExactNumber } from '../src/formats/exact-number.js';
-import { isoTimestamp } from '../src/formats/timestamp.js';
-import { createFirestoreSink, type FirestoreWrite, type FirestoreWriteClient } from '../src/sinks/firestore.js';
-import { createFirestoreSource, type FirestoreDocument, type FirestoreReadClient } from '../src/sources/firestore.js';
+import { createSink } from '../src/sinks/firestore.js';
+import { createSource } from '../src/sources/firestore.js';
+import type { FirestoreDocument, FirestoreReader, FirestoreWrite, FirestoreWriter } from '../src/stores/firestore/client.js';
 import type { AdapterOptions, Doc, SourceChunk } from '../src/types.js';
 import { testAdapterOptions } from './helpers.js';
 
@@ -134,7 +135,10 @@ describe('limits', () => {
 function fakeWriteClient(behaviour: { poisoned?: Set<string>; failFirst?: number[]; existing?: Set<string>; error?: (ids: string[]) => Error | undefined }) {
   const committed: FirestoreWrite[][] = [];
   const attempts = { commits: 0 };
-  const client: FirestoreWriteClient = {
+  const client: FirestoreWriter = {
+    label: 'firestore://fake',
+    identity: 'firestore://fake',
+    where: '127.0.0.1:1',
     async commit(_collection, writes, mode) {
       attempts.commits++;
       const transient = behaviour.failFirst?.shift();
@@ -152,8 +156,7 @@ function fakeWriteClient(behaviour: { poisoned?: Set<string>; failFirst?: number
   return { client, committed, attempts };
 }
 
-const sinkWith = (client: FirestoreWriteClient, o: Partial<AdapterOptions> = {}) =>
-  createFirestoreSink({ client, label: 'firestore://fake', identity: 'firestore://fake', options: testAdapterOptions({ retries: 3, ...o }) });
+const sinkWith = (client: FirestoreWriter, o: Partial<AdapterOptions> = {}) => createSink(client, testAdapterOptions({ retries: 3, ...o }));
 
 describe('sink batches', () => {
   const docs = Array.from({ length: 16 }, (_, i) => ({ _id: `d${i}`, i }));
@@ -209,8 +212,11 @@ describe('sink batches', () => {
 });
 
 /** A read client that, like the emulator, ignores the cursor and returns every document. */
-function fakeReadClient(ids: string[], listing: () => Promise<string[]> = async () => ['b', 'a']): FirestoreReadClient & { pulled: number } {
+function fakeReadClient(ids: string[], listing: () => Promise<string[]> = async () => ['b', 'a']): FirestoreReader & { pulled: number } {
   const client = {
+    label: 'firestore://fake',
+    identity: 'firestore://fake',
+    where: '127.0.0.1:1',
     pulled: 0,
     listCollections: listing,
     count: async () => ids.length,
@@ -232,10 +238,10 @@ async function collect(iterable: AsyncIterable<SourceChunk>): Promise<SourceChun
 }
 
 describe('source', () => {
-  const settings = (client: FirestoreReadClient) => ({ client, label: 'firestore://fake', identity: 'firestore://fake', where: '127.0.0.1:1', batchSize: 2 });
+  const sourceOn = (client: FirestoreReader) => createSource(client, { batchSize: 2 });
 
   test('skips ids up to the resume position even when the server ignores the cursor', async () => {
-    const source = createFirestoreSource(settings(fakeReadClient(['a', 'b', 'c', 'd', 'é'])));
+    const source = sourceOn(fakeReadClient(['a', 'b', 'c', 'd', 'é']));
     const chunks = await collect(source.read({ collections: new Set(['x']), resumeFrom: { collection: 'x', lastId: 'b' }, signal: signal() }));
     expect(chunks[0]).toMatchObject({ collection: 'x', docs: [], position: { collection: 'x', lastId: 'b' } });
     expect(chunks.flatMap((c) => c.docs)).toEqual([{ _id: 'c', v: 'c' }, { _id: 'd', v: 'd' }, { _id: 'é', v: 'é' }]);
@@ -244,7 +250,7 @@ describe('source', () => {
 
   test('pulls documents only as chunks are consumed (backpressure)', async () => {
     const client = fakeReadClient(Array.from({ length: 100 }, (_, i) => `d${String(i).padStart(3, '0')}`));
-    const iterator = createFirestoreSource(settings(client)).read({ collections: new Set(['x']), signal: signal() })[Symbol.asyncIterator]();
+    const iterator = sourceOn(client).read({ collections: new Set(['x']), signal: signal() })[Symbol.asyncIterator]();
     await iterator.next();
     await iterator.next();
     expect(client.pulled).toBeLessThanOrEqual(3);
@@ -252,10 +258,10 @@ describe('source', () => {
   });
 
   test('lists collections sorted; UNIMPLEMENTED asks for --collections, other failures are fatal', async () => {
-    expect(await createFirestoreSource(settings(fakeReadClient([]))).listCollections()).toEqual(['a', 'b']);
-    const unimplemented = createFirestoreSource(settings(fakeReadClient([], async () => Promise.reject(grpcError(12, 'UNIMPLEMENTED')))));
+    expect(await sourceOn(fakeReadClient([])).listCollections()).toEqual(['a', 'b']);
+    const unimplemented = sourceOn(fakeReadClient([], async () => Promise.reject(grpcError(12, 'UNIMPLEMENTED'))));
     await expect(unimplemented.listCollections()).rejects.toMatchObject({ kind: 'usage', message: expect.stringMatching(/--collections/) });
-    const denied = createFirestoreSource(settings(fakeReadClient([], async () => Promise.reject(grpcError(7, 'PERMISSION_DENIED')))));
+    const denied = sourceOn(fakeReadClient([], async () => Promise.reject(grpcError(7, 'PERMISSION_DENIED'))));
     await expect(denied.listCollections()).rejects.toMatchObject({ kind: 'fatal', code: 'firestore-list-failed' });
   });
 });

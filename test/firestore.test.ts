@@ -50,6 +50,10 @@ describeConformance('firestore', {
   corpus: () => firestoreCorpus({ bigIntegers: false }),
   // The emulator has no ListCollectionIds; production Firestore lists its root collections.
   lists: 'refused',
+  refuses: [
+    { doc: { _id: 'reserved', profile: { __meta__: 1 } }, reason: /profile\.__meta__.*reserves/ },
+    { doc: { _id: 'nested-array', list: [[1]] }, reason: /array inside an array/ },
+  ],
 });
 
 describe('firestore numbers', () => {

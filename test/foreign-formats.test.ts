@@ -406,7 +406,7 @@ describe('streamed, and resumed by entries', () => {
       identity: async () => 'test-sink',
       prepare: async () => {},
       async write(_collection, docs) {
-        if (down && sent.flat().length >= 6) throw new EtlError('fatal', 'target-down', 'the target went away');
+        if (down && sent.flat().length >= 6) throw new EtlError('fatal', 'write-failed', 'the target went away');
         sent.push(docs.map((d) => d._id as string));
         return docs.map(() => ({ status: 'written' as const }));
       },

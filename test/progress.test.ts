@@ -1,6 +1,6 @@
 import { Writable } from 'node:stream';
 import { afterEach, expect, test, vi } from 'vitest';
-import type { Progress } from '../src/pipeline.js';
+import type { Progress } from '../src/types.js';
 import { chooseMode, etaMs, progressView } from '../src/cli/progress.js';
 
 function capture(isTTY: boolean) {

@@ -4,8 +4,7 @@
  * seconds; with --quiet: nothing.
  */
 import cliProgress from 'cli-progress';
-import type { Progress } from '../pipeline.js';
-import type { CollectionStats } from '../types.js';
+import type { CollectionStats, Progress } from '../types.js';
 
 export type ProgressMode = 'bars' | 'lines' | 'none';
 

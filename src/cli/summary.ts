@@ -2,9 +2,8 @@
  * What the CLI prints at the end of a run: a table per collection and the lines that tell the user
  * what to do next.
  */
-import type { RunReport } from '../pipeline.js';
 import type { VerifyReport } from '../verify/verify.js';
-import type { CollectionStats } from '../types.js';
+import type { CollectionStats, RunReport } from '../types.js';
 
 const columns: (keyof CollectionStats)[] = ['read', 'written', 'skipped', 'dropped', 'failed'];
 

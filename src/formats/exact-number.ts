@@ -24,7 +24,7 @@ export class ExactNumber {
 
   /**
    * Plain JSON.stringify (a user's transform, a log line) sees the nearest double; our own
-   * serializer (src/json/serialize.ts) switches `rawMode` on to emit the exact text instead.
+   * serializer (formats/serialize.ts) switches `rawMode` on to emit the exact text instead.
    */
   toJSON(): number | string {
     return rawMode.active ? rawMode.mark(this.text) : Number(this.text);

@@ -11,3 +11,19 @@ export function sharedSignal(...signals: (AbortSignal | undefined)[]): AbortSign
   setMaxListeners(0, signal);
   return signal;
 }
+
+/** The signals of one run: stopping (Ctrl-C) ends reading; a fatal error (`fail`) also cancels writes in flight. */
+export interface RunSignals {
+  /** The caller's stop, if any: aborted means interrupted. */
+  stop?: AbortSignal;
+  /** Handed to the source: aborts on stop or failure. */
+  reading: AbortSignal;
+  /** Handed to the sink's writes: aborts only on failure, so batches in flight finish after a stop. */
+  writing: AbortSignal;
+  fail(): void;
+}
+
+export function runSignals(stop: AbortSignal | undefined): RunSignals {
+  const hard = new AbortController();
+  return { stop, reading: sharedSignal(stop, hard.signal), writing: sharedSignal(hard.signal), fail: () => hard.abort() };
+}

@@ -12,6 +12,13 @@ export function addStats(into: CollectionStats, more: CollectionStats): Collecti
   return into;
 }
 
+/** Adds the counts of `more` into a copy of `into`, collection by collection. */
+export function mergeStats(into: Record<string, CollectionStats>, more: Record<string, CollectionStats>): Record<string, CollectionStats> {
+  const out: Record<string, CollectionStats> = structuredClone(into);
+  for (const [name, s] of Object.entries(more)) addStats((out[name] ??= emptyStats()), s);
+  return out;
+}
+
 /** Counts per collection, in the order collections were first seen. */
 export class RunStats {
   readonly collections = new Map<string, CollectionStats>();

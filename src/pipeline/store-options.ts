@@ -1,33 +1,7 @@
-import type { InputFormat } from '../formats/input-format.js';
+import type { AdapterOptions, StoreOptions } from '../types.js';
 import { redact } from '../util/redact.js';
-import type { AdapterOptions, OnConflict } from '../types.js';
 
-/** What a caller may say about the stores of a run (CLI flags, library options). */
-export interface StoreOptions {
-  onConflict?: OnConflict;
-  concurrency?: number;
-  batchSize?: number;
-  /** DynamoDB source: parallel scan segments. */
-  segments?: number;
-  /** DynamoDB: table name prefix. */
-  tablePrefix?: string;
-  /** CouchDB source: include `_design/` documents. */
-  includeDesign?: boolean;
-  /**
-   * File source: its format (json, ndjson, couchbackup, dynamodb-export, firestore-export, array),
-   * when neither its name nor its content tells, or to force one.
-   */
-  format?: InputFormat;
-  /** File source: the collection of a file that holds one (couchbackup, array, DynamoDB export); default: named after the file. */
-  collectionName?: string;
-  /** Retries of transient errors per batch (default 8). */
-  retries?: number;
-  /** Configuration variables (default: process.env). */
-  env?: NodeJS.ProcessEnv;
-  /** Warnings worth a line (never data). Default: stderr, redacted. */
-  warn?: (message: string) => void;
-}
-
+/** The store options a caller gave, with the defaults filled in. */
 export function adapterOptions(options: StoreOptions): AdapterOptions {
   return {
     onConflict: options.onConflict ?? 'overwrite',

@@ -12,6 +12,7 @@ import { documentJson, rejectionReason, withRevision } from '../stores/couchdb/d
 import { resolveEndpoint } from '../stores/couchdb/endpoint.js';
 import { assertDatabaseName } from '../stores/couchdb/names.js';
 import { isEtlError, messageOf } from '../errors.js';
+import { conflictOutcome } from '../stores/common/conflict.js';
 import { writeIsolating } from '../stores/common/isolate.js';
 import { withRetry } from '../stores/common/retry.js';
 import type { AdapterOptions, Doc, JsonValue, ParsedUri, Sink, WriteOutcome } from '../types.js';
@@ -39,12 +40,11 @@ interface DocResult {
 }
 
 export default function couchdbSink(uri: ParsedUri, options: AdapterOptions): Sink {
-  const couch = openCouch(resolveEndpoint(uri, options.env));
-  return createCouchSink(couch, options);
+  return createSink(openCouch(resolveEndpoint(uri, options.env)), options);
 }
 
 /** The sink on any CouchClient (a fake in unit tests). */
-export function createCouchSink(couch: CouchClient, options: AdapterOptions): Sink {
+export function createSink(couch: CouchClient, options: AdapterOptions): Sink {
   const { endpoint } = couch;
   const prepared = new Set<string>();
 
@@ -119,12 +119,6 @@ export function createCouchSink(couch: CouchClient, options: AdapterOptions): Si
     return revs;
   }
 
-  function conflictOutcome(id: string): WriteOutcome {
-    return options.onConflict === 'skip'
-      ? { status: 'skipped', reason: 'exists in target' }
-      : { status: 'failed', reason: `conflict: _id ${id} exists in target` };
-  }
-
   return {
     label: endpoint.label,
     provider: 'couchdb',
@@ -176,8 +170,11 @@ export function createCouchSink(couch: CouchClient, options: AdapterOptions): Si
           const p = pending[i]!;
           if (result.ok) outcomes[p.index] = { status: 'written' };
           else if (result.failure !== undefined) outcomes[p.index] = { status: 'failed', reason: result.failure };
-          else if (result.error === 'conflict' && options.onConflict === 'overwrite') conflicted.push(p);
-          else if (result.error === 'conflict') outcomes[p.index] = conflictOutcome(p.id);
+          else if (result.error === 'conflict') {
+            const conflict = conflictOutcome(options.onConflict, p.id);
+            if (conflict) outcomes[p.index] = conflict;
+            else conflicted.push(p);
+          }
           else outcomes[p.index] = { status: 'failed', reason: `CouchDB rejected the document: ${result.error ?? 'error'}: ${result.reason ?? 'no reason given'}` };
         });
         pending = conflicted;

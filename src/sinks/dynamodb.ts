@@ -5,8 +5,8 @@
  */
 import pLimit from 'p-limit';
 import { batchPut, maxBatchItems } from '../stores/dynamodb/batch-write.js';
-import { openDynamoApi } from '../stores/dynamodb/client.js';
-import { identityOf, labelOf, resolveDynamoConfig } from '../stores/dynamodb/config.js';
+import { openDynamoApi, type DynamoApi } from '../stores/dynamodb/client.js';
+import { resolveDynamoConfig } from '../stores/dynamodb/config.js';
 import { conditionalPuts } from '../stores/dynamodb/conditional-put.js';
 import { itemProblem } from '../stores/dynamodb/item-check.js';
 import { checkKeySchema, describeTable, ensureTable, tableName } from '../stores/dynamodb/tables.js';
@@ -15,20 +15,23 @@ import type { AdapterOptions, Doc, ParsedUri, Sink, WriteOutcome } from '../type
 const defaultConcurrency = 16;
 
 export default function dynamodbSink(uri: ParsedUri, options: AdapterOptions): Sink {
-  const config = resolveDynamoConfig(uri, options);
-  const api = openDynamoApi(config, options.warn);
+  return createSink(openDynamoApi(resolveDynamoConfig(uri, options), options.warn), options);
+}
+
+/** The sink on any DynamoApi (a fake in unit tests). */
+export function createSink(api: DynamoApi, options: AdapterOptions): Sink {
   const concurrency = Math.max(1, options.concurrency ?? defaultConcurrency);
   // Conditional puts are one document per call: as many calls in flight as batched writes would make.
   const conditionalLimit = pLimit(concurrency * 4);
   const prepared = new Map<string, Promise<void>>();
-  const tableOf = (collection: string) => tableName(config.tablePrefix, collection);
+  const tableOf = (collection: string) => tableName(api.tablePrefix, collection);
 
   return {
-    label: labelOf(config),
+    label: api.label,
     provider: 'dynamodb',
     batchSize: Math.min(options.batchSize ?? maxBatchItems, maxBatchItems),
     concurrency,
-    identity: async () => identityOf(config),
+    identity: async () => api.identity,
     async prepare(collection) {
       let done = prepared.get(collection);
       if (!done) prepared.set(collection, (done = ensureTable(api, tableOf(collection))));

@@ -8,69 +8,22 @@
  * (encode.ts); a batch that still fails as a whole is split in halves until the document to blame
  * is alone, so only it is dead-lettered.
  */
-import type { Firestore } from '@google-cloud/firestore';
 import { fatalError, isEtlError, messageOf } from '../errors.js';
-import { connectFirestore, Code, grpcCode, isTargetError, isTransientFirestoreError } from '../stores/firestore/client.js';
-import { firestoreConfig, firestoreLabel } from '../stores/firestore/config.js';
-import { groupForCommits, MAX_WRITES_PER_COMMIT } from '../stores/firestore/batches.js';
-import { badName, encodeDoc, type FirestoreData } from '../stores/firestore/encode.js';
+import { conflictOutcome } from '../stores/common/conflict.js';
 import { writeIsolating } from '../stores/common/isolate.js';
-import { redact } from '../util/redact.js';
 import { withRetry } from '../stores/common/retry.js';
+import { groupForCommits, MAX_WRITES_PER_COMMIT } from '../stores/firestore/batches.js';
+import { Code, grpcCode, isTargetError, isTransientFirestoreError, openFirestoreClient, type FirestoreWriter } from '../stores/firestore/client.js';
+import { firestoreConfig } from '../stores/firestore/config.js';
+import { badName, encodeDoc, type FirestoreData } from '../stores/firestore/encode.js';
 import type { AdapterOptions, Doc, ParsedUri, Sink, WriteOutcome } from '../types.js';
-
-export interface FirestoreWrite {
-  id: string;
-  data: FirestoreData;
-}
-
-/** The calls the sink makes: narrow, so a test can hand in a fake. */
-export interface FirestoreWriteClient {
-  /** Commits all writes in one atomic batch: `set` replaces, `create` fails if the document exists. */
-  commit(collection: string, writes: FirestoreWrite[], mode: 'set' | 'create'): Promise<void>;
-  /** Which of these document ids exist. */
-  existing(collection: string, ids: string[]): Promise<Set<string>>;
-  close(): Promise<void>;
-}
-
-export function firestoreWriteClient(db: Firestore): FirestoreWriteClient {
-  return {
-    async commit(collection, writes, mode) {
-      const batch = db.batch();
-      const ref = db.collection(collection);
-      for (const write of writes) {
-        try {
-          if (mode === 'set') batch.set(ref.doc(write.id), write.data);
-          else batch.create(ref.doc(write.id), write.data);
-        } catch (error) {
-          // The SDK's own validation: about this document, like a server's INVALID_ARGUMENT.
-          throw Object.assign(new Error(messageOf(error)), { code: Code.INVALID_ARGUMENT });
-        }
-      }
-      await batch.commit();
-    },
-    async existing(collection, ids) {
-      if (ids.length === 0) return new Set();
-      const ref = db.collection(collection);
-      const snapshots = await db.getAll(...ids.map((id) => ref.doc(id)), { fieldMask: [] });
-      return new Set(snapshots.filter((s) => s.exists).map((s) => s.id));
-    },
-    // terminate() re-raises a client that failed to start (missing credentials), which the
-    // failed write has already reported as fatal.
-    close: () => db.terminate().catch(() => {}),
-  };
-}
+import { redact } from '../util/redact.js';
 
 type Pending = { index: number; id: string; data: FirestoreData; requestBytes: number };
 
-export interface FirestoreSinkSettings {
-  client: FirestoreWriteClient;
-  label: string;
-  identity: string;
-  options: AdapterOptions;
-}
-
-export function createFirestoreSink({ client, label, identity, options }: FirestoreSinkSettings): Sink {
+/** The sink on any FirestoreWriter (a fake in unit tests). */
+export function createSink(client: FirestoreWriter, options: AdapterOptions): Sink {
+  const { label } = client;
   const retry = <T>(attempt: () => Promise<T>, signal: AbortSignal, what: string): Promise<T> =>
     withRetry(attempt, isTransientFirestoreError, {
       retries: options.retries,
@@ -108,21 +61,17 @@ export function createFirestoreSink({ client, label, identity, options }: Firest
     );
 
   const rejection = (error: unknown, mode: 'set' | 'create', id: string): WriteOutcome => {
-    if (mode === 'create' && grpcCode(error) === Code.ALREADY_EXISTS) return conflict(id);
-    return { status: 'failed', reason: `Firestore rejected the document: ${redact(messageOf(error))}` };
+    // ALREADY_EXISTS: created by someone else between the existence check and the commit.
+    const conflict = mode === 'create' && grpcCode(error) === Code.ALREADY_EXISTS ? conflictOutcome(options.onConflict, id) : undefined;
+    return conflict ?? { status: 'failed', reason: `Firestore rejected the document: ${redact(messageOf(error))}` };
   };
-
-  const conflict = (id: string): WriteOutcome =>
-    options.onConflict === 'skip'
-      ? { status: 'skipped', reason: 'exists in target' }
-      : { status: 'failed', reason: `conflict: _id ${id} exists in target` };
 
   return {
     label,
     provider: 'firestore',
     batchSize: Math.min(options.batchSize ?? MAX_WRITES_PER_COMMIT, MAX_WRITES_PER_COMMIT),
     concurrency: options.concurrency ?? 4,
-    identity: async () => identity,
+    identity: async () => client.identity,
     async prepare(collection) {
       // Firestore creates collections with their first document; only the name can be wrong.
       const bad = badName('collection', collection);
@@ -153,9 +102,9 @@ export function createFirestoreSink({ client, label, identity, options }: Firest
           throw fatalError('firestore-read-failed', `cannot check existing documents in ${label} collection ${collection}: ${redact(messageOf(error))}`, error);
         }
         pending = pending.filter((p) => {
-          if (!exists.has(p.id)) return true;
-          outcomes[p.index] = conflict(p.id);
-          return false;
+          const conflict = exists.has(p.id) ? conflictOutcome(options.onConflict, p.id) : undefined;
+          if (conflict) outcomes[p.index] = conflict;
+          return !conflict;
         });
       }
       await Promise.all(groupForCommits(pending).map((group) => commitIsolating(collection, group, mode, outcomes, signal)));
@@ -166,8 +115,5 @@ export function createFirestoreSink({ client, label, identity, options }: Firest
 }
 
 export default async function firestoreSink(uri: ParsedUri, options: AdapterOptions): Promise<Sink> {
-  const config = firestoreConfig(uri, options.env);
-  const label = firestoreLabel(config);
-  const { db } = await connectFirestore(config);
-  return createFirestoreSink({ client: firestoreWriteClient(db), label, identity: label, options });
+  return createSink(await openFirestoreClient(firestoreConfig(uri, options.env), options.warn), options);
 }

@@ -9,6 +9,7 @@
 import { CouchHttpError, fatalCouchError, isTransientCouchError, openCouch, setupRetries, type CouchClient } from '../stores/couchdb/client.js';
 import { resolveEndpoint } from '../stores/couchdb/endpoint.js';
 import { isDesignId, isSystemDatabase } from '../stores/couchdb/names.js';
+import { collectionsToRead } from '../stores/common/collections.js';
 import { withRetry } from '../stores/common/retry.js';
 import type { AdapterOptions, Doc, JsonValue, ParsedUri, Source, SourceChunk, SourceReadOptions } from '../types.js';
 
@@ -20,11 +21,11 @@ interface Row {
 }
 
 export default function couchdbSource(uri: ParsedUri, options: AdapterOptions): Source {
-  return createCouchSource(openCouch(resolveEndpoint(uri, options.env)), options);
+  return createSource(openCouch(resolveEndpoint(uri, options.env)), options);
 }
 
 /** The source on any CouchClient (a fake in unit tests). */
-export function createCouchSource(couch: CouchClient, options: AdapterOptions): Source {
+export function createSource(couch: CouchClient, options: AdapterOptions): Source {
   const { endpoint } = couch;
   const pageSize = Math.max(1, options.batchSize ?? defaultPageSize);
 
@@ -108,15 +109,14 @@ export function createCouchSource(couch: CouchClient, options: AdapterOptions): 
     },
 
     async *read({ collections, resumeFrom, signal }: SourceReadOptions): AsyncIterable<SourceChunk> {
-      const held = await databases();
-      const names = collections ? [...collections].sort() : held;
-      const missing = names.filter((name) => !held.includes(name));
-      if (missing.length > 0) options.warn(`couchdb: no database ${missing.join(', ')} at ${endpoint.hostPort}; nothing read from ${missing.length === 1 ? 'it' : 'them'}`);
-      const resumeCollection = resumeFrom?.collection as string | undefined;
-      for (const db of names) {
-        if (missing.includes(db) || (resumeCollection !== undefined && db < resumeCollection)) continue;
+      const names = collectionsToRead(await databases(), {
+        collections,
+        resumeFrom,
+        missing: (absent) => options.warn(`couchdb: no database ${absent.join(', ')} at ${endpoint.hostPort}; nothing read from ${absent.length === 1 ? 'it' : 'them'}`),
+      });
+      for (const { collection: db, resumeAt } of names) {
         signal.throwIfAborted();
-        const after = db === resumeCollection ? (resumeFrom?.lastKey as string | undefined) : undefined;
+        const after = resumeAt?.lastKey as string | undefined;
         yield { collection: db, docs: [], position: after === undefined ? { collection: db } : { collection: db, lastKey: after } };
         yield* readDatabase(db, after, signal);
       }

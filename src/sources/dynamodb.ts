@@ -2,20 +2,23 @@
  * `dynamodb` as a source: every table (or the `--collections` chosen), each read by Scan page by
  * page in `--segments` parallel segments, numbers kept exact, binary as base64, sets as lists.
  */
-import { openDynamoApi } from '../stores/dynamodb/client.js';
-import { identityOf, labelOf, resolveDynamoConfig } from '../stores/dynamodb/config.js';
+import { collectionsToRead } from '../stores/common/collections.js';
+import { openDynamoApi, type DynamoApi } from '../stores/dynamodb/client.js';
+import { resolveDynamoConfig } from '../stores/dynamodb/config.js';
 import { dynamoFatal } from '../stores/dynamodb/errors.js';
+import { docFromItem } from '../formats/dynamodb-json.js';
 import { freshCursors, scanTable, type SegmentCursor } from '../stores/dynamodb/scan.js';
 import { describeTable, tableName } from '../stores/dynamodb/tables.js';
-import { docFromItem } from '../formats/dynamodb-json.js';
 import type { AdapterOptions, ParsedUri, Position, Source, SourceChunk, SourceReadOptions } from '../types.js';
 
 export default function dynamodbSource(uri: ParsedUri, options: AdapterOptions): Source {
-  const config = resolveDynamoConfig(uri, options);
-  const api = openDynamoApi(config, options.warn);
-  const prefix = config.tablePrefix;
+  return createSource(openDynamoApi(resolveDynamoConfig(uri, options), options.warn), options);
+}
+
+/** The source on any DynamoApi (a fake in unit tests). */
+export function createSource(api: DynamoApi, options: AdapterOptions): Source {
+  const { label, tablePrefix: prefix } = api;
   const segments = Math.max(1, options.segments ?? 1);
-  const label = labelOf(config);
 
   async function listCollections(): Promise<string[]> {
     const names: string[] = [];
@@ -30,27 +33,24 @@ export default function dynamodbSource(uri: ParsedUri, options: AdapterOptions):
     return names.sort();
   }
 
-  /** Where to start in `collection`: the checkpoint's cursors when it stopped there, else fresh ones. */
-  function startCursors(collection: string, resumeFrom: Position | undefined): SegmentCursor[] {
-    if (resumeFrom?.collection === collection && Array.isArray(resumeFrom.segments)) {
-      return resumeFrom.segments as unknown as SegmentCursor[];
-    }
+  /** Where to start in a collection: the checkpoint's cursors when it stopped there, else fresh ones. */
+  function startCursors(resumeAt: Position | undefined): SegmentCursor[] {
+    if (Array.isArray(resumeAt?.segments)) return resumeAt.segments as unknown as SegmentCursor[];
     return freshCursors(segments);
   }
 
   async function* read({ collections, resumeFrom, signal }: SourceReadOptions): AsyncIterable<SourceChunk> {
-    const listed = await listCollections();
-    const names = collections ? [...collections].sort() : listed;
-    const resumeCollection = resumeFrom?.collection as string | undefined;
-    for (const collection of names) {
-      if (resumeCollection !== undefined && collection < resumeCollection) continue;
+    const names = collectionsToRead(await listCollections(), {
+      collections,
+      resumeFrom,
+      missing: (absent) => {
+        for (const collection of absent) options.warn(`${label}: no table ${tableName(prefix, collection)} for collection ${collection}; nothing to read`);
+      },
+    });
+    for (const { collection, resumeAt } of names) {
       signal.throwIfAborted();
       const table = tableName(prefix, collection);
-      if (!listed.includes(collection)) {
-        options.warn(`${label}: no table ${table} for collection ${collection}; nothing to read`);
-        continue;
-      }
-      const cursors = startCursors(collection, resumeFrom);
+      const cursors = startCursors(resumeAt);
       yield { collection, docs: [], position: { collection, segments: cursors as unknown as Position[] } };
       const pages = scanTable(api, table, cursors, options.batchSize, { retries: options.retries, signal });
       for await (const page of pages) {
@@ -68,7 +68,7 @@ export default function dynamodbSource(uri: ParsedUri, options: AdapterOptions):
   return {
     label,
     provider: 'dynamodb',
-    identity: async () => identityOf(config),
+    identity: async () => api.identity,
     listCollections,
     count: async (collection) => (await describeTable(api, tableName(prefix, collection)))?.ItemCount,
     read,

@@ -1,6 +1,6 @@
 /**
  * `file:PATH` source: export files (`.json`, what export.py writes, any key order, any size) and
- * our NDJSON format (`.ndjson`/`.jsonl`, see src/json/ndjson-reader.ts), either gzipped (`.gz`).
+ * our NDJSON format (`.ndjson`/`.jsonl`, see formats/ndjson-reader.ts), either gzipped (`.gz`).
  * `file:-` reads stdin, sniffing gzip and the format. Memory stays flat: documents are found by a
  * byte scanner and parsed one at a time, never the whole file.
  *
@@ -86,12 +86,19 @@ export default async function fileSource(uri: ParsedUri, options: AdapterOptions
         : input.format === 'ndjson'
           ? readNdjson(input.chunks, { ...common, resume: resume && { offset: resume.offset, line: resume.line ?? 1, collection: resume.collection } })
           : readExport(input.chunks, { ...common, resume: resume && { offset: resume.offset, collection: resume.collection, afterDoc: resume.afterDoc ?? false } });
+      const seen = new Set<string>();
       try {
-        yield* chunks;
+        for await (const chunk of chunks) {
+          seen.add(chunk.collection);
+          yield chunk;
+        }
       } catch (error) {
         if (error instanceof InputError) throw fatalError('malformed-input', await describe(error, path, input.gzip));
         throw error;
       }
+      // A file is known whole only once read; a resumed read began after collections seen before.
+      const absent = collections && !resume ? [...collections].filter((c) => !seen.has(c)).sort() : [];
+      if (absent.length > 0) options.warn(`${name}: no collection ${absent.join(', ')}; nothing read from ${absent.length === 1 ? 'it' : 'them'}`);
     },
     close: async () => {},
   };

@@ -9,66 +9,24 @@
  * the tests use ignores cursors (and ordering by id), so ids at or before `lastId` are also skipped
  * here: a cheap, always-correct filter given id order.
  */
-import type { Firestore } from '@google-cloud/firestore';
 import { fatalError, isEtlError, messageOf, usageError } from '../errors.js';
-import { connectFirestore, Code, grpcCode, type FirestoreSdk } from '../stores/firestore/client.js';
-import { firestoreConfig, firestoreLabel } from '../stores/firestore/config.js';
-import { createDecoder } from '../stores/firestore/decode.js';
+import { collectionsToRead } from '../stores/common/collections.js';
+import { Code, grpcCode, openFirestoreClient, type FirestoreReader } from '../stores/firestore/client.js';
+import { firestoreConfig } from '../stores/firestore/config.js';
+import type { AdapterOptions, Doc, ParsedUri, Position, Source, SourceChunk, SourceReadOptions } from '../types.js';
 import { redact } from '../util/redact.js';
-import type { AdapterOptions, Doc, JsonValue, ParsedUri, Position, Source, SourceChunk, SourceReadOptions } from '../types.js';
-
-export interface FirestoreDocument {
-  id: string;
-  data: { [key: string]: JsonValue };
-}
-
-/** The calls the source makes: narrow, so a test can hand in a fake. */
-export interface FirestoreReadClient {
-  /** Root collection ids. */
-  listCollections(): Promise<string[]>;
-  count(collection: string): Promise<number>;
-  /** Documents in id order, after `afterId` when given, already converted to JSON values. */
-  documents(collection: string, afterId: string | undefined): AsyncIterable<FirestoreDocument>;
-  close(): Promise<void>;
-}
-
-export function firestoreReadClient(db: Firestore, sdk: FirestoreSdk, warn: (message: string) => void): FirestoreReadClient {
-  return {
-    listCollections: async () => (await db.listCollections()).map((c) => c.id),
-    count: async (collection) => Number((await db.collection(collection).count().get()).data().count),
-    async *documents(collection, afterId) {
-      let query = db.collection(collection).orderBy(sdk.FieldPath.documentId());
-      if (afterId !== undefined) query = query.startAfter(afterId);
-      let id = '';
-      const decode = createDecoder(sdk, (path, what) =>
-        warn(`${collection}/${id}: field "${path}" holds ${what}, which JSON cannot carry; it is read as null`),
-      );
-      for await (const snapshot of query.stream()) {
-        const doc = snapshot as unknown as { id: string; data(): { [key: string]: unknown } };
-        id = doc.id;
-        yield { id, data: decode(doc.data()) };
-      }
-    },
-    // terminate() re-raises a client that failed to start (missing credentials), already reported.
-    close: () => db.terminate().catch(() => {}),
-  };
-}
 
 /** Firestore orders document ids by their UTF-8 bytes, which JavaScript's `<` does not follow. */
 function compareIds(a: string, b: string): number {
   return Buffer.compare(Buffer.from(a, 'utf8'), Buffer.from(b, 'utf8'));
 }
 
-export interface FirestoreSourceSettings {
-  client: FirestoreReadClient;
-  label: string;
-  identity: string;
-  /** Where the store is, for the "cannot list" message. */
-  where: string;
-  batchSize?: number;
-}
+const defaultBatchSize = 500;
 
-export function createFirestoreSource({ client, label, identity, where, batchSize = 500 }: FirestoreSourceSettings): Source {
+/** The source on any FirestoreReader (a fake in unit tests). */
+export function createSource(client: FirestoreReader, options: Pick<AdapterOptions, 'batchSize'>): Source {
+  const { label, where } = client;
+  const batchSize = options.batchSize ?? defaultBatchSize;
   const listCollections = async (): Promise<string[]> => {
     try {
       return (await client.listCollections()).sort();
@@ -83,15 +41,14 @@ export function createFirestoreSource({ client, label, identity, where, batchSiz
   return {
     label,
     provider: 'firestore',
-    identity: async () => identity,
+    identity: async () => client.identity,
     listCollections,
     count: (collection) => client.count(collection),
     async *read({ collections, resumeFrom, signal }: SourceReadOptions): AsyncIterable<SourceChunk> {
-      const names = collections ? [...collections].sort() : await listCollections();
-      const resumeCollection = resumeFrom?.collection as string | undefined;
-      for (const collection of names) {
-        if (resumeCollection !== undefined && collection < resumeCollection) continue;
-        const afterId = collection === resumeCollection ? (resumeFrom?.lastId as string | undefined) : undefined;
+      // With collections chosen, nothing is listed (the emulator cannot): a missing one reads as empty.
+      const names = collectionsToRead(collections ? undefined : await listCollections(), { collections, resumeFrom, missing: () => {} });
+      for (const { collection, resumeAt } of names) {
+        const afterId = resumeAt?.lastId as string | undefined;
         const start: Position = afterId === undefined ? { collection } : { collection, lastId: afterId };
         yield { collection, docs: [], position: start };
         let docs: Doc[] = [];
@@ -134,14 +91,5 @@ function chunk(collection: string, docs: Doc[]): SourceChunk {
 }
 
 export default async function firestoreSource(uri: ParsedUri, options: AdapterOptions): Promise<Source> {
-  const config = firestoreConfig(uri, options.env);
-  const label = firestoreLabel(config);
-  const { db, sdk } = await connectFirestore(config);
-  return createFirestoreSource({
-    client: firestoreReadClient(db, sdk, options.warn),
-    label,
-    identity: label,
-    where: config.emulatorHost ?? `project ${config.projectId}`,
-    batchSize: options.batchSize,
-  });
+  return createSource(await openFirestoreClient(firestoreConfig(uri, options.env), options.warn), options);
 }

@@ -1,25 +1,31 @@
-import { copyValue, memoryStore } from '../stores/memory/store.js';
-import type { Doc, ParsedUri, Position, Source, SourceChunk, SourceReadOptions } from '../types.js';
+import { copyValue, openMemory, type MemoryClient } from '../stores/memory/store.js';
+import type { AdapterOptions, Doc, ParsedUri, Position, Source, SourceChunk, SourceReadOptions } from '../types.js';
+import { collectionsToRead } from '../stores/common/collections.js';
 
 const pageSize = 1000;
 
+export default function memorySource(uri: ParsedUri, options: Pick<AdapterOptions, 'batchSize' | 'warn'>): Source {
+  return createSource(openMemory(uri.rest || 'default'), options);
+}
+
 /** Reads a memory store collection by collection (sorted), documents in `_id` order. */
-export default function memorySource(uri: ParsedUri, options: { batchSize?: number }): Source {
-  const name = uri.rest || 'default';
-  const store = memoryStore(name);
+export function createSource(client: MemoryClient, options: Pick<AdapterOptions, 'batchSize' | 'warn'>): Source {
+  const { label, collections: store } = client;
   const page = options.batchSize ?? pageSize;
   return {
-    label: `memory:${name}`,
+    label,
     provider: 'memory',
-    identity: async () => `memory:${name}`,
+    identity: async () => label,
     listCollections: async () => [...store.keys()].sort(),
     count: async (collection) => store.get(collection)?.size,
     async *read({ collections, resumeFrom, signal }: SourceReadOptions): AsyncIterable<SourceChunk> {
-      const names = [...store.keys()].filter((c) => !collections || collections.has(c)).sort();
-      const resumeCollection = resumeFrom?.collection as string | undefined;
-      for (const collection of names) {
-        if (resumeCollection !== undefined && collection < resumeCollection) continue;
-        const after = collection === resumeCollection ? (resumeFrom?.after as string | undefined) : undefined;
+      const names = collectionsToRead([...store.keys()], {
+        collections,
+        resumeFrom,
+        missing: (absent) => options.warn(`${label}: no collection ${absent.join(', ')}; nothing read from ${absent.length === 1 ? 'it' : 'them'}`),
+      });
+      for (const { collection, resumeAt } of names) {
+        const after = resumeAt?.after as string | undefined;
         const ids = [...store.get(collection)!.keys()].sort().filter((id) => after === undefined || id > after);
         yield { collection, docs: [], position: { collection } };
         for (let i = 0; i < ids.length; i += page) {
@@ -27,7 +33,7 @@ export default function memorySource(uri: ParsedUri, options: { batchSize?: numb
           const slice = ids.slice(i, i + page);
           const docs: Doc[] = slice.map((id) => copyValue(store.get(collection)!.get(id)!));
           const position: Position = { collection, after: slice[slice.length - 1]! };
-          yield { collection, docs, position, where: (index) => `memory:${name} ${collection} _id ${slice[index]}` };
+          yield { collection, docs, position, where: (index) => `${label} ${collection} _id ${slice[index]}` };
         }
       }
     },

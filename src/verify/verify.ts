@@ -16,12 +16,11 @@ import { usageError } from '../errors.js';
 import { openPrivate } from '../util/private-file.js';
 import { keepsData, openSource } from '../registry.js';
 import { sharedSignal } from '../pipeline/signals.js';
-import { applyChain } from '../transforms/chain.js';
 import { defaultTransforms, loadTransforms, type NamedTransform, type TransformSpec } from '../transforms/index.js';
 import stripCouchMeta from '../transforms/strip-couch-meta.js';
-import { adapterOptions, type StoreOptions } from '../pipeline/store-options.js';
-import type { AdapterOptions, Doc, Source } from '../types.js';
-import { badId, notADocument } from '../pipeline/validate.js';
+import { prepareDocuments } from '../pipeline/prepare.js';
+import { adapterOptions } from '../pipeline/store-options.js';
+import type { AdapterOptions, Doc, Source, StoreOptions } from '../types.js';
 import { canonical } from './canonical.js';
 
 const bucketCount = 64;
@@ -130,18 +129,16 @@ async function spread(
   for await (const chunk of source.read({ collections: options.collections, signal: options.signal })) {
     const stats = counts.get(chunk.collection) ?? { source: 0, target: 0, matched: 0, missing: 0, changed: 0, extra: 0 };
     counts.set(chunk.collection, stats);
-    const context = { collection: chunk.collection, source: source.label, target: options.targetLabel };
-    for (const raw of chunk.docs) {
-      if (notADocument(raw)) continue;
-      let result = applyChain(options.transforms, raw as Doc, context);
-      if (result instanceof Promise) result = await result;
-      if ('error' in result) continue;
-      for (const doc of result.docs) {
-        if (badId(doc)) continue;
+    // What a migration would refuse is not compared: the dead letters of that run account for it.
+    await prepareDocuments(chunk.docs, {
+      transforms: options.transforms,
+      context: { collection: chunk.collection, source: source.label, target: options.targetLabel },
+      accept: (doc) => {
         stats[buckets.side]++;
-        await buckets.add(chunk.collection, doc._id as string, digestOf(doc));
-      }
-    }
+        return buckets.add(chunk.collection, doc._id as string, digestOf(doc));
+      },
+      reject: () => {},
+    });
   }
 }
 

@@ -1,14 +1,11 @@
 /**
- * The one place that talks HTTP to CouchDB: authenticated requests through nano, bodies sent as
- * text and answers parsed by us.
+ * The one place that talks HTTP to CouchDB: authenticated requests through Node's fetch, bodies
+ * sent as text and answers parsed by us.
  *
- * nano's own helpers (db.bulk, db.list, …) run JSON.stringify / JSON.parse, which would round
- * integers beyond 2^53 and drop ExactNumber digits. Its `relax` takes a pre-serialized body
- * (`dontStringify`) and hands back the raw bytes (`dontParse`), so every call goes through it with
- * stringifyExact on the way out and parseJson on the way in. nano rejects transport failures with a
- * plain Error carrying no code, so they are recognised by the absence of an HTTP status.
+ * A JSON client's helpers would run JSON.stringify / JSON.parse, which round integers beyond 2^53
+ * and drop ExactNumber digits; so bodies go out as stringifyExact wrote them and answers are read
+ * as text for parseJson. That leaves a client nothing to do but build URLs, which is done here.
  */
-import nano from 'nano';
 import { fatalError } from '../../errors.js';
 import { parseJson } from '../../formats/parse.js';
 import { isNetworkError, isTransientStatus } from '../common/retry.js';
@@ -22,7 +19,7 @@ export interface CouchRequest {
   db?: string;
   /** Path after the database (or after the server when no db), e.g. `_bulk_docs`. */
   path?: string;
-  /** Query parameters; `startkey`, `keys`… are JSON-encoded by nano. */
+  /** Query parameters; `startkey`, `keys`… are JSON-encoded here, as CouchDB wants them. */
   qs?: Record<string, string | number | boolean>;
   /** Body already serialized (stringifyExact). */
   body?: string;
@@ -66,61 +63,75 @@ export class CouchConnectionError extends Error {
 // No single request may hang a run: a stuck server becomes a timeout, which is retried.
 const requestTimeoutMs = 120_000;
 
-/** Options nano's relax honours but its typings omit. */
-interface RelaxOptions {
-  method: string;
-  db?: string;
-  path?: string;
-  qs?: Record<string, string | number | boolean>;
-  body?: string;
-  dontStringify?: boolean;
-  dontParse: true;
-  signal: AbortSignal;
+/** Query parameters CouchDB reads as JSON values rather than text. */
+const jsonParameters = new Set(['startkey', 'endkey', 'key', 'keys', 'start_key', 'end_key']);
+
+function requestUrl(base: string, { db, path, qs }: CouchRequest): string {
+  let url = db === undefined ? base : `${base}/${encodeURIComponent(db)}`;
+  if (path) url += `/${path}`;
+  const query = new URLSearchParams();
+  for (const [key, value] of Object.entries(qs ?? {})) query.set(key, jsonParameters.has(key) ? JSON.stringify(value) : String(value));
+  const text = query.toString();
+  return text ? `${url}?${text}` : url;
 }
 
 export function openCouch(endpoint: CouchEndpoint): CouchClient {
-  const headers: Record<string, string> = {};
+  const headers: Record<string, string> = { accept: 'application/json', 'content-type': 'application/json' };
   if (endpoint.user !== undefined) {
     const token = Buffer.from(`${endpoint.user}:${endpoint.password ?? ''}`).toString('base64');
     // The header is the password in base64: a server or proxy that echoes it in an error must not leak it.
     if (endpoint.password) registerSecret(token);
-    headers.Authorization = `Basic ${token}`;
+    headers.authorization = `Basic ${token}`;
   }
-  // parseUrl: false, so a path prefix (a proxy's /couch) is never mistaken for a database name.
-  const server = nano({ url: endpoint.url, parseUrl: false, headers } as nano.Configuration);
-  const relax = server.relax as unknown as (options: RelaxOptions) => Promise<Buffer | string | Record<string, string>>;
 
   return {
     endpoint,
-    async request({ method = 'GET', db, path, qs, body, signal }: CouchRequest): Promise<JsonValue> {
+    async request(request: CouchRequest): Promise<JsonValue> {
+      const { method = 'GET', body, signal } = request;
       const timeout = AbortSignal.timeout(requestTimeoutMs);
-      let answer: Buffer | string | Record<string, string>;
+      let status: number;
+      let text: string;
       try {
-        answer = await relax({
+        // A redirect would re-send the credentials elsewhere: refused, as a failed connection.
+        const response = await fetch(requestUrl(endpoint.url, request), {
           method,
-          db,
-          path,
-          qs,
+          headers,
           body,
-          dontStringify: body !== undefined,
-          dontParse: true,
+          redirect: 'error',
           signal: signal ? AbortSignal.any([signal, timeout]) : timeout,
         });
+        status = response.status;
+        text = await response.text();
       } catch (error) {
         signal?.throwIfAborted();
-        throw translate(error, timeout.aborted);
+        throw connectionError(error, timeout.aborted);
       }
-      const text = Buffer.isBuffer(answer) ? answer.toString('utf8') : typeof answer === 'string' ? answer : '';
+      if (status >= 400) throw httpError(status, text);
       return text === '' ? null : parseJson(text);
     },
   };
 }
 
-function translate(error: unknown, timedOut: boolean): Error {
-  const e = error as { statusCode?: number; error?: string; reason?: string; message?: string };
+/** CouchDB's `{"error", "reason"}` answer as an error; a body that is not JSON says only the status. */
+function httpError(status: number, text: string): CouchHttpError {
+  let answer: { error?: unknown; reason?: unknown; message?: unknown } = {};
+  try {
+    const parsed: unknown = JSON.parse(text);
+    if (typeof parsed === 'string') answer = { message: parsed };
+    else if (parsed && typeof parsed === 'object') answer = parsed;
+  } catch {
+    // Not JSON (a proxy's HTML page, an empty 500): only the status is known.
+  }
+  const error = typeof answer.error === 'string' ? answer.error : '';
+  const reason = typeof answer.reason === 'string' ? answer.reason : (typeof answer.message === 'string' && answer.message) || error || `couch returned ${status}`;
+  return new CouchHttpError(status, error, reason);
+}
+
+/** No HTTP answer (refused, reset, timed out, name not found), with the system's code when it gave one. */
+function connectionError(error: unknown, timedOut: boolean): CouchConnectionError {
   if (timedOut) return new CouchConnectionError('ETIMEDOUT', `no answer within ${requestTimeoutMs / 1000}s`);
-  if (typeof e.statusCode === 'number') return new CouchHttpError(e.statusCode, e.error ?? '', e.reason ?? e.message ?? '');
-  const message = e.message ?? String(error);
+  const cause = (error as { cause?: unknown } | undefined)?.cause;
+  const message = cause === undefined ? ((error as Error | undefined)?.message ?? String(error)) : String(cause);
   const code = /\b(E[A-Z]{3,}|UND_ERR_[A-Z_]+)\b/.exec(message)?.[1] ?? 'UNKNOWN';
   return new CouchConnectionError(code, describeCode(code, message));
 }
@@ -135,7 +146,7 @@ function describeCode(code: string, message: string): string {
     ECONNRESET: 'connection reset',
     ETIMEDOUT: 'connection timed out',
   };
-  return known[code] ?? message.replace(/^error happened in your connection\. Reason: /, '');
+  return known[code] ?? message;
 }
 
 /**

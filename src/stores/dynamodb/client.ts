@@ -24,11 +24,16 @@ import {
   type DynamoDBClientConfig,
 } from '@aws-sdk/client-dynamodb';
 import { redact } from '../../util/redact.js';
-import type { DynamoConfig } from './config.js';
+import { identityOf, labelOf, type DynamoConfig } from './config.js';
 
 export interface DynamoApi {
   /** `host:port` or region, for messages. */
   readonly where: string;
+  /** Names the store in messages (`dynamodb://host:port tables stage_*`) and checkpoints; no secrets. */
+  readonly label: string;
+  readonly identity: string;
+  /** Tables of this store are named prefix + collection. */
+  readonly tablePrefix: string;
   batchWrite(input: BatchWriteItemCommandInput, signal?: AbortSignal): Promise<Pick<BatchWriteItemCommandOutput, 'UnprocessedItems'>>;
   putItem(input: PutItemCommandInput, signal?: AbortSignal): Promise<unknown>;
   scan(input: ScanCommandInput, signal?: AbortSignal): Promise<Pick<ScanCommandOutput, 'Items' | 'LastEvaluatedKey'>>;
@@ -71,6 +76,9 @@ export function openDynamoApi(config: DynamoConfig, warn: (message: string) => v
   });
   return {
     where: config.where,
+    label: labelOf(config),
+    identity: identityOf(config),
+    tablePrefix: config.tablePrefix,
     batchWrite: (input, signal) => client.send(new BatchWriteItemCommand(input), { abortSignal: signal }),
     putItem: (input, signal) => client.send(new PutItemCommand(input), { abortSignal: signal }),
     scan: (input, signal) => client.send(new ScanCommand(input), { abortSignal: signal }),

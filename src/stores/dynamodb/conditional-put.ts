@@ -5,6 +5,7 @@
  * call. Documents sharing an `_id` run one after another, so they behave like sequential puts.
  */
 import type { LimitFunction } from 'p-limit';
+import { conflictOutcome } from '../common/conflict.js';
 import { withRetry } from '../common/retry.js';
 import type { Doc, OnConflict, WriteOutcome } from '../../types.js';
 import type { WritePolicy } from './batch-write.js';
@@ -12,7 +13,7 @@ import type { DynamoApi } from './client.js';
 import { describeError, dynamoFatal, errorName, isTransientDynamoError, isValidationError } from './errors.js';
 import { toItem } from './marshal.js';
 
-async function putIfAbsent(api: DynamoApi, table: string, doc: Doc, onConflict: OnConflict, policy: WritePolicy): Promise<WriteOutcome> {
+async function putIfAbsent(api: DynamoApi, table: string, doc: Doc, onConflict: Exclude<OnConflict, 'overwrite'>, policy: WritePolicy): Promise<WriteOutcome> {
   let attempts = 0;
   try {
     await withRetry(
@@ -29,11 +30,7 @@ async function putIfAbsent(api: DynamoApi, table: string, doc: Doc, onConflict: 
     return { status: 'written' };
   } catch (error) {
     policy.signal.throwIfAborted();
-    if (errorName(error) === 'ConditionalCheckFailedException') {
-      return onConflict === 'skip'
-        ? { status: 'skipped', reason: 'exists in target' }
-        : { status: 'failed', reason: `conflict: _id ${String(doc._id)} exists in target` };
-    }
+    if (errorName(error) === 'ConditionalCheckFailedException') return conflictOutcome(onConflict, String(doc._id));
     if (isValidationError(error)) return { status: 'failed', reason: `DynamoDB refused the item: ${describeError(error)}` };
     if (isTransientDynamoError(error)) return { status: 'failed', reason: `unprocessed after ${attempts} attempts: ${describeError(error)}` };
     throw dynamoFatal(api.where, `writing to table ${table}`, error);

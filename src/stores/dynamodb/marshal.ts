@@ -1,6 +1,6 @@
 /**
  * Our documents as DynamoDB AttributeValues, exactly, without the SDK's marshaller (which turns
- * numbers into doubles or refuses big ones). The way back is src/json/dynamodb-json.ts, shared with
+ * numbers into doubles or refuses big ones). The way back is src/formats/dynamodb-json.ts, shared with
  * the reader of DynamoDB export files.
  *
  * Numbers go as their decimal text: an ExactNumber's own digits, a plain number's shortest

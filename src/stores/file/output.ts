@@ -4,9 +4,11 @@
  * a failed run never leaves a file that looks like a whole backup. Optional gzip on the fly;
  * `write` resolves once the stream accepted the data, so a slow disk slows the run, not memory.
  */
+import { once } from 'node:events';
 import { close, createWriteStream, fsync, open, rename, unlink, type WriteStream } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import type { Writable } from 'node:stream';
+import { finished } from 'node:stream/promises';
 import { promisify } from 'node:util';
 import { createGzip } from 'node:zlib';
 import { fatalError, usageError } from '../../errors.js';
@@ -63,7 +65,7 @@ export async function openFileOutput(path: string, gzip: boolean): Promise<Outpu
       }
       try {
         await stream.end();
-        if (compress) await finished(file, path);
+        if (compress) await finished(file).catch(failWriting(path));
         await fsyncFile(fd);
         await closeFd();
         await renameFile(temp, path);
@@ -90,30 +92,27 @@ export function openStreamOutput(target: Writable, endTarget: boolean): Output {
   };
 }
 
+function writeFailed(name: string, error: Error) {
+  return fatalError('write-failed', `${name}: ${error.message}`, error);
+}
+
+/** For a promise's catch: the stream's error as our one-line fatal error. */
+const failWriting = (name: string) => (error: Error): never => {
+  throw writeFailed(name, error);
+};
+
 /** Promise-based write/end over a Writable that remembers the first error and respects `drain`. */
 function streamWriter(target: Writable, name: string) {
   let failure: Error | undefined;
   target.on('error', (error) => (failure ??= error));
   const check = () => {
-    if (failure) throw fatalError('write-failed', `${name}: ${failure.message}`, failure);
+    if (failure) throw writeFailed(name, failure);
   };
-  const whenDrained = () =>
-    new Promise<void>((resolveDrain, reject) => {
-      const onDrain = () => {
-        target.off('error', onError);
-        resolveDrain();
-      };
-      const onError = (error: Error) => {
-        target.off('drain', onDrain);
-        reject(fatalError('write-failed', `${name}: ${error.message}`, error));
-      };
-      target.once('drain', onDrain);
-      target.once('error', onError);
-    });
   return {
     async write(text: string): Promise<void> {
       check();
-      if (!target.write(text)) await whenDrained();
+      // once() rejects when the stream errors while we wait, so a dead disk never hangs the run.
+      if (!target.write(text)) await once(target, 'drain').catch(failWriting(name));
       check();
     },
     /** Waits until everything written so far reached the target, without ending it. */
@@ -123,21 +122,12 @@ function streamWriter(target: Writable, name: string) {
     },
     async end(): Promise<void> {
       check();
-      await new Promise<void>((resolveEnd, reject) => {
-        target.once('error', reject);
-        target.end(() => resolveEnd());
-      });
+      target.end();
+      // Errors here are the caller's to word: a file export says it could not be finished.
+      await finished(target);
       check();
     },
   };
-}
-
-function finished(stream: WriteStream, name: string): Promise<void> {
-  return new Promise((resolveFinish, reject) => {
-    if (stream.writableFinished) return resolveFinish();
-    stream.once('finish', resolveFinish);
-    stream.once('error', (error) => reject(fatalError('write-failed', `${name}: ${error.message}`, error)));
-  });
 }
 
 /** Makes the rename itself durable; best effort (not every platform can fsync a directory). */

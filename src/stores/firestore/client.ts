@@ -1,15 +1,108 @@
 /**
- * The Firestore SDK, loaded only when a Firestore adapter is used, and the judgement of its errors.
+ * The narrow Firestore clients the two halves use (only the calls they make, so unit tests hand in
+ * fakes), the real one on the SDK (loaded only when a Firestore store is used), and the judgement
+ * of its errors.
  */
 import type { Firestore } from '@google-cloud/firestore';
 import { fatalError, messageOf } from '../../errors.js';
+import type { JsonValue } from '../../types.js';
 import { redact } from '../../util/redact.js';
 import { isNetworkError } from '../common/retry.js';
-import type { FirestoreConfig } from './config.js';
+import { firestoreLabel, type FirestoreConfig } from './config.js';
+import { createDecoder } from './decode.js';
+import type { FirestoreData } from './encode.js';
 
 export type FirestoreSdk = typeof import('@google-cloud/firestore');
 
-export async function connectFirestore(config: FirestoreConfig): Promise<{ db: Firestore; sdk: FirestoreSdk }> {
+/** Where a client points, without secrets: `label` for messages, `identity` for checkpoints, `where` for hints. */
+interface FirestoreAddress {
+  readonly label: string;
+  readonly identity: string;
+  /** The emulator's host:port or `project x`. */
+  readonly where: string;
+}
+
+export interface FirestoreDocument {
+  id: string;
+  data: { [key: string]: JsonValue };
+}
+
+/** The calls the source makes. */
+export interface FirestoreReader extends FirestoreAddress {
+  /** Root collection ids. */
+  listCollections(): Promise<string[]>;
+  count(collection: string): Promise<number>;
+  /** Documents in id order, after `afterId` when given, already converted to JSON values. */
+  documents(collection: string, afterId: string | undefined): AsyncIterable<FirestoreDocument>;
+  close(): Promise<void>;
+}
+
+export interface FirestoreWrite {
+  id: string;
+  data: FirestoreData;
+}
+
+/** The calls the sink makes. */
+export interface FirestoreWriter extends FirestoreAddress {
+  /** Commits all writes in one atomic batch: `set` replaces, `create` fails if the document exists. */
+  commit(collection: string, writes: FirestoreWrite[], mode: 'set' | 'create'): Promise<void>;
+  /** Which of these document ids exist. */
+  existing(collection: string, ids: string[]): Promise<Set<string>>;
+  close(): Promise<void>;
+}
+
+export type FirestoreClient = FirestoreReader & FirestoreWriter;
+
+/** The real client on the SDK; `warn` hears of values JSON cannot carry. */
+export async function openFirestoreClient(config: FirestoreConfig, warn: (message: string) => void): Promise<FirestoreClient> {
+  const { db, sdk } = await connectFirestore(config);
+  const label = firestoreLabel(config);
+  return {
+    label,
+    identity: label,
+    where: config.emulatorHost ?? `project ${config.projectId}`,
+    listCollections: async () => (await db.listCollections()).map((c) => c.id),
+    count: async (collection) => Number((await db.collection(collection).count().get()).data().count),
+    async *documents(collection, afterId) {
+      let query = db.collection(collection).orderBy(sdk.FieldPath.documentId());
+      if (afterId !== undefined) query = query.startAfter(afterId);
+      let id = '';
+      const decode = createDecoder(sdk, (path, what) =>
+        warn(`${collection}/${id}: field "${path}" holds ${what}, which JSON cannot carry; it is read as null`),
+      );
+      for await (const snapshot of query.stream()) {
+        const doc = snapshot as unknown as { id: string; data(): { [key: string]: unknown } };
+        id = doc.id;
+        yield { id, data: decode(doc.data()) };
+      }
+    },
+    async commit(collection, writes, mode) {
+      const batch = db.batch();
+      const ref = db.collection(collection);
+      for (const write of writes) {
+        try {
+          if (mode === 'set') batch.set(ref.doc(write.id), write.data);
+          else batch.create(ref.doc(write.id), write.data);
+        } catch (error) {
+          // The SDK's own validation: about this document, like a server's INVALID_ARGUMENT.
+          throw Object.assign(new Error(messageOf(error)), { code: Code.INVALID_ARGUMENT });
+        }
+      }
+      await batch.commit();
+    },
+    async existing(collection, ids) {
+      if (ids.length === 0) return new Set();
+      const ref = db.collection(collection);
+      const snapshots = await db.getAll(...ids.map((id) => ref.doc(id)), { fieldMask: [] });
+      return new Set(snapshots.filter((s) => s.exists).map((s) => s.id));
+    },
+    // terminate() re-raises a client that failed to start (missing credentials), which the
+    // failed call has already reported as fatal.
+    close: () => db.terminate().catch(() => {}),
+  };
+}
+
+async function connectFirestore(config: FirestoreConfig): Promise<{ db: Firestore; sdk: FirestoreSdk }> {
   if (!config.emulatorHost) await checkCredentials(config);
   const sdk = await import('@google-cloud/firestore');
   const db = new sdk.Firestore({

@@ -16,6 +16,16 @@ export function memoryStore(name = 'default'): MemoryStore {
   return store;
 }
 
+/** What the two memory halves use: one named store, and its name for labels and checkpoints. */
+export interface MemoryClient {
+  readonly label: string;
+  readonly collections: MemoryStore;
+}
+
+export function openMemory(name: string): MemoryClient {
+  return { label: `memory:${name}`, collections: memoryStore(name) };
+}
+
 /** Deep copy that keeps ExactNumber values (immutable, so shared) where structuredClone would flatten them. */
 export function copyValue<T extends JsonValue>(value: T): T {
   if (value === null || typeof value !== 'object' || value instanceof ExactNumber) return value;

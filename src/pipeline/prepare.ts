@@ -1,0 +1,52 @@
+/**
+ * The step `migrate` and `verify` share: a chunk's documents through the transforms, and what the
+ * transforms return checked (an object, a string `_id`, what the target can hold), so both see the
+ * same documents a migration would write.
+ */
+import type { NamedTransform } from '../transforms/index.js';
+import { applyChain } from '../transforms/chain.js';
+import type { CollectionStats, Doc, TransformContext } from '../types.js';
+import { badId, notADocument } from './validate.js';
+
+export interface PrepareStep {
+  transforms: NamedTransform[];
+  context: TransformContext;
+  /** The target's own check (`Sink.check`), when there is one. */
+  check?: (doc: Doc, collection: string) => string | undefined;
+  /** Counts `read` for every value and `dropped` for every one the transforms removed, when given. */
+  counts?: Pick<CollectionStats, 'read' | 'dropped'>;
+  /** A document ready to write. A promise it returns is waited for before the next document (backpressure). */
+  accept(doc: Doc, index: number): Promise<void> | undefined;
+  /** A value that cannot be written (`doc` is what the source read or a transform returned), with why. */
+  reject(doc: unknown, reason: string, index: number): void;
+}
+
+/** Prepares the documents of one chunk, in order; `index` is the document's place in `docs`. */
+export async function prepareDocuments(docs: unknown[], step: PrepareStep): Promise<void> {
+  const { transforms, context, check, counts } = step;
+  for (let i = 0; i < docs.length; i++) {
+    const raw = docs[i];
+    if (counts) counts.read++;
+    const notObject = notADocument(raw);
+    if (notObject) {
+      step.reject(raw, notObject, i);
+      continue;
+    }
+    let result = applyChain(transforms, raw as Doc, context);
+    if (result instanceof Promise) result = await result;
+    if ('error' in result) {
+      step.reject(raw, result.error, i);
+      continue;
+    }
+    if (result.docs.length === 0 && counts) counts.dropped++;
+    for (const doc of result.docs) {
+      const reason = notADocument(doc) ?? badId(doc) ?? check?.(doc, context.collection);
+      if (reason) {
+        step.reject(doc, reason, i);
+        continue;
+      }
+      const wait = step.accept(doc, i);
+      if (wait) await wait;
+    }
+  }
+}

@@ -1,0 +1,40 @@
+/**
+ * The run's `onProgress`: called at most every 200 ms while documents move (so a fast run does not
+ * spend its time reporting) and once at the end.
+ */
+import type { Progress, Source } from '../types.js';
+import type { RunStats } from './stats.js';
+
+const progressIntervalMs = 200;
+
+export class ProgressReporter {
+  /** The collection being read. */
+  current?: string;
+  private readonly expected: Record<string, number> = {};
+  private last = 0;
+
+  constructor(
+    private readonly onProgress: ((progress: Progress) => void) | undefined,
+    private readonly source: Source,
+    private readonly stats: RunStats,
+    private readonly started: number,
+  ) {}
+
+  /** A new collection starts: asks the source how many documents it holds, for an ETA. */
+  async enter(collection: string): Promise<void> {
+    this.current = collection;
+    if (!this.onProgress || !this.source.count) return;
+    const count = await this.source.count(collection).catch(() => undefined);
+    if (count !== undefined) this.expected[collection] = count;
+  }
+
+  /** Reports, unless the last report is younger than the interval; `done` always reports. */
+  report(done: boolean): void {
+    if (!this.onProgress) return;
+    const now = Date.now();
+    if (!done && now - this.last < progressIntervalMs) return;
+    this.last = now;
+    const { current: collection, expected } = this;
+    this.onProgress({ collection, collections: this.stats.toJSON(), elapsedMs: now - this.started, source: this.source.progress?.(), expected, done });
+  }
+}
