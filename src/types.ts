@@ -2,6 +2,7 @@
  * The contracts between sources, transforms, sinks and the pipeline. Everything else in the tool
  * is an implementation of one of these or the code that joins them.
  */
+import type { EtlError } from './errors.js';
 import type { ExactNumber } from './formats/exact-number.js';
 import type { InputFormat } from './formats/input-format.js';
 
@@ -95,6 +96,17 @@ export interface Sink {
   identity(): Promise<string>;
   /** Called once before any other call, with what the run knows of its source (file sinks write it as metadata). */
   begin?(run: { sourceProvider: string }): Promise<void>;
+  /**
+   * Checks, before the first document is written, that the target can take these collections:
+   * the names are valid, existing containers have the shape the sink writes (a table's key), and
+   * the target can be read (and, where it can tell, containers created). Writes and creates
+   * nothing. Answers every problem found, one error of one line each (naming the collection),
+   * an empty list when there is none; throws only when the target cannot be asked at all
+   * (unreachable, credentials refused). `collections` are those the run will write, or, when the
+   * source cannot list them in advance, those it may write: the pipeline still calls `prepare`
+   * for each collection, so a sink keeps its own checks there as the backstop.
+   */
+  preflight?(collections: readonly string[]): Promise<EtlError[]>;
   /** Creates the container for a collection (table, database) if missing; called once per collection before its first write. */
   prepare(collection: string): Promise<void>;
   /** What `prepare` would create, for dry-run plans; undefined when nothing. */
@@ -214,6 +226,15 @@ export interface RunReport {
   resumable: boolean;
   /** With dryRun: per collection, what the target would create. */
   plan?: PlannedCollection[];
+  /** With dryRun: every reason the target could not take the run as it is (see Sink.preflight). */
+  problems?: string[];
+  /** Why the run stopped, one line, secrets redacted; only when it failed. */
+  error?: string;
+  /**
+   * After a resume: what the earlier runs of the migration did, already counted in `collections`
+   * and `total` (which cover the whole migration).
+   */
+  earlier?: CollectionStats;
 }
 
 /** `scheme:rest`, e.g. `file:backup.json` → { scheme: 'file', rest: 'backup.json', raw }. */

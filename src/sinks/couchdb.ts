@@ -11,7 +11,7 @@ import { CouchHttpError, fatalCouchError, isTransientCouchError, openCouch, Couc
 import { documentJson, rejectionReason, withRevision } from '../stores/couchdb/documents.js';
 import { resolveEndpoint } from '../stores/couchdb/endpoint.js';
 import { assertDatabaseName } from '../stores/couchdb/names.js';
-import { isEtlError, messageOf } from '../errors.js';
+import { fatalError, isEtlError, messageOf, type EtlError } from '../errors.js';
 import { conflictOutcome } from '../stores/common/conflict.js';
 import { writeIsolating } from '../stores/common/isolate.js';
 import { withRetry } from '../stores/common/retry.js';
@@ -52,14 +52,59 @@ export function createSink(couch: CouchClient, options: AdapterOptions): Sink {
   const retried = <T>(run: () => Promise<T>, signal?: AbortSignal, retries = options.retries): Promise<T> =>
     withRetry(run, (error) => !signal?.aborted && isTransientCouchError(error), { retries, signal });
 
-  async function databaseExists(db: string): Promise<boolean> {
+  /** 'forbidden' when the user may not read the database (403: its _security leaves us out). */
+  async function databaseState(db: string): Promise<'exists' | 'missing' | 'forbidden'> {
     try {
       await retried(() => couch.request({ db }), undefined, setupRetries(options.retries));
-      return true;
+      return 'exists';
     } catch (error) {
-      if (error instanceof CouchHttpError && error.status === 404) return false;
+      if (error instanceof CouchHttpError && error.status === 404) return 'missing';
+      if (error instanceof CouchHttpError && error.status === 403) return 'forbidden';
       throw fatalCouchError(error, endpoint, `reading database ${db}`);
     }
+  }
+
+  async function databaseExists(db: string): Promise<boolean> {
+    const state = await databaseState(db);
+    if (state === 'forbidden') throw fatalError('couchdb-auth', `CouchDB at ${endpoint.hostPort}: no access to database ${db}`);
+    return state === 'exists';
+  }
+
+  /**
+   * False only when CouchDB says for sure that we are not a server admin (only admins create
+   * databases); any answer it cannot give leaves the check to prepare.
+   */
+  async function mayCreateDatabases(): Promise<boolean> {
+    try {
+      const session = (await retried(() => couch.request({ path: '_session' }), undefined, setupRetries(options.retries))) as { userCtx?: { roles?: unknown } } | null;
+      const roles = session?.userCtx?.roles;
+      return !Array.isArray(roles) || roles.includes('_admin');
+    } catch {
+      return true;
+    }
+  }
+
+  /** Every collection the run will write: a valid name, a database we may read, or the right to create it. */
+  async function preflight(collections: readonly string[]): Promise<EtlError[]> {
+    const problems: EtlError[] = [];
+    const missing: string[] = [];
+    for (const collection of collections) {
+      try {
+        assertDatabaseName(collection);
+      } catch (error) {
+        if (isEtlError(error)) problems.push(error);
+        continue;
+      }
+      const state = await databaseState(collection);
+      if (state === 'forbidden') problems.push(fatalError('couchdb-auth', `CouchDB at ${endpoint.hostPort}: user ${endpoint.user ?? '(none)'} has no access to database ${collection}`));
+      if (state === 'missing') missing.push(collection);
+    }
+    if (missing.length > 0 && !(await mayCreateDatabases())) {
+      for (const db of missing) {
+        problems.push(fatalError('couchdb-auth', `CouchDB at ${endpoint.hostPort}: database ${db} does not exist and user ${endpoint.user ?? '(none)'} is not a server admin, who alone may create it`));
+      }
+    }
+    return problems;
   }
 
   /**
@@ -125,6 +170,7 @@ export function createSink(couch: CouchClient, options: AdapterOptions): Sink {
     batchSize: options.batchSize ?? defaultBatchSize,
     concurrency: options.concurrency ?? defaultConcurrency,
     identity: async () => endpoint.identity,
+    preflight,
 
     async prepare(collection) {
       assertDatabaseName(collection);

@@ -9,7 +9,7 @@ import { openDynamoApi, type DynamoApi } from '../stores/dynamodb/client.js';
 import { resolveDynamoConfig } from '../stores/dynamodb/config.js';
 import { conditionalPuts } from '../stores/dynamodb/conditional-put.js';
 import { itemProblem } from '../stores/dynamodb/item-check.js';
-import { checkKeySchema, describeTable, ensureTable, tableName } from '../stores/dynamodb/tables.js';
+import { checkKeySchema, describeTable, ensureTable, tableName, tableProblems } from '../stores/dynamodb/tables.js';
 import type { AdapterOptions, Doc, ParsedUri, Sink, WriteOutcome } from '../types.js';
 
 const defaultConcurrency = 16;
@@ -32,6 +32,7 @@ export function createSink(api: DynamoApi, options: AdapterOptions): Sink {
     batchSize: Math.min(options.batchSize ?? maxBatchItems, maxBatchItems),
     concurrency,
     identity: async () => api.identity,
+    preflight: (collections) => tableProblems(api, collections),
     async prepare(collection) {
       let done = prepared.get(collection);
       if (!done) prepared.set(collection, (done = ensureTable(api, tableOf(collection))));

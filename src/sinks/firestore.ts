@@ -8,7 +8,7 @@
  * (encode.ts); a batch that still fails as a whole is split in halves until the document to blame
  * is alone, so only it is dead-lettered.
  */
-import { fatalError, isEtlError, messageOf } from '../errors.js';
+import { fatalError, isEtlError, messageOf, type EtlError } from '../errors.js';
 import { conflictOutcome } from '../stores/common/conflict.js';
 import { writeIsolating } from '../stores/common/isolate.js';
 import { withRetry } from '../stores/common/retry.js';
@@ -66,16 +66,22 @@ export function createSink(client: FirestoreWriter, options: AdapterOptions): Si
     return conflict ?? { status: 'failed', reason: `Firestore rejected the document: ${redact(messageOf(error))}` };
   };
 
+  const nameProblem = (collection: string): EtlError | undefined => {
+    const bad = badName('collection', collection);
+    return bad ? fatalError('bad-collection-name', `cannot write to ${label}: ${bad}`) : undefined;
+  };
+
   return {
     label,
     provider: 'firestore',
     batchSize: Math.min(options.batchSize ?? MAX_WRITES_PER_COMMIT, MAX_WRITES_PER_COMMIT),
     concurrency: options.concurrency ?? 4,
     identity: async () => client.identity,
+    // Firestore creates collections with their first document; only the name can be wrong.
+    preflight: async (collections) => collections.flatMap((collection) => nameProblem(collection) ?? []),
     async prepare(collection) {
-      // Firestore creates collections with their first document; only the name can be wrong.
-      const bad = badName('collection', collection);
-      if (bad) throw fatalError('bad-collection-name', `cannot write to ${label}: ${bad}`);
+      const problem = nameProblem(collection);
+      if (problem) throw problem;
     },
     check(doc, collection) {
       const encoded = encodeDoc(doc, collection);

@@ -4,7 +4,7 @@
  * it is, but only if its key is that single string `_id` (anything else would mangle the writes).
  */
 import type { TableDescription } from '@aws-sdk/client-dynamodb';
-import { fatalError, usageError } from '../../errors.js';
+import { fatalError, isEtlError, usageError, type EtlError } from '../../errors.js';
 import { withRetry } from '../common/retry.js';
 import type { DynamoApi } from './client.js';
 import { dynamoFatal, errorName, isTransientDynamoError } from './errors.js';
@@ -32,15 +32,20 @@ export async function describeTable(api: DynamoApi, name: string): Promise<Table
   }
 }
 
-/** Throws a clear error when the table's key is not exactly one HASH key `_id` of type S. */
-export function checkKeySchema(table: TableDescription, name: string, where: string): void {
+/** A clear error when the table's key is not exactly one HASH key `_id` of type S; undefined when it is. */
+export function keySchemaProblem(table: TableDescription, name: string, where: string): EtlError | undefined {
   const keys = table.KeySchema ?? [];
   const idType = table.AttributeDefinitions?.find((a) => a.AttributeName === '_id')?.AttributeType;
-  if (keys.length === 1 && keys[0]!.AttributeName === '_id' && keys[0]!.KeyType === 'HASH' && idType === 'S') return;
+  if (keys.length === 1 && keys[0]!.AttributeName === '_id' && keys[0]!.KeyType === 'HASH' && idType === 'S') return undefined;
   const described = keys
     .map((k) => `${k.KeyType} ${k.AttributeName} (${table.AttributeDefinitions?.find((a) => a.AttributeName === k.AttributeName)?.AttributeType ?? '?'})`)
     .join(', ');
-  throw fatalError('dynamodb-key-schema', `DynamoDB at ${where}: table ${name} has key ${described || '(none)'}; gofannon-etl writes Gofannon's layout, a single string hash key _id`);
+  return fatalError('dynamodb-key-schema', `DynamoDB at ${where}: table ${name} has key ${described || '(none)'}; gofannon-etl writes Gofannon's layout, a single string hash key _id`);
+}
+
+export function checkKeySchema(table: TableDescription, name: string, where: string): void {
+  const problem = keySchemaProblem(table, name, where);
+  if (problem) throw problem;
 }
 
 const pollMs = 250;
@@ -76,4 +81,26 @@ export async function ensureTable(api: DynamoApi, name: string): Promise<void> {
     table = await waitUntilActive(api, name);
   }
   checkKeySchema(table, name, api.where);
+}
+
+/**
+ * What stops the tables of these collections from taking a run, all of them: names DynamoDB cannot
+ * take and existing tables keyed otherwise. Missing tables are fine (they are created); a table
+ * that cannot be described (unreachable, access denied) throws.
+ */
+export async function tableProblems(api: DynamoApi, collections: readonly string[]): Promise<EtlError[]> {
+  const found = await Promise.all(
+    collections.map(async (collection) => {
+      let name: string;
+      try {
+        name = tableName(api.tablePrefix, collection);
+      } catch (error) {
+        if (isEtlError(error)) return error;
+        throw error;
+      }
+      const table = await describeTable(api, name);
+      return table && keySchemaProblem(table, name, api.where);
+    }),
+  );
+  return found.filter((problem): problem is EtlError => problem !== undefined);
 }
