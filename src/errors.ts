@@ -18,6 +18,7 @@ export type UsageErrorCode =
   | 'cannot-resume'
   | 'cannot-verify'
   | 'checkpoint-complete'
+  | 'checkpoint-exists'
   | 'checkpoint-mismatch'
   | 'checkpoint-unreadable'
   | 'collection-name'

@@ -5,7 +5,7 @@
  * so nothing ever holds more than (concurrency + 1) batches and one source chunk.
  */
 import { BatchWriter } from './pipeline/batch-writer.js';
-import { assertSameRun, Checkpointer, loadCheckpoint, type CheckpointData } from './pipeline/checkpoint.js';
+import { assertMayStart, assertSameRun, Checkpointer, loadCheckpoint, type CheckpointData, type RunIdentity } from './pipeline/checkpoint.js';
 import { DeadLetters } from './pipeline/dead-letter.js';
 import { EtlError, fatalError, isEtlError, messageOf, usageError } from './errors.js';
 import { writePrivateAtomic } from './util/private-file.js';
@@ -13,7 +13,8 @@ import { redact } from './util/redact.js';
 import { runSignals, type RunSignals } from './pipeline/signals.js';
 import { ProgressReporter } from './pipeline/progress-reporter.js';
 import { openSink, openSource } from './registry.js';
-import { mergeStats, RunStats } from './pipeline/stats.js';
+import { addStats, emptyStats, mergeStats, RunStats } from './pipeline/stats.js';
+import { gofannonCollections } from './gofannon.js';
 import { defaultTransforms, loadTransforms, type NamedTransform, type TransformSpec } from './transforms/index.js';
 import { adapterOptions } from './pipeline/store-options.js';
 import type { Doc, PlannedCollection, Progress, RunReport, Sink, Source, SourceChunk, StoreOptions } from './types.js';
@@ -39,6 +40,8 @@ export interface MigrateOptions extends StoreOptions {
   /** Save progress here; with `resume`, continue from it. */
   checkpoint?: string;
   resume?: boolean;
+  /** Without `resume`: replace a checkpoint that holds another run's progress (see assertMayStart). */
+  force?: boolean;
   /** Aborting stops reading, lets in-flight batches finish, saves the checkpoint: an interrupted run. */
   signal?: AbortSignal;
   /** Called as the run advances (at most every 200 ms) and once at the end. */
@@ -100,11 +103,17 @@ interface Run {
   progress: ProgressReporter;
   /** With dryRun: what the target would create, per collection. */
   plan: PlannedCollection[];
+  /** With dryRun: what the target's preflight found, for every collection checked. */
+  problems: string[];
+  /** Collections the target's preflight has seen, and whether it found them fit. */
+  checked: Map<string, boolean>;
+  /** The preflight passed and documents began to flow: from here on there is progress to save. */
+  copying: boolean;
   started: number;
   warn: (message: string) => void;
 }
 
-/** A run's steps in order: signals, checkpoint, the main loop, teardown, the report. */
+/** A run's steps in order: signals, checkpoint, the target's preflight, the main loop, teardown, the report. */
 async function run(
   options: MigrateOptions,
   source: Source,
@@ -119,7 +128,7 @@ async function run(
   const deadLetters = new DeadLetters(options.deadLetter, Boolean(options.resume), warn);
   let checkpointer: Checkpointer | undefined;
   try {
-    checkpointer = dryRun ? undefined : await openCheckpoint(options, source, sink, collections ?? null, deadLetters);
+    checkpointer = dryRun ? undefined : await openCheckpoint(options, source, sink, collections ?? null, transforms, deadLetters);
   } catch (error) {
     // Refused before anything was read: close both ends, so no connection outlives the refusal.
     await closeQuietly(() => sink.close(false));
@@ -130,9 +139,10 @@ async function run(
   const saved = savedTotals(checkpointer, stats, deadLetters);
   const writer = new BatchWriter(sink, stats, deadLetters, signals.writing, (position) => checkpointer?.advance(position, saved.stats, saved.deadLetters));
   const progress = new ProgressReporter(options.onProgress, source, stats, started);
-  const r: Run = { options, source, sink, transforms, dryRun, collections, signals, stats, deadLetters, checkpointer, writer, progress, plan: [], started, warn };
+  const r: Run = { options, source, sink, transforms, dryRun, collections, signals, stats, deadLetters, checkpointer, writer, progress, plan: [], problems: [], checked: new Map(), copying: false, started, warn };
 
-  let failure = await copy(r);
+  let failure = await checkTarget(r);
+  if (!failure) failure = await copy(r);
   const interrupted = !failure && Boolean(signals.stop?.aborted);
   failure = await teardown(r, failure, interrupted);
   const report = runReport(r, failure, interrupted);
@@ -148,9 +158,52 @@ async function run(
 /** Counts and dead letters of the whole migration, earlier runs of a resumed one included: what a checkpoint saves. */
 function savedTotals(checkpointer: Checkpointer | undefined, stats: RunStats, deadLetters: DeadLetters) {
   return {
-    stats: () => mergeStats(checkpointer?.previous.stats ?? {}, stats.toJSON()),
-    deadLetters: () => (checkpointer?.previous.deadLetters ?? 0) + deadLetters.count,
+    stats: () => mergeStats(checkpointer?.earlier.stats ?? {}, stats.toJSON()),
+    deadLetters: () => (checkpointer?.earlier.deadLetters ?? 0) + deadLetters.count,
   };
+}
+
+/**
+ * The collections a run will write, for the target's preflight: the chosen ones, or those the
+ * source lists. A source that cannot list them (stdin, a gzipped export with its metadata last) may
+ * hold any: then the target checks the containers of Gofannon's collections, and `prepare` checks
+ * each collection the source turns out to hold (see Sink.preflight).
+ */
+async function collectionsToCheck(r: Run): Promise<readonly string[]> {
+  return r.collections ?? (await r.source.listCollections()) ?? gofannonCollections;
+}
+
+/** The target's preflight over the collections the run will write, before the first document; answers the refusal, if any. */
+async function checkTarget(r: Run): Promise<unknown> {
+  try {
+    await preflight(r, await collectionsToCheck(r));
+    return undefined;
+  } catch (error) {
+    return error;
+  }
+}
+
+/**
+ * Every problem the target has with these collections. A run refuses
+ * with the first (one line, its own exit code) and says how many more there are; a dry run lists
+ * them all and goes on, to check the documents too.
+ */
+async function preflight(r: Run, collections: readonly string[]): Promise<void> {
+  const { sink } = r;
+  if (!sink.preflight) return;
+  const unchecked = collections.filter((c) => !r.checked.has(c));
+  // One collection at a time (in parallel), so each problem is known to be its collection's.
+  const found = await Promise.all(unchecked.map((c) => sink.preflight!([c])));
+  unchecked.forEach((c, i) => r.checked.set(c, found[i]!.length === 0));
+  const problems = found.flat();
+  if (problems.length === 0) return;
+  if (r.dryRun) {
+    r.problems.push(...problems.map((p) => redact(p.message)));
+    return;
+  }
+  const first = problems[0]!;
+  if (problems.length > 1) first.message += ` (and ${problems.length - 1} more: --dry-run lists them all)`;
+  throw first;
 }
 
 /**
@@ -161,6 +214,7 @@ function savedTotals(checkpointer: Checkpointer | undefined, stats: RunStats, de
 async function copy(r: Run): Promise<unknown> {
   const { source, sink, writer, signals } = r;
   try {
+    r.copying = true;
     await sink.begin?.({ sourceProvider: source.provider });
     const chunks = source.read({
       collections: r.collections ? new Set(r.collections) : undefined,
@@ -190,8 +244,11 @@ async function enterCollection(r: Run, collection: string): Promise<void> {
   await r.writer.drain();
   r.stats.of(collection);
   await r.progress.enter(collection);
-  if (r.dryRun) r.plan.push({ collection, wouldCreate: await r.sink.wouldCreate?.(collection) });
-  else await r.sink.prepare(collection);
+  if (!r.dryRun) return r.sink.prepare(collection);
+  // A collection the source could not list up front is checked as it comes.
+  await preflight(r, [collection]);
+  const fits = r.checked.get(collection) ?? true;
+  r.plan.push({ collection, wouldCreate: fits ? await r.sink.wouldCreate?.(collection) : undefined });
 }
 
 /**
@@ -203,7 +260,8 @@ async function teardown(r: Run, failure: unknown, interrupted: boolean): Promise
   await closeQuietly(() => r.sink.close(complete && !r.dryRun), failure === undefined ? (e) => (failure = e) : undefined);
   await closeQuietly(() => r.source.close());
   await r.deadLetters.close();
-  if (r.checkpointer) {
+  // Refused before the first document: the checkpoint at the path (another part's, or none) stays as it was.
+  if (r.checkpointer && r.copying) {
     const saved = savedTotals(r.checkpointer, r.stats, r.deadLetters);
     await r.checkpointer.save(saved.stats(), saved.deadLetters(), complete);
   }
@@ -213,23 +271,41 @@ async function teardown(r: Run, failure: unknown, interrupted: boolean): Promise
   return failure;
 }
 
+/** The report of the whole migration: after a resume, the earlier runs' counts are included (and named `earlier`). */
 function runReport(r: Run, failure: unknown, interrupted: boolean): RunReport {
-  const total = r.stats.total();
-  const { options, deadLetters } = r;
+  const { options } = r;
+  const saved = savedTotals(r.checkpointer, r.stats, r.deadLetters);
+  const collections = saved.stats();
+  const total = Object.values(collections).reduce(addStats, emptyStats());
+  const earlierStats = Object.values(r.checkpointer?.earlier.stats ?? {});
+  const deadLetters = saved.deadLetters();
   return {
-    ok: !failure && !interrupted && total.failed === 0,
+    ok: !failure && !interrupted && total.failed === 0 && r.problems.length === 0,
     interrupted,
     dryRun: r.dryRun,
     source: r.source.label,
     target: r.sink.label,
     transforms: r.transforms.map((t) => t.name),
-    collections: r.stats.toJSON(),
+    collections,
     total,
     durationMs: Date.now() - r.started,
-    deadLetters: { count: deadLetters.count, path: deadLetters.count > 0 ? options.deadLetter : undefined },
-    checkpoint: options.checkpoint,
+    deadLetters: { count: deadLetters, path: deadLetters > 0 ? options.deadLetter : undefined },
+    // Named only when this run saved it: a run refused before its first document saved none.
+    checkpoint: r.checkpointer && r.copying ? options.checkpoint : undefined,
     resumable: r.sink.resumable !== false,
-    ...(r.dryRun ? { plan: r.plan } : {}),
+    ...(r.dryRun ? { plan: r.plan, problems: r.problems } : {}),
+    ...(failure ? { error: redact(messageOf(failure)).split('\n')[0] } : {}),
+    ...(earlierStats.length > 0 ? { earlier: earlierStats.reduce(addStats, emptyStats()) } : {}),
+  };
+}
+
+/** The options that change what a run reads or writes, as a checkpoint records them (see RunIdentity). */
+function runSettings(options: MigrateOptions, transforms: NamedTransform[]): RunIdentity['settings'] {
+  return {
+    '--transform': transforms.map((t) => t.name),
+    '--on-conflict': options.onConflict ?? 'overwrite',
+    '--include-design': options.includeDesign ?? false,
+    '--segments': options.segments ?? null,
   };
 }
 
@@ -239,12 +315,14 @@ async function openCheckpoint(
   source: Source,
   sink: Sink,
   collections: string[] | null,
+  transforms: NamedTransform[],
   deadLetters: DeadLetters,
 ): Promise<Checkpointer | undefined> {
   if (!options.checkpoint) return undefined;
-  const identity = { source: await source.identity(), target: await sink.identity(), collections };
+  const identity: RunIdentity = { source: await source.identity(), target: await sink.identity(), collections, settings: runSettings(options, transforms) };
   let resumed: CheckpointData | undefined;
-  if (options.resume) {
+  if (!options.resume) await assertMayStart(options.checkpoint, identity, options.force ?? false);
+  else {
     resumed = await loadCheckpoint(options.checkpoint);
     if (!resumed) throw usageError('no-checkpoint', `--resume: there is no checkpoint at ${options.checkpoint}`);
     assertSameRun(options.checkpoint, resumed, identity);

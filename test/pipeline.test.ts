@@ -287,9 +287,13 @@ describe('migrate', () => {
     expect(second.ok).toBe(true);
     expect(memoryStore(to).get('agents')!.size).toBe(3000);
     expect(memoryStore(to).get('users')!.size).toBe(500);
+    // The report covers the whole migration, the first part included and named.
+    expect(second.earlier).toEqual(first.total);
     // Nothing before the checkpoint is read again: only the edge overlaps.
-    expect(second.collections.agents!.read).toBeLessThanOrEqual(3000 - writtenFirst + 100 * 2);
-    await expect(migrate({ from: `memory:${from}`, to: `memory:${to}`, checkpoint, resume: true })).rejects.toThrow(/already completed/);
+    expect(second.collections.agents!.read - first.collections.agents!.read).toBeLessThanOrEqual(3000 - writtenFirst + 100 * 2);
+    // The same run (a resume with other transforms is another run, refused as such).
+    await expect(migrate({ from: `memory:${from}`, to: `memory:${to}`, checkpoint, resume: true, transforms: [(doc) => doc] })).rejects.toThrow(/already completed/);
+    await expect(migrate({ from: `memory:${from}`, to: `memory:${to}`, checkpoint, resume: true })).rejects.toThrow(/its --transform was strip-couch-meta then function, this run's is strip-couch-meta/);
   });
 
   test('dry run writes nothing and plans what it would create', async () => {

@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import { DynamoDBClient, ScanCommand } from '@aws-sdk/client-dynamodb';
 import { afterAll, expect, inject, test } from 'vitest';
 import type { CheckpointData } from '../src/pipeline/checkpoint.js';
+import type { RunReport } from '../src/types.js';
 import { migrate } from '../src/pipeline.js';
 import { verify } from '../src/verify/verify.js';
 import { uniquePrefix } from './corpus.js';
@@ -98,7 +99,10 @@ async function killAndResume(what: string, from: string, prefix: string, collect
 
   const resumed = await runCli([...args, '--resume', '--report', report], cleanEnv());
   expect(resumed.code, resumed.stderr).toBe(0);
-  const written = (JSON.parse(readFileSync(report, 'utf8')) as { total: { written: number } }).total.written;
+  // The report covers the whole migration; what this run wrote is the total less the earlier part.
+  const whole = JSON.parse(readFileSync(report, 'utf8')) as RunReport;
+  expect(whole.earlier?.written).toBe(writtenIn(saved));
+  const written = whole.total.written - whole.earlier!.written;
   const overlap = written - (total - present);
   console.log(`[resume] ${what}: killed with ${present}/${total} in the target (checkpoint said ${writtenIn(saved)}); the resumed run wrote ${written}, overlap re-sent ${overlap}`);
   expect(overlap).toBeGreaterThanOrEqual(0);

@@ -8,13 +8,15 @@ import { readFile } from 'node:fs/promises';
 import { usageError } from '../errors.js';
 import { writePrivateAtomic } from '../util/private-file.js';
 import { redact } from '../util/redact.js';
-import type { CollectionStats, Position } from '../types.js';
+import type { CollectionStats, JsonValue, Position } from '../types.js';
 
 export interface CheckpointData {
   version: 1;
   source: string;
   target: string;
   collections: string[] | null;
+  /** See RunIdentity; absent in checkpoints written before it was recorded. */
+  settings?: Record<string, JsonValue>;
   position: Position | null;
   stats: Record<string, CollectionStats>;
   deadLetters: number;
@@ -30,31 +32,68 @@ export interface CheckpointData {
  */
 const saveIntervalMs = 100;
 
-export async function loadCheckpoint(path: string): Promise<CheckpointData | undefined> {
+export async function loadCheckpoint(path: string, hint = ''): Promise<CheckpointData | undefined> {
   let text: string;
   try {
     text = await readFile(path, 'utf8');
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-    throw usageError('checkpoint-unreadable', `cannot read checkpoint ${path}: ${(error as Error).message}`);
+    throw usageError('checkpoint-unreadable', `cannot read checkpoint ${path}: ${(error as Error).message}${hint}`);
   }
   try {
     const data = JSON.parse(text) as CheckpointData;
     if (data.version !== 1) throw new Error(`unknown version ${String(data.version)}`);
     return data;
   } catch (error) {
-    throw usageError('checkpoint-unreadable', `checkpoint ${path} is not a gofannon-etl checkpoint: ${(error as Error).message}`);
+    throw usageError('checkpoint-unreadable', `checkpoint ${path} is not a gofannon-etl checkpoint: ${(error as Error).message}${hint}`);
   }
 }
 
-/** Refuses a checkpoint written for another source, target or choice of collections. */
-export function assertSameRun(path: string, data: CheckpointData, run: Pick<CheckpointData, 'source' | 'target' | 'collections'>): void {
-  const differs = (what: string, then: string, now: string) =>
-    usageError('checkpoint-mismatch', redact(`checkpoint ${path} belongs to another run: its ${what} was ${then}, this run's is ${now}`));
-  if (data.source !== run.source) throw differs('source', data.source, run.source);
-  if (data.target !== run.target) throw differs('target', data.target, run.target);
+/**
+ * What a run is, for its checkpoint: a checkpoint is only continued, or replaced without --force,
+ * by the same run. `settings` are the options that change what is read or written (transforms,
+ * --on-conflict, ...), each under the name the user knows it by.
+ */
+export type RunIdentity = Pick<CheckpointData, 'source' | 'target' | 'collections'> & { settings: Record<string, JsonValue> };
+
+/** How the checkpoint's run differs from this one, in one line; undefined when it is the same run. */
+export function runDifference(data: CheckpointData, run: RunIdentity): string | undefined {
+  const differs = (what: string, then: string, now: string) => `its ${what} was ${then}, this run's is ${now}`;
+  if (data.source !== run.source) return differs('source', data.source, run.source);
+  if (data.target !== run.target) return differs('target', data.target, run.target);
   const list = (c: string[] | null) => (c ? c.join(',') : 'all collections');
-  if (list(data.collections) !== list(run.collections)) throw differs('--collections', list(data.collections), list(run.collections));
+  if (list(data.collections) !== list(run.collections)) return differs('--collections', list(data.collections), list(run.collections));
+  // Checkpoints written before settings were recorded are compared on the rest only.
+  for (const [name, now] of Object.entries(run.settings)) {
+    if (!data.settings || !(name in data.settings)) continue;
+    const shown = (value: JsonValue | undefined) => (Array.isArray(value) ? value.join(' then ') || 'none' : String(value ?? 'none'));
+    if (JSON.stringify(data.settings[name]) !== JSON.stringify(now)) return differs(name, shown(data.settings[name]), shown(now));
+  }
+  return undefined;
+}
+
+/** Refuses a checkpoint written for another source, target, choice of collections or settings. */
+export function assertSameRun(path: string, data: CheckpointData, run: RunIdentity): void {
+  const difference = runDifference(data, run);
+  if (difference) throw usageError('checkpoint-mismatch', redact(`checkpoint ${path} belongs to another run: ${difference}`));
+}
+
+/**
+ * A run without --resume starts a new checkpoint. It may replace what is at the path only when
+ * nothing is lost: no file, the finished checkpoint of this same run (running a finished migration
+ * again starts it over), or --force. Anything else is another run's progress, or not a checkpoint.
+ */
+export async function assertMayStart(path: string, run: RunIdentity, force: boolean): Promise<void> {
+  if (force) return;
+  const existing = await loadCheckpoint(path, ' (give --force to replace it)');
+  if (!existing) return;
+  const difference = runDifference(existing, run);
+  if (existing.complete && !difference) return;
+  const written = Object.values(existing.stats).reduce((n, s) => n + s.written, 0);
+  const state = existing.complete ? 'a finished run' : `an unfinished run (${written} documents written)`;
+  const belongs = difference ? ` of another migration (${difference})` : '';
+  const next = difference || existing.complete ? 'give another --checkpoint FILE' : 'continue it with --resume';
+  throw usageError('checkpoint-exists', redact(`checkpoint ${path} holds ${state}${belongs}: ${next}, or --force to replace it`));
 }
 
 export class Checkpointer {
@@ -68,22 +107,21 @@ export class Checkpointer {
 
   constructor(
     readonly path: string,
-    run: Pick<CheckpointData, 'source' | 'target' | 'collections'>,
+    run: RunIdentity,
     resumed: CheckpointData | undefined,
     /** Makes everything the checkpoint counts durable first (the dead-letter file). */
     private readonly beforeSave: () => Promise<void>,
   ) {
     this.data = resumed ?? { version: 1, ...run, position: null, stats: {}, deadLetters: 0, complete: false, updatedAt: '' };
+    this.earlier = resumed ? { stats: resumed.stats, deadLetters: resumed.deadLetters } : { stats: {}, deadLetters: 0 };
   }
 
   get resumeFrom(): Position | undefined {
     return this.data.position ?? undefined;
   }
 
-  /** Counts carried over from the runs before a resume. */
-  get previous(): Pick<CheckpointData, 'stats' | 'deadLetters'> {
-    return this.data;
-  }
+  /** Counts carried over from the runs before a resume (none for a new run). */
+  readonly earlier: Pick<CheckpointData, 'stats' | 'deadLetters'>;
 
   /** Records a new safe position; writes it at most every saveIntervalMs, one save at a time. */
   advance(position: Position, stats: () => Record<string, CollectionStats>, deadLetters: () => number): void {
