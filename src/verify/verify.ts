@@ -200,8 +200,10 @@ export async function verify(options: VerifyOptions): Promise<VerifyReport> {
     await spread(source, sourceBuckets, counts, { collections: chosen, transforms, signal, targetLabel: target.label });
     await sourceBuckets.close();
     const targetBuckets = new Buckets(dir, 'target');
-    // CouchDB's `_rev` and `_attachments` are the target's bookkeeping, never data to compare.
-    await spread(target, targetBuckets, counts, { collections: chosen ?? new Set(counts.keys()), transforms: targetTransforms, signal, targetLabel: target.label });
+    // CouchDB's `_rev` and `_attachments` are the target's bookkeeping, not data to compare, unless
+    // the migration kept them as data (--keep-couch-meta): then they are compared like any field.
+    const targetSide = options.noDefaultTransforms ? [] : targetTransforms;
+    await spread(target, targetBuckets, counts, { collections: chosen ?? new Set(counts.keys()), transforms: targetSide, signal, targetLabel: target.label });
     await targetBuckets.close();
     await compare(sourceBuckets, targetBuckets, counts, options.onDifference ?? (() => {}));
     const collections = Object.fromEntries([...counts].sort(([a], [b]) => a.localeCompare(b)));
