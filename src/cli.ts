@@ -7,9 +7,10 @@ import yargs, { type Argv } from 'yargs';
 import { hideBin } from 'yargs/helpers';
 import { isEtlError, messageOf } from './errors.js';
 import { migrate, type MigrateOptions } from './pipeline.js';
-import { inputFormats } from './formats/input-format.js';
 import { redact } from './util/redact.js';
-import { isStdio, keepsData, sinkSchemes, sourceSchemes } from './registry.js';
+import { isStdio, keepsData } from './registry.js';
+import { formatCommand, notRepeated, printedCommand } from './cli/commands.js';
+import { commonOptions, migrateOptions, stdioValues } from './cli/options.js';
 import { chooseMode, progressView } from './cli/progress.js';
 import { formatComparison, formatSummary } from './cli/summary.js';
 import type { OnConflict, RunReport } from './types.js';
@@ -44,26 +45,12 @@ function examples(list: [string, string][]): string {
   return ['Examples:', ...list.map(([what, args]) => `  ${what}\n    gofannon-etl ${args}`)].join('\n');
 }
 
-function commonOptions(y: Argv) {
-  return y
-    .option('from', { type: 'string', demandOption: true, describe: `source: ${sourceSchemes.join(', ')} (file:PATH, file:- for stdin)`, group: 'Stores:' })
-    .option('to', { type: 'string', demandOption: true, describe: `target: ${sinkSchemes.join(', ')} (file:PATH, file:- for stdout)`, group: 'Stores:' })
-    .option('collections', { type: 'string', describe: 'comma-separated collections (default: all the source holds)', group: 'Selection:' })
-    .option('format', { choices: inputFormats, describe: "file source: its format, when neither its name nor its content tells (or to force one)", group: 'Files:' })
-    .option('collection-name', { type: 'string', describe: "file source of one collection (couchbackup, array, DynamoDB export): its name (default: the file's or table's)", group: 'Files:' })
-    .option('transform', { type: 'string', array: true, describe: 'transform to apply, in order: float-to-decimal, numbers-from-strings=COLLECTION.FIELD,… (numbers export.py wrote as strings), or a module path (.js/.mjs/.ts); repeatable', group: 'Transforms:' })
-    .option('keep-couch-meta', { type: 'boolean', default: false, describe: 'keep _rev, _revisions and _attachments (stripped by default)', group: 'Transforms:' })
-    .option('table-prefix', { type: 'string', describe: 'DynamoDB: prefix of table names', group: 'Store options:' })
-    .option('segments', { type: 'number', describe: 'DynamoDB source: parallel scan segments', group: 'Store options:' })
-    .option('include-design', { type: 'boolean', default: false, describe: 'CouchDB source: include _design/ documents', group: 'Store options:' })
-    .option('concurrency', { type: 'number', describe: 'batches in flight (default per target)', group: 'Tuning:' })
-    .option('batch-size', { type: 'number', describe: 'documents per write (default per target)', group: 'Tuning:' })
-    .option('retries', { type: 'number', default: 8, describe: 'retries of transient errors per batch', group: 'Tuning:' })
-    .option('quiet', { alias: 'q', type: 'boolean', default: false, describe: 'print only errors', group: 'Output:' })
-    .option('verbose', { alias: 'v', type: 'boolean', default: false, describe: 'stack traces with errors', group: 'Output:' });
+function withCommonOptions(y: Argv) {
+  return y.options(commonOptions);
 }
 
-type CommonArgs = Awaited<ReturnType<typeof commonOptions>['argv']>;
+type CommonArgs = Awaited<ReturnType<typeof withCommonOptions>['argv']>;
+type MigrateArgs = CommonArgs & { 'dry-run': boolean; 'dead-letter'?: string; report?: string; checkpoint?: string; resume: boolean; force: boolean; 'on-conflict': string; verify: boolean };
 
 function list(value: string | undefined): string[] | undefined {
   const items = value?.split(',').map((c) => c.trim()).filter(Boolean);
@@ -88,35 +75,25 @@ function stopSignal(announce: (line: string) => void = (line) => void process.st
   return controller.signal;
 }
 
-/** An argument as it can be pasted back into a shell. */
-function shellQuote(arg: string): string {
-  return /^[\w@%+=:,./-]+$/.test(arg) ? arg : `'${arg.replace(/'/g, `'\\''`)}'`;
+const allMigrateOptions = { ...commonOptions, ...migrateOptions };
+
+/** The same run with --resume, for a run that stopped and saved a checkpoint. */
+function resumeCommand(args: MigrateArgs): string {
+  const command = printedCommand([], args, allMigrateOptions, notRepeated.resume);
+  return formatCommand({ ...command, line: `${command.line} --resume` });
 }
 
-function command(args: string[]): string {
-  return redact(['gofannon-etl', ...args].map(shellQuote).join(' '));
-}
-
-/** The same command with --resume, for a run that stopped and saved a checkpoint. */
-function resumeCommand(argv: string[]): string {
-  return command([...argv.filter((a) => a !== '--resume'), '--resume']);
-}
-
-/** A verify command for the same source, target and selection. */
-function verifyCommand(args: CommonArgs): string | undefined {
+/** A verify command for the same source, target, selection and transforms. */
+function verifyCommand(args: MigrateArgs): string | undefined {
   // stdin was read up and stdout keeps nothing: neither can be read again.
   if (!keepsData(args.to) || isStdio(args.from)) return undefined;
-  const out = ['verify', '--from', args.from, '--to', args.to];
-  if (args.collections) out.push('--collections', args.collections);
-  if (args.format) out.push('--format', args.format);
-  if (args['collection-name'] !== undefined) out.push('--collection-name', args['collection-name']);
-  for (const t of args.transform ?? []) out.push('--transform', t);
-  if (args['keep-couch-meta']) out.push('--keep-couch-meta');
-  return command(out);
+  return formatCommand(printedCommand(['verify'], args, allMigrateOptions, notRepeated.verify));
 }
 
 function exitCodeOf(report: RunReport): number {
   if (report.interrupted) return exitCodes.interrupted;
+  // A dry run that found the target unfit: the real run would stop there.
+  if (report.problems?.length) return exitCodes.fatal;
   return report.total.failed > 0 ? exitCodes.documentsFailed : exitCodes.ok;
 }
 
@@ -124,9 +101,11 @@ function reportError(error: unknown, verbose: boolean, resume?: string): number 
   const code = isEtlError(error) && error.kind === 'usage' ? exitCodes.usage : exitCodes.fatal;
   let line = `gofannon-etl: ${redact(messageOf(error))}`;
   const partial = isEtlError(error) ? error.report : undefined;
-  if (partial) line += ` (${partial.total.written} documents were written before it)`;
+  if (partial?.dryRun) line += ` (dry run: nothing was written; ${partial.total.read} documents were checked before it)`;
+  else if (partial) line += ` (${partial.total.written} documents were written before it${partial.earlier ? `, ${partial.earlier.written} of them by the earlier run(s)` : ''})`;
   process.stderr.write(`${line}\n`);
-  if (resume && partial) process.stderr.write(`To continue where it stopped: ${resume}\n`);
+  // Only a run that saved a checkpoint can be resumed; one refused before its first document saved none.
+  if (resume && partial?.checkpoint && !partial.dryRun) process.stderr.write(`To continue where it stopped: ${resume}\n`);
   if (verbose && error instanceof Error && error.stack) process.stderr.write(`${redact(error.stack)}\n`);
   return code;
 }
@@ -183,7 +162,7 @@ function interrupted(message: string): number {
   return exitCodes.interrupted;
 }
 
-async function runMigrate(argv: string[], args: CommonArgs & { 'dry-run': boolean; 'dead-letter'?: string; report?: string; checkpoint?: string; resume: boolean; 'on-conflict': string; verify: boolean }) {
+async function runMigrate(args: MigrateArgs) {
   const say = sayer(args);
   const view = progressView(chooseMode({ quiet: args.quiet, stream: process.stderr, env: process.env }), process.stderr);
   const signal = stopSignal((line) => view.log(line));
@@ -196,6 +175,7 @@ async function runMigrate(argv: string[], args: CommonArgs & { 'dry-run': boolea
     report: args.report,
     checkpoint: args.checkpoint,
     resume: args.resume,
+    force: args.force,
     onConflict: args['on-conflict'] as OnConflict,
     concurrency: args.concurrency,
     signal,
@@ -204,9 +184,9 @@ async function runMigrate(argv: string[], args: CommonArgs & { 'dry-run': boolea
     const report = await migrate(options);
     view.stop();
     const stopped = report.interrupted;
-    const resumable = Boolean(args.checkpoint) && report.resumable;
+    const resumable = Boolean(args.checkpoint) && report.resumable && !isStdio(args.from);
     say(formatSummary(report, {
-      resume: stopped && resumable ? resumeCommand(argv) : undefined,
+      resume: stopped && resumable ? resumeCommand(args) : undefined,
       verify: !stopped && !report.dryRun && !args.verify ? verifyCommand(args) : undefined,
     }));
     if (stopped && !report.resumable) say(`${report.target} is written whole: run the same command again to start over.`);
@@ -225,26 +205,18 @@ async function runMigrate(argv: string[], args: CommonArgs & { 'dry-run': boolea
   } catch (error) {
     view.stop();
     const partial = isEtlError(error) ? error.report : undefined;
-    process.exitCode = reportError(error, args.verbose, args.checkpoint && partial?.resumable ? resumeCommand(argv) : undefined);
+    process.exitCode = reportError(error, args.verbose, args.checkpoint && partial?.resumable && !isStdio(args.from) ? resumeCommand(args) : undefined);
   }
 }
 
 export async function main(argv = hideBin(process.argv)): Promise<void> {
-  const parser = yargs(argv)
+  const parser = yargs(stdioValues(argv))
     .scriptName('gofannon-etl')
     .usage('$0 [migrate] --from SOURCE --to TARGET [options]\n\nMoves Gofannon collections between stores and export files, streamed, with transforms.')
     .command(['migrate', '$0'], 'copy collections from a source to a target', (y) =>
-      commonOptions(y)
-        .option('dry-run', { type: 'boolean', default: false, describe: 'read, transform and check everything; write nothing', group: 'Run:' })
-        .option('dead-letter', { type: 'string', describe: 'NDJSON file for documents that cannot be written, with reasons', group: 'Run:' })
-        .option('report', { type: 'string', describe: 'write the run report as JSON to this file', group: 'Run:' })
-        .option('checkpoint', { type: 'string', describe: 'save progress to this file', group: 'Run:' })
-        .option('resume', { type: 'boolean', default: false, describe: 'continue from --checkpoint after a crash or Ctrl-C', group: 'Run:' })
-        .option('on-conflict', { choices: ['overwrite', 'skip', 'fail'], default: 'overwrite', describe: 'when the target already has the _id', group: 'Run:' })
-        .option('verify', { type: 'boolean', default: false, describe: 'after writing, compare source and target document by document', group: 'Run:' })
-        .epilogue(examples(migrateExamples)), (args) => runMigrate(argv, args as never))
+      withCommonOptions(y).options(migrateOptions).epilogue(examples(migrateExamples)), (args) => runMigrate(args as never))
     .command('verify', 'compare a source (after the same transforms) with a target, document by document', (y) =>
-      commonOptions(y).epilogue(examples(verifyExamples)), (args) => runVerify(args as never))
+      withCommonOptions(y).epilogue(examples(verifyExamples)), (args) => runVerify(args as never))
     .strict()
     .version(version)
     .alias('h', 'help')

@@ -31,6 +31,7 @@ function formatPlan(report: RunReport): string[] {
   const rows = Object.entries(report.collections).map(
     ([name, s]) => [name, String(s.read), String(s.written), String(s.dropped), String(s.failed), creates.get(name) ?? '-'] as [string, ...string[]],
   );
+  const problems = report.problems ?? [];
   return [
     'Plan (dry run: nothing was written)',
     `  source      ${report.source}`,
@@ -38,6 +39,7 @@ function formatPlan(report: RunReport): string[] {
     `  transforms  ${report.transforms.join(', ') || 'none'}`,
     '',
     formatTable(rows, ['collection', 'documents', 'would write', 'dropped', 'would fail', 'would create']),
+    ...(problems.length > 0 ? ['', `The target cannot take this run as it is; the run would stop before writing anything (${plural(problems.length, 'problem')}):`, ...problems.map((p) => `  - ${p}`)] : []),
   ];
 }
 
@@ -51,7 +53,13 @@ export function formatSummary(report: RunReport, next: NextSteps = {}): string {
   }
   const seconds = (report.durationMs / 1000).toFixed(1);
   const state = report.dryRun ? 'Dry run' : report.interrupted ? 'Interrupted' : report.total.failed > 0 ? 'Finished with failures' : 'Done';
-  lines.push('', `${state} in ${seconds} s, ${rate(report.total.read, report.durationMs)}: ${report.source} -> ${report.target}`);
+  // The pace is this run's own: the earlier runs' documents took their own time.
+  const readNow = report.total.read - (report.earlier?.read ?? 0);
+  lines.push('', `${state} in ${seconds} s, ${rate(readNow, report.durationMs)}: ${report.source} -> ${report.target}`);
+  if (report.earlier) {
+    const from = report.checkpoint ? ` (from ${report.checkpoint})` : '';
+    lines.push(`The counts cover the whole migration, including ${plural(report.earlier.written, 'document')} written by the earlier run(s)${from}.`);
+  }
   if (report.deadLetters.count > 0) {
     const what = report.dryRun ? 'would fail' : 'could not be written';
     lines.push(report.deadLetters.path
