@@ -306,6 +306,8 @@ function runSettings(options: MigrateOptions, transforms: NamedTransform[]): Run
     '--on-conflict': options.onConflict ?? 'overwrite',
     '--include-design': options.includeDesign ?? false,
     '--segments': options.segments ?? null,
+    '--format': options.format ?? null,
+    '--collection-name': options.collectionName ?? null,
   };
 }
 
