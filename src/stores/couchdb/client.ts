@@ -38,6 +38,8 @@ export class CouchHttpError extends Error {
     readonly status: number,
     readonly error: string,
     readonly reason: string,
+    /** What the answer looked like when it was not CouchDB's `{"error", "reason"}` (another service on that port). */
+    readonly notCouch?: string,
   ) {
     super(`CouchDB answered ${status}${error ? ` ${error}` : ''}${reason && reason !== error ? `: ${reason}` : ''}`);
     this.name = 'CouchHttpError';
@@ -114,7 +116,7 @@ export function openCouch(endpoint: CouchEndpoint): CouchClient {
 
 /** CouchDB's `{"error", "reason"}` answer as an error; a body that is not JSON says only the status. */
 function httpError(status: number, text: string): CouchHttpError {
-  let answer: { error?: unknown; reason?: unknown; message?: unknown } = {};
+  let answer: { error?: unknown; reason?: unknown; message?: unknown; __type?: unknown } = {};
   try {
     const parsed: unknown = JSON.parse(text);
     if (typeof parsed === 'string') answer = { message: parsed };
@@ -124,7 +126,12 @@ function httpError(status: number, text: string): CouchHttpError {
   }
   const error = typeof answer.error === 'string' ? answer.error : '';
   const reason = typeof answer.reason === 'string' ? answer.reason : (typeof answer.message === 'string' && answer.message) || error || `couch returned ${status}`;
-  return new CouchHttpError(status, error, reason);
+  return new CouchHttpError(status, error, reason, error ? undefined : otherService(answer));
+}
+
+/** CouchDB always names its error; an answer without one came from something else listening there. */
+function otherService(answer: { __type?: unknown }): string {
+  return typeof answer.__type === 'string' ? 'it answered like an AWS service (DynamoDB?)' : 'its answer is not CouchDB\'s';
 }
 
 /** No HTTP answer (refused, reset, timed out, name not found), with the system's code when it gave one. */
@@ -183,5 +190,8 @@ export function fatalCouchError(error: unknown, endpoint: CouchEndpoint, doing: 
     return fatalError('couchdb-auth', `CouchDB at ${endpoint.hostPort} refused the credentials for user ${endpoint.user} for ${doing}: ${detail}`, error);
   }
   const message = error instanceof Error ? error.message : String(error);
+  if (error instanceof CouchHttpError && error.notCouch) {
+    return fatalError('couchdb-failed', redact(`CouchDB at ${endpoint.hostPort} failed for ${doing}: HTTP ${error.status}, and ${error.notCouch}: is ${endpoint.hostPort} a CouchDB server?`), error);
+  }
   return fatalError('couchdb-failed', redact(`CouchDB at ${endpoint.hostPort} failed for ${doing}: ${message}`), error);
 }

@@ -38,7 +38,23 @@ export function describeError(error: unknown): string {
   return redact(fromService && name && name !== 'Error' && !message.startsWith(name) ? `${name}: ${message}` : message);
 }
 
+/**
+ * An answer the SDK could not read as DynamoDB's (no `__type`: it says `Unknown`/`UnknownError`; not
+ * JSON: a deserialization failure) came from something else listening at that address. The SDK
+ * copies the fields of a JSON answer onto the error, so CouchDB's `{"error", "reason"}` shows.
+ */
+function otherService(error: unknown): string | undefined {
+  const name = errorName(error);
+  const message = messageOf(error);
+  if (name !== 'Unknown' && message !== 'UnknownError' && name !== 'SyntaxError' && !/Deserialization error/i.test(message)) return undefined;
+  const fields = error as { error?: unknown; reason?: unknown };
+  return typeof fields.error === 'string' && typeof fields.reason === 'string' ? 'it answered like CouchDB' : 'its answer was not DynamoDB\'s';
+}
+
 /** A failure of the whole call (missing table, access denied, unreachable): stops the run. */
 export function dynamoFatal(where: string, action: string, error: unknown) {
-  return fatalError('dynamodb', `DynamoDB at ${where}: ${action} failed: ${describeError(error)}`, error);
+  const status = httpStatus(error);
+  const other = otherService(error);
+  const hint = other ? ` (${status === undefined ? '' : `HTTP ${status}, and `}${other}: is ${where} a DynamoDB endpoint?)` : '';
+  return fatalError('dynamodb', `DynamoDB at ${where}: ${action} failed: ${describeError(error)}${hint}`, error);
 }
