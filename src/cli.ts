@@ -12,6 +12,7 @@ import { isStdio, keepsData } from './registry.js';
 import { formatCommand, notRepeated, printedCommand } from './cli/commands.js';
 import { commonOptions, migrateOptions, stdioValues } from './cli/options.js';
 import { chooseMode, progressView } from './cli/progress.js';
+import { DifferenceLog } from './cli/differences.js';
 import { formatComparison, formatSummary } from './cli/summary.js';
 import type { OnConflict, RunReport } from './types.js';
 import { verify, type VerifyReport } from './verify/verify.js';
@@ -136,21 +137,38 @@ function sayer(args: CommonArgs): (line: string) => void {
   };
 }
 
-/** Compares source and target, printing each difference as it is found. */
-async function compare(args: CommonArgs, say: (line: string) => void, signal: AbortSignal): Promise<VerifyReport> {
-  const report = await verify({
-    ...sharedOptions(args),
-    signal,
-    onDifference: (d) => say(`${d.kind.padEnd(8)} ${d.collection} ${d._id}`),
-  });
+/**
+ * Compares source and target with progress, printing the first differences as they are found and
+ * counting the rest; `reportPath` gets every one.
+ */
+async function compare(args: CommonArgs, say: (line: string) => void, signal: AbortSignal, reportPath?: string): Promise<VerifyReport> {
+  const mode = chooseMode({ quiet: args.quiet, stream: process.stderr, env: process.env });
+  const view = progressView(mode, process.stderr);
+  // Under live bars a line goes through them, so they are not torn; elsewhere where messages go.
+  const differences = await DifferenceLog.open(mode === 'bars' ? (line) => view.log(line) : say, reportPath);
+  let report: VerifyReport | undefined;
+  try {
+    report = await verify({
+      ...sharedOptions(args),
+      warn: (m) => view.log(redact(m)),
+      signal,
+      onDifference: (d) => differences.add(d),
+      onProgress: (p) => view.update(p),
+    });
+  } finally {
+    view.stop();
+    await differences.close(report);
+  }
+  const rest = differences.rest();
+  if (rest) say(rest);
   say(formatComparison(report));
   return report;
 }
 
-async function runVerify(args: CommonArgs) {
+async function runVerify(args: CommonArgs & { report?: string }) {
   const signal = stopSignal();
   try {
-    const report = await compare(args, sayer(args), signal);
+    const report = await compare(args, sayer(args), signal, args.report);
     process.exitCode = report.identical ? exitCodes.ok : exitCodes.documentsFailed;
   } catch (error) {
     process.exitCode = signal.aborted ? interrupted('verify was interrupted: nothing is known about the target') : reportError(error, args.verbose);
@@ -216,7 +234,9 @@ export async function main(argv = hideBin(process.argv)): Promise<void> {
     .command(['migrate', '$0'], 'copy collections from a source to a target', (y) =>
       withCommonOptions(y).options(migrateOptions).epilogue(examples(migrateExamples)), (args) => runMigrate(args as never))
     .command('verify', 'compare a source (after the same transforms) with a target, document by document', (y) =>
-      withCommonOptions(y).epilogue(examples(verifyExamples)), (args) => runVerify(args as never))
+      withCommonOptions(y)
+        .option('report', { type: 'string', describe: 'write every difference and the counts as JSON to this file', group: 'Run:' })
+        .epilogue(examples(verifyExamples)), (args) => runVerify(args as never))
     .strict()
     .version(version)
     .alias('h', 'help')

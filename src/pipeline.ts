@@ -12,7 +12,8 @@ import { writePrivateAtomic } from './util/private-file.js';
 import { redact } from './util/redact.js';
 import { runSignals, type RunSignals } from './pipeline/signals.js';
 import { ProgressReporter } from './pipeline/progress-reporter.js';
-import { openSink, openSource } from './registry.js';
+import { openSink, openSource, parseUri } from './registry.js';
+import { formatOfEachSide } from './pipeline/file-formats.js';
 import { addStats, emptyStats, mergeStats, RunStats } from './pipeline/stats.js';
 import { gofannonCollections } from './gofannon.js';
 import { defaultTransforms, loadTransforms, type NamedTransform, type TransformSpec } from './transforms/index.js';
@@ -75,15 +76,23 @@ export async function migrate(options: MigrateOptions): Promise<RunReport> {
     [...(options.noDefaultTransforms ? [] : defaultTransforms), ...(options.transforms ?? [])],
     options.cwd,
   );
-  const source = typeof options.from === 'string' ? await openSource(options.from, adapter) : options.from;
+  const formats = formatOfEachSide(adapter.format, filePath(options.from), filePath(options.to));
+  const source = typeof options.from === 'string' ? await openSource(options.from, { ...adapter, format: formats.source }) : options.from;
   let sink: Sink | undefined;
   try {
-    sink = typeof options.to === 'string' ? await openSink(options.to, adapter) : options.to;
+    sink = typeof options.to === 'string' ? await openSink(options.to, { ...adapter, format: formats.target }) : options.to;
   } catch (error) {
     await source.close();
     throw error;
   }
   return run(options, source, sink, transforms, warn, started);
+}
+
+/** The path of a `file:` store, for deciding what `--format` describes; undefined for any other store. */
+function filePath(store: string | Source | Sink): string | undefined {
+  if (typeof store !== 'string') return undefined;
+  const uri = parseUri(store);
+  return uri.scheme === 'file' ? uri.rest : undefined;
 }
 
 /** What every step of a run works on. */

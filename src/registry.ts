@@ -3,6 +3,7 @@
  * half's module is imported only when used, so the AWS, Google and CouchDB SDKs load only for runs
  * that need them.
  */
+import { isStdioName } from './util/stdio-name.js';
 import { usageError } from './errors.js';
 import type { AdapterOptions, ParsedUri, Sink, SinkFactory, Source, SourceFactory } from './types.js';
 
@@ -38,13 +39,13 @@ export function parseUri(raw: string): ParsedUri {
   const match = /^([a-z][a-z0-9+.-]*):(.*)$/is.exec(raw);
   if (match && !/^[a-z]:[\\/]/i.test(raw)) return { scheme: match[1]!.toLowerCase(), rest: match[2]!, raw };
   if (/^[a-z][a-z0-9-]*$/i.test(raw)) return { scheme: raw.toLowerCase(), rest: '', raw };
-  if (/\.(json|ndjson|jsonl)(\.gz)?$/i.test(raw) || raw === '-') return { scheme: 'file', rest: raw, raw };
+  if (/\.(json|ndjson|jsonl)(\.gz)?$/i.test(raw) || isStdioName(raw)) return { scheme: 'file', rest: raw, raw };
   throw usageError('bad-uri', `cannot read "${raw}" as a store: use scheme:… (${sourceSchemes.join(', ')})`);
 }
 
 /** `file:-` (or `-`): stdin as a source, stdout as a target. */
 export function isStdio(uri: string): boolean {
-  return /^(file:)?-$/.test(uri);
+  return isStdioName(uri.replace(/^file:/i, ''));
 }
 
 /** Whether a target keeps what it was given, so it can be read back (verify): not null, not stdout. */

@@ -20,12 +20,15 @@ export class ProgressReporter {
     private readonly started: number,
   ) {}
 
-  /** A new collection starts: asks the source how many documents it holds, for an ETA. */
-  async enter(collection: string): Promise<void> {
-    this.current = collection;
+  /**
+   * A new collection starts: asks the source how many documents it holds, for an ETA. `label` is
+   * the name its counts go under when that is not the collection's (verify reads both sides).
+   */
+  async enter(collection: string, label = collection): Promise<void> {
+    this.current = label;
     if (!this.onProgress || !this.source.count) return;
     const count = await this.source.count(collection).catch(() => undefined);
-    if (count !== undefined) this.expected[collection] = count;
+    if (count !== undefined) this.expected[label] = count;
   }
 
   /** Reports, unless the last report is younger than the interval; `done` always reports. */

@@ -1,13 +1,15 @@
 /**
- * `file:PATH` sink: an export file (`.json`, or any other name) or our NDJSON format
- * (`.ndjson`/`.jsonl`), gzipped when the name ends in `.gz`; `file:-` writes the JSON export to
- * stdout. The text of each format is formats/layouts.ts; the file itself (temp name, 0600, gzip,
+ * `file:PATH` sink: an export file (`.json`) or our NDJSON format (`.ndjson`/`.jsonl`), gzipped
+ * when the name ends in `.gz`; a name that does not tell (`file:-` for stdout, `file:backup`, a
+ * FIFO) takes `--format`, else JSON. `file:-.ndjson` (`-.json.gz`, …) is stdout in that format.
+ * FIFOs and devices (/dev/stdout) are written in place. The text of each format is formats/layouts.ts; the file itself (temp name, 0600, gzip,
  * rename when complete) is stores/file/output.ts.
  */
 import type { Writable } from 'node:stream';
 import { resolve } from 'node:path';
-import { formatFromName } from '../stores/file/input.js';
-import { type Output, openFileOutput, openStreamOutput } from '../stores/file/output.js';
+import { formatFromName } from '../formats/file-name.js';
+import { isSpecialFile, type Output, openFileOutput, openSpecialOutput, openStreamOutput } from '../stores/file/output.js';
+import { isStdioName } from '../util/stdio-name.js';
 import { exportLayout, ndjsonLayout } from '../formats/layouts.js';
 import type { AdapterOptions, ParsedUri, Sink, WriteOutcome } from '../types.js';
 import { fatalError, usageError } from '../errors.js';
@@ -20,9 +22,10 @@ export interface FileSinkOptions {
 export default function fileSink(uri: ParsedUri, options: AdapterOptions & FileSinkOptions): Sink {
   const path = uri.rest;
   if (!path) throw usageError('bad-uri', 'file: needs a path, e.g. file:backup.json (or file:- for stdout)');
-  const toStdout = path === '-';
-  const named = toStdout ? { gzip: false } : formatFromName(path);
-  const layout = named.format === 'ndjson' ? ndjsonLayout : exportLayout;
+  const toStdout = isStdioName(path);
+  const named = formatFromName(path);
+  const format = named.format ?? ownFormat(options.format) ?? 'json';
+  const layout = format === 'ndjson' ? ndjsonLayout : exportLayout;
 
   let output: Promise<Output> | undefined;
   let sourceProvider = 'unknown';
@@ -33,8 +36,10 @@ export default function fileSink(uri: ParsedUri, options: AdapterOptions & FileS
   const opened = (): Promise<Output> => {
     output ??= (async () => {
       const out = toStdout
-        ? openStreamOutput(options.stdout ?? process.stdout, options.stdout !== undefined)
-        : await openFileOutput(path, named.gzip);
+        ? openStreamOutput(options.stdout ?? process.stdout, options.stdout !== undefined, named.gzip)
+        : (await isSpecialFile(path))
+          ? openSpecialOutput(path, named.gzip)
+          : await openFileOutput(path, named.gzip);
       await out.write(layout.start());
       return out;
     })();
@@ -48,7 +53,7 @@ export default function fileSink(uri: ParsedUri, options: AdapterOptions & FileS
     // Files are written in order, one batch at a time, and rewritten whole by every run.
     concurrency: 1,
     resumable: false,
-    identity: async () => (toStdout ? 'file:-' : `file:${resolve(path)}`),
+    identity: async () => (toStdout ? `file:${path}` : `file:${resolve(path)}`),
     // Nothing is created until the first collection (a dry run opens the sink but never prepares).
     async begin(run) {
       sourceProvider = run.sourceProvider;
@@ -85,4 +90,10 @@ export default function fileSink(uri: ParsedUri, options: AdapterOptions & FileS
       await out.close(complete);
     },
   };
+}
+
+/** The format a target was told to write; a format we only read is not one (`--format couchbackup` described the source). */
+function ownFormat(format: string | undefined): 'json' | 'ndjson' | undefined {
+  if (format === undefined || format === 'json' || format === 'ndjson') return format;
+  return undefined;
 }

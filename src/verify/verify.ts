@@ -20,7 +20,9 @@ import { defaultTransforms, loadTransforms, type NamedTransform, type TransformS
 import stripCouchMeta from '../transforms/strip-couch-meta.js';
 import { prepareDocuments } from '../pipeline/prepare.js';
 import { adapterOptions } from '../pipeline/store-options.js';
-import type { AdapterOptions, Doc, Source, StoreOptions } from '../types.js';
+import type { AdapterOptions, Doc, Progress, Source, StoreOptions } from '../types.js';
+import { ProgressReporter } from '../pipeline/progress-reporter.js';
+import { RunStats } from '../pipeline/stats.js';
 import { canonical } from './canonical.js';
 
 const bucketCount = 64;
@@ -38,6 +40,11 @@ export interface VerifyOptions extends StoreOptions {
   cwd?: string;
   /** Called for every difference as it is found. */
   onDifference?: (difference: Difference) => void;
+  /**
+   * Called as each side is read (at most every 200 ms) and once at the end, as migrate reports:
+   * a source collection under its name, a target collection as `<name> (target)`.
+   */
+  onProgress?: (progress: Progress) => void;
 }
 
 export type DifferenceKind = 'missing' | 'changed' | 'extra';
@@ -119,26 +126,32 @@ function digestOf(doc: Doc): string {
   return createHash('sha1').update(canonical(doc)).digest('base64');
 }
 
-/** Reads one side into buckets, counting documents per collection. */
+/** Reads one side into buckets, counting documents per collection (and for progress, under `label`). */
 async function spread(
   source: Source,
   buckets: Buckets,
   counts: Map<string, CollectionComparison>,
-  options: { collections?: ReadonlySet<string>; transforms: NamedTransform[]; signal: AbortSignal; targetLabel: string },
+  options: { collections?: ReadonlySet<string>; transforms: NamedTransform[]; signal: AbortSignal; targetLabel: string; progress: ProgressReporter; read: RunStats },
 ): Promise<void> {
+  const label = (collection: string) => (buckets.side === 'source' ? collection : `${collection} (target)`);
   for await (const chunk of source.read({ collections: options.collections, signal: options.signal })) {
     const stats = counts.get(chunk.collection) ?? { source: 0, target: 0, matched: 0, missing: 0, changed: 0, extra: 0 };
     counts.set(chunk.collection, stats);
+    if (options.progress.current !== label(chunk.collection)) await options.progress.enter(chunk.collection, label(chunk.collection));
+    const read = options.read.of(label(chunk.collection));
     // What a migration would refuse is not compared: the dead letters of that run account for it.
     await prepareDocuments(chunk.docs, {
       transforms: options.transforms,
       context: { collection: chunk.collection, source: source.label, target: options.targetLabel },
+      counts: read,
       accept: (doc) => {
         stats[buckets.side]++;
+        read.written++;
         return buckets.add(chunk.collection, doc._id as string, digestOf(doc));
       },
-      reject: () => {},
+      reject: () => void read.failed++,
     });
+    options.progress.report(false);
   }
 }
 
@@ -196,15 +209,20 @@ export async function verify(options: VerifyOptions): Promise<VerifyReport> {
     // Compare the same collections on both sides: the ones chosen, else every one the source has.
     const chosen = options.collections?.length ? new Set(options.collections) : undefined;
     const counts = new Map<string, CollectionComparison>();
+    const read = new RunStats();
+    const started = Date.now();
     const sourceBuckets = new Buckets(dir, 'source');
-    await spread(source, sourceBuckets, counts, { collections: chosen, transforms, signal, targetLabel: target.label });
+    const sourceProgress = new ProgressReporter(options.onProgress, source, read, started);
+    await spread(source, sourceBuckets, counts, { collections: chosen, transforms, signal, targetLabel: target.label, progress: sourceProgress, read });
     await sourceBuckets.close();
     const targetBuckets = new Buckets(dir, 'target');
+    const targetProgress = new ProgressReporter(options.onProgress, target, read, started);
     // CouchDB's `_rev` and `_attachments` are the target's bookkeeping, not data to compare, unless
     // the migration kept them as data (--keep-couch-meta): then they are compared like any field.
     const targetSide = options.noDefaultTransforms ? [] : targetTransforms;
-    await spread(target, targetBuckets, counts, { collections: chosen ?? new Set(counts.keys()), transforms: targetSide, signal, targetLabel: target.label });
+    await spread(target, targetBuckets, counts, { collections: chosen ?? new Set(counts.keys()), transforms: targetSide, signal, targetLabel: target.label, progress: targetProgress, read });
     await targetBuckets.close();
+    targetProgress.report(true);
     await compare(sourceBuckets, targetBuckets, counts, options.onDifference ?? (() => {}));
     const collections = Object.fromEntries([...counts].sort(([a], [b]) => a.localeCompare(b)));
     const identical = Object.values(collections).every((c) => c.missing === 0 && c.changed === 0 && c.extra === 0);

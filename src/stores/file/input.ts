@@ -7,18 +7,9 @@ import { stat } from 'node:fs/promises';
 import { Readable } from 'node:stream';
 import { createGunzip } from 'node:zlib';
 import { fatalError, usageError } from '../../errors.js';
+import { type FileFormat, formatFromName } from '../../formats/file-name.js';
 import { type InputFormat, sniffForeign } from '../../formats/input-format.js';
 
-export type FileFormat = 'json' | 'ndjson';
-
-/** What the file name says: `.json`, `.ndjson`/`.jsonl`, each optionally `.gz`. */
-export function formatFromName(path: string): { format?: FileFormat; gzip: boolean } {
-  const gzip = /\.gz$/i.test(path);
-  const base = gzip ? path.slice(0, -3) : path;
-  if (/\.json$/i.test(base)) return { format: 'json', gzip };
-  if (/\.(ndjson|jsonl)$/i.test(base)) return { format: 'ndjson', gzip };
-  return { gzip };
-}
 
 /** Size and mtime of an input file; a missing or unreadable path is a usage error (exit 2). */
 export async function statInput(path: string): Promise<{ size: number; mtimeMs: number }> {

@@ -9,6 +9,7 @@ import { close, createWriteStream, fsync, open, rename, unlink, type WriteStream
 import { basename, dirname, join } from 'node:path';
 import type { Writable } from 'node:stream';
 import { finished } from 'node:stream/promises';
+import { stat } from 'node:fs/promises';
 import { promisify } from 'node:util';
 import { createGzip } from 'node:zlib';
 import { fatalError, usageError } from '../../errors.js';
@@ -80,16 +81,50 @@ export async function openFileOutput(path: string, gzip: boolean): Promise<Outpu
   };
 }
 
-/** Output to stdout (or another stream): no temp file, nothing to undo; ends the stream only when asked. */
-export function openStreamOutput(target: Writable, endTarget: boolean): Output {
-  const stream = streamWriter(target, 'stdout');
+/**
+ * Output to stdout or another stream, gzipped when asked: no temp file, nothing to undo; ends the
+ * stream only when asked (process.stdout is never ended).
+ */
+export function openStreamOutput(target: Writable, endTarget: boolean, gzip = false, name = 'stdout'): Output {
+  const compress = gzip ? createGzip() : undefined;
+  if (compress) {
+    compress.pipe(target, { end: endTarget });
+    target.on('error', (error) => compress.destroy(error));
+  }
+  const stream = streamWriter(compress ?? target, name);
   return {
     write: stream.write,
-    async close() {
-      if (endTarget) await stream.end();
+    async close(complete) {
+      if (compress) {
+        if (!complete) return void compress.destroy();
+        // The gzip trailer must reach the target before the run says it is done.
+        await stream.end();
+        if (endTarget) await finished(target).catch(failWriting(name));
+        else await streamWriter(target, name).flush();
+      } else if (endTarget) await stream.end();
       else await stream.flush();
     },
   };
+}
+
+/**
+ * Whether a path must be written where it is instead of through a temp file and a rename: a FIFO,
+ * a device (/dev/stdout, /dev/null) or a socket. Renaming onto those would replace the special file
+ * with a regular one, and its reader would get nothing.
+ */
+export async function isSpecialFile(path: string): Promise<boolean> {
+  if (/^\/(dev|proc)\//.test(path)) return true;
+  try {
+    return !(await stat(path)).isFile();
+  } catch {
+    return false;
+  }
+}
+
+/** Output written in place to a special file (see isSpecialFile): opened for writing, ended when done. */
+export function openSpecialOutput(path: string, gzip: boolean): Output {
+  const file = createWriteStream(path, { flags: 'w', highWaterMark: 1 << 20 });
+  return openStreamOutput(file, true, gzip, path);
 }
 
 function writeFailed(name: string, error: Error) {
