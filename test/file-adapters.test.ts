@@ -7,9 +7,9 @@ import { gunzipSync, gzipSync } from 'node:zlib';
 import { describe, expect, test } from 'vitest';
 import { ExactNumber } from '../src/formats/exact-number.js';
 import { migrate } from '../src/pipeline.js';
-import fileSink from '../src/sinks/file.js';
-import fileSource, { type FileSourceOptions } from '../src/sources/file.js';
-import type { AdapterOptions, Doc, Position, SourceChunk } from '../src/types.js';
+import fileSink, { createSink } from '../src/sinks/file.js';
+import fileSource, { createSource, type FileSourceOptions } from '../src/sources/file.js';
+import type { Doc, Position, SourceChunk } from '../src/types.js';
 import { corpus } from './corpus.js';
 import { failure, testAdapterOptions } from './helpers.js';
 
@@ -19,8 +19,12 @@ const path = (name: string) => join(dir, `${count++}-${name}`);
 const uri = (p: string) => ({ scheme: 'file', rest: p, raw: `file:${p}` });
 const signal = new AbortController().signal;
 
-async function readChunks(p: string, options: FileSourceOptions & Pick<AdapterOptions, 'format'> & { batchSize?: number; resumeFrom?: Position; collections?: string[] } = {}): Promise<SourceChunk[]> {
-  const source = await fileSource(uri(p), { ...testAdapterOptions({ batchSize: options.batchSize }), ...options });
+/** Reads a path, or a stream as `file:-` reads stdin. */
+async function readChunks(p: string | Readable, options: Omit<FileSourceOptions, 'warn'> & { resumeFrom?: Position; collections?: string[] } = {}): Promise<SourceChunk[]> {
+  const source =
+    typeof p === 'string'
+      ? await fileSource(uri(p), { ...testAdapterOptions({ batchSize: options.batchSize }), ...options })
+      : createSource({ stream: p, name: 'stdin', owns: false }, { ...testAdapterOptions(), ...options }, 'file:-');
   const chunks: SourceChunk[] = [];
   for await (const chunk of source.read({ signal, resumeFrom: options.resumeFrom, collections: options.collections && new Set(options.collections) })) chunks.push(chunk);
   return chunks;
@@ -170,7 +174,7 @@ describe('file sink', () => {
       expect(readFileSync(p).subarray(0, 2)).toEqual(Buffer.from([0x1f, 0x8b]));
       expect(byCollection(await readChunks(p))).toEqual(corpus());
       for (const bytes of [readFileSync(p), gunzipSync(readFileSync(p))]) {
-        const chunks = await readChunks('-', { stdin: Readable.from([bytes.subarray(0, 1), bytes.subarray(1)]) });
+        const chunks = await readChunks(Readable.from([bytes.subarray(0, 1), bytes.subarray(1)]));
         expect(byCollection(chunks)).toEqual(corpus());
       }
     }
@@ -180,7 +184,7 @@ describe('file sink', () => {
     const stdout = new PassThrough();
     const parts: Buffer[] = [];
     stdout.on('data', (b: Buffer) => parts.push(b));
-    const sink = fileSink(uri('-'), { ...testAdapterOptions(), stdout });
+    const sink = createSink({ stream: stdout, name: 'stdout', owns: true }, {}, 'file:-');
     await sink.prepare('agents');
     await sink.write('agents', corpus().agents!, signal);
     await sink.close(true);
@@ -233,7 +237,7 @@ describe('resume and errors', () => {
   });
 
   test('stdin cannot resume', async () => {
-    const error = await failure(() => readChunks('-', { stdin: Readable.from([Buffer.from('{}')]), resumeFrom: { format: 'json', offset: 1, collection: 'a', afterDoc: true } }));
+    const error = await failure(() => readChunks(Readable.from([Buffer.from('{}')]), { resumeFrom: { format: 'json', offset: 1, collection: 'a', afterDoc: true } }));
     expect(error.kind).toBe('usage');
   });
 

@@ -18,7 +18,7 @@ import { parseJson } from '../src/formats/parse.js';
 import { stringifyExact } from '../src/formats/serialize.js';
 import { memoryStore } from '../src/stores/memory/store.js';
 import { migrate } from '../src/pipeline.js';
-import fileSource from '../src/sources/file.js';
+import fileSource, { createSource } from '../src/sources/file.js';
 import type { AdapterOptions, Doc, Position, Sink, SourceChunk } from '../src/types.js';
 import { dynamoItems, firestoreExport, firestoreGeopoint, firestoreTimestamp, writeDynamoExport } from './foreign-fixtures.js';
 import { failure, testAdapterOptions } from './helpers.js';
@@ -37,7 +37,11 @@ const cli = new URL('../bin/gofannon-etl.js', import.meta.url).pathname;
 
 async function read(path: string, options: Partial<AdapterOptions> & { stdin?: PassThrough; resumeFrom?: Position } = {}): Promise<{ chunks: SourceChunk[]; warnings: string[] }> {
   const adapter = testAdapterOptions(options);
-  const source = await fileSource({ scheme: 'file', rest: path, raw: `file:${path}` }, { ...adapter, stdin: options.stdin });
+  // `-` reads the given stream as `file:-` reads stdin.
+  const source =
+    path === '-' && options.stdin
+      ? createSource({ stream: options.stdin, name: 'stdin', owns: false }, adapter, 'file:-')
+      : await fileSource({ scheme: 'file', rest: path, raw: `file:${path}` }, adapter);
   const chunks: SourceChunk[] = [];
   for await (const chunk of source.read({ signal, resumeFrom: options.resumeFrom })) chunks.push(chunk);
   return { chunks, warnings: adapter.warnings };
@@ -362,7 +366,7 @@ describe('streamed, and resumed by entries', () => {
     stdin.write(head);
     for (let i = 0; i < 50; i++) stdin.write(entry(i));
     // Named, so stdin is not held back to sniff its first 64 KiB.
-    const source = await fileSource({ scheme: 'file', rest: '-', raw: 'file:-' }, { ...testAdapterOptions({ batchSize: 10, collectionName: format === 'firestore-export' ? undefined : 'c', format: format as 'array' }), stdin });
+    const source = createSource({ stream: stdin, name: 'stdin', owns: false }, testAdapterOptions({ batchSize: 10, collectionName: format === 'firestore-export' ? undefined : 'c', format: format as 'array' }), 'file:-');
     const chunks = source.read({ signal })[Symbol.asyncIterator]();
     // The input is not finished: whatever comes out was read from its first part, not the whole.
     let seen = 0;

@@ -2,63 +2,74 @@
  * `file:PATH` sink: an export file (`.json`) or our NDJSON format (`.ndjson`/`.jsonl`), gzipped
  * when the name ends in `.gz`; a name that does not tell (`file:-` for stdout, `file:backup`, a
  * FIFO) takes `--format`, else JSON. `file:-.ndjson` (`-.json.gz`, …) is stdout in that format.
- * FIFOs and devices (/dev/stdout) are written in place. The text of each format is formats/layouts.ts; the file itself (temp name, 0600, gzip,
+ * FIFOs and devices (/dev/stdout) are written in place; `createSink` writes either format to any
+ * stream. The text of each format is formats/layouts.ts; the file itself (temp name, 0600, gzip,
  * rename when complete) is stores/file/output.ts.
  */
-import type { Writable } from 'node:stream';
 import { resolve } from 'node:path';
-import { formatFromName } from '../formats/file-name.js';
-import { isSpecialFile, type Output, openFileOutput, openSpecialOutput, openStreamOutput } from '../stores/file/output.js';
+import { type FileFormat, formatFromName } from '../formats/file-name.js';
+import { type FileOutput, isSpecialFile, type Output, openFileOutput, openSpecialOutput, openStreamOutput } from '../stores/file/output.js';
 import { isStdioName } from '../util/stdio-name.js';
 import { exportLayout, ndjsonLayout } from '../formats/layouts.js';
 import type { AdapterOptions, ParsedUri, Sink, WriteOutcome } from '../types.js';
 import { fatalError, usageError } from '../errors.js';
 
-/** Test and library hook: another stream than process.stdout for `file:-`. */
 export interface FileSinkOptions {
-  stdout?: Writable;
+  /** The layout: our export (`json`, the default) or `ndjson`; for `file:PATH` the name decides when it tells. */
+  format?: FileFormat;
+  gzip?: boolean;
+  /** Documents per write. */
+  batchSize?: number;
 }
 
-export default function fileSink(uri: ParsedUri, options: AdapterOptions & FileSinkOptions): Sink {
+export default function fileSink(uri: ParsedUri, options: AdapterOptions): Sink {
   const path = uri.rest;
   if (!path) throw usageError('bad-uri', 'file: needs a path, e.g. file:backup.json (or file:- for stdout)');
-  const toStdout = isStdioName(path);
   const named = formatFromName(path);
-  const format = named.format ?? ownFormat(options.format) ?? 'json';
-  const layout = format === 'ndjson' ? ndjsonLayout : exportLayout;
+  const settings = { format: named.format ?? ownFormat(options.format) ?? 'json', gzip: named.gzip, batchSize: options.batchSize };
+  const output: FileOutput = isStdioName(path) ? { stream: process.stdout, name: 'stdout', owns: false } : { path };
+  return createSink(output, settings, `file:${path}`);
+}
 
-  let output: Promise<Output> | undefined;
+/** A sink writing one export, in the layout and compression asked for, to a path or to a stream. */
+export function createSink(output: FileOutput, options: FileSinkOptions, label: string): Sink {
+  const layout = options.format === 'ndjson' ? ndjsonLayout : exportLayout;
+  const where = 'path' in output ? output.path : output.name;
+
+  let opening: Promise<Output> | undefined;
   let sourceProvider = 'unknown';
   const written: string[] = [];
   let current: string | undefined;
   let currentHasDocs: boolean | undefined;
 
   const opened = (): Promise<Output> => {
-    output ??= (async () => {
-      const out = toStdout
-        ? openStreamOutput(options.stdout ?? process.stdout, options.stdout !== undefined, named.gzip)
-        : (await isSpecialFile(path))
-          ? openSpecialOutput(path, named.gzip)
-          : await openFileOutput(path, named.gzip);
+    opening ??= (async () => {
+      const gzip = options.gzip ?? false;
+      const out =
+        'stream' in output
+          ? openStreamOutput(output.stream, { name: output.name, owns: output.owns, gzip })
+          : (await isSpecialFile(output.path))
+            ? openSpecialOutput(output.path, gzip)
+            : await openFileOutput(output.path, gzip);
       await out.write(layout.start());
       return out;
     })();
-    return output;
+    return opening;
   };
 
   return {
-    label: `file:${path}`,
+    label,
     provider: 'file',
     batchSize: options.batchSize ?? 1000,
     // Files are written in order, one batch at a time, and rewritten whole by every run.
     concurrency: 1,
     resumable: false,
-    identity: async () => (toStdout ? `file:${path}` : `file:${resolve(path)}`),
+    identity: async () => ('path' in output ? `file:${resolve(output.path)}` : label),
     // Nothing is created until the first collection (a dry run opens the sink but never prepares).
     async begin(run) {
       sourceProvider = run.sourceProvider;
     },
-    wouldCreate: async (collection) => `array "${collection}" in ${toStdout ? 'stdout' : path}`,
+    wouldCreate: async (collection) => `array "${collection}" in ${where}`,
     async prepare(collection) {
       if (collection === current) return;
       if (written.includes(collection)) {
@@ -81,7 +92,8 @@ export default function fileSink(uri: ParsedUri, options: AdapterOptions & FileS
       return docs.map(() => ({ status: 'written' }));
     },
     async close(complete) {
-      if (!complete && !output) return;
+      // A failed run that never opened its output leaves nothing; a stream it owns must still see the failure.
+      if (!complete && !opening && !('stream' in output && output.owns)) return;
       const out = await opened();
       if (complete) {
         const metadata = { provider: sourceProvider, exported_at: new Date().toISOString(), collections: written };

@@ -1,19 +1,19 @@
 /**
  * `file:PATH` source: export files (`.json`, what export.py writes, any key order, any size) and
  * our NDJSON format (`.ndjson`/`.jsonl`, see formats/ndjson-reader.ts), either gzipped (`.gz`).
- * `file:-` reads stdin, sniffing gzip and the format. Memory stays flat: documents are found by a
- * byte scanner and parsed one at a time, never the whole file.
+ * `file:-` reads stdin, and `createSource` any stream of those bytes (a request body, an S3
+ * object), sniffing gzip and the format. Memory stays flat: documents are found by a byte scanner
+ * and parsed one at a time, never the whole file.
  *
  * Positions are decompressed byte offsets (plus the collection whose array we are in, and the line
  * for NDJSON): a plain file reopens at the offset, a gzipped one decompresses and discards up to it.
  */
 import { open } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
-import type { Readable } from 'node:stream';
 import { createGunzip } from 'node:zlib';
 import { dynamodbExportSource, findExportFolder } from '../stores/file/dynamodb-export-folder.js';
 import { fatalError, usageError } from '../errors.js';
-import { lineAt, openInput, sniffFormat, statInput } from '../stores/file/input.js';
+import { type FileInput, inputName, lineAt, openInput, sniffFormat, statInput } from '../stores/file/input.js';
 import { formatFromName } from '../formats/file-name.js';
 import { checkedFormat, collectionOf, foreignMetadata, readForeign } from '../stores/file/foreign-input.js';
 import { type ExportMetadata, metadataFromHead, metadataFromTail, toMetadata } from '../formats/export-metadata.js';
@@ -22,59 +22,73 @@ import { type InputFormat, isForeignFormat, sniffForeign } from '../formats/inpu
 import { readNdjson } from '../formats/ndjson-reader.js';
 import type { AdapterOptions, JsonValue, ParsedUri, Position, Source, SourceChunk, SourceReadOptions } from '../types.js';
 
-/** Test and library hooks: another stdin, a smaller read buffer. */
-export interface FileSourceOptions {
-  stdin?: Readable;
+/** What a file source is told: the store options it reads, and a smaller read buffer for tests. */
+export interface FileSourceOptions extends Pick<AdapterOptions, 'format' | 'collectionName' | 'includeDesign' | 'batchSize' | 'warn'> {
   highWaterMark?: number;
+}
+
+/** What a path's name and first bytes told before reading: its size for progress, its metadata. */
+interface Peeked {
+  info: { size: number; mtimeMs: number };
+  metadata?: ExportMetadata;
 }
 
 const peekBytes = 64 * 1024;
 
-export default async function fileSource(uri: ParsedUri, options: AdapterOptions & FileSourceOptions): Promise<Source> {
+export default async function fileSource(uri: ParsedUri, options: AdapterOptions & Pick<FileSourceOptions, 'highWaterMark'>): Promise<Source> {
   const path = uri.rest;
   if (!path) throw usageError('bad-uri', 'file: needs a path, e.g. file:backup.json (or file:- for stdin)');
-  const stdin = path === '-';
-  const name = stdin ? 'stdin' : path;
   const forced = checkedFormat(options.format);
-  const folder = stdin ? undefined : await findExportFolder(path);
+  if (path === '-') return createSource({ stream: process.stdin, name: 'stdin', owns: false }, { ...options, format: forced }, 'file:-');
+  const folder = await findExportFolder(path);
   if (folder) return dynamodbExportSource(path, folder, options);
-  const info = stdin ? undefined : await statInput(path);
-  const peeked = stdin ? undefined : await peekFile(path, info!.size, forced);
+  const info = await statInput(path);
+  const peeked = await peekFile(path, info.size, forced);
   // Pointed at an export's manifest-summary.json: read the export it describes.
-  if (peeked?.format === 'dynamodb-export') return dynamodbExportSource(path, dirname(path), options);
-  const collection = collectionOf(path, options.collectionName);
-  let format = peeked?.format ?? forced;
+  if (peeked.format === 'dynamodb-export') return dynamodbExportSource(path, dirname(path), options);
+  return createSource({ path }, { ...options, format: peeked.format }, `file:${path}`, { info, metadata: peeked.metadata });
+}
+
+/**
+ * A source over a path (`peeked`: its size and metadata) or over any stream of an export's bytes
+ * (the format as given, else sniffed).
+ */
+export function createSource(input: FileInput, options: FileSourceOptions, label: string, peeked?: Peeked): Source {
+  const name = inputName(input);
+  const path = 'path' in input ? input.path : undefined;
+  const info = peeked?.info;
+  const collection = collectionOf(path ?? '-', options.collectionName);
+  let format = options.format;
   let metadata: ExportMetadata | undefined = isForeignFormat(format) ? foreignMetadata(format, collection) : peeked?.metadata;
   let done = 0;
 
   return {
-    label: `file:${path}`,
+    label,
     get provider() {
       return metadata?.provider ?? 'file';
     },
-    identity: async () => (stdin ? 'file:-' : `file:${resolve(path)} size=${info!.size} mtime=${new Date(info!.mtimeMs).toISOString()}`),
+    identity: async () => (path !== undefined && info ? `file:${resolve(path)} size=${info.size} mtime=${new Date(info.mtimeMs).toISOString()}` : label),
     listCollections: async () => metadata?.collections,
     progress: () => (info ? { done, total: info.size } : undefined),
 
     async *read({ collections, resumeFrom, signal }: SourceReadOptions): AsyncIterable<SourceChunk> {
-      if (resumeFrom && stdin) throw usageError('cannot-resume', 'file:- (stdin) cannot resume: read from a file to use a checkpoint');
+      if (resumeFrom && path === undefined) throw usageError('cannot-resume', `${label === name ? name : `${label} (${name})`} cannot resume: read from a file to use a checkpoint`);
       const resume = resumeFrom && !isForeignFormat(format) ? checkedResume(resumeFrom, name) : undefined;
       done = 0;
-      const input = await openInput({
-        path,
+      const opened = await openInput({
+        input,
         highWaterMark: options.highWaterMark ?? 1 << 20,
         offset: resume?.offset ?? 0,
-        stdin: options.stdin ?? process.stdin,
         onRead: (bytes) => (done += bytes),
         format,
       });
-      if (format === undefined && isForeignFormat(input.format)) metadata = foreignMetadata(input.format, collection);
-      format = input.format;
+      if (format === undefined && isForeignFormat(opened.format)) metadata = foreignMetadata(opened.format, collection);
+      format = opened.format;
       if (options.collectionName !== undefined && !isForeignFormat(format)) {
         throw usageError('collection-name', `${name} is our ${format} export, its collections named inside: --collection-name applies to a file of one collection`);
       }
-      done += input.rawStart;
-      if (resume && resume.format !== input.format) throw usageError('bad-resume', `${name}: the checkpoint is for a ${resume.format} file, this is ${input.format}`);
+      done += opened.rawStart;
+      if (resume && resume.format !== opened.format) throw usageError('bad-resume', `${name}: the checkpoint is for a ${resume.format} file, this is ${opened.format}`);
       const common = {
         name,
         batchSize: options.batchSize ?? 1000,
@@ -82,11 +96,11 @@ export default async function fileSource(uri: ParsedUri, options: AdapterOptions
         signal,
         onMetadata: (found: ExportMetadata) => void (metadata = { ...metadata, ...found }),
       };
-      const chunks = isForeignFormat(input.format)
-        ? readForeign(input.format, input.chunks, { ...common, collection, collectionGiven: options.collectionName !== undefined, includeDesign: options.includeDesign, warn: options.warn, resumeFrom })
-        : input.format === 'ndjson'
-          ? readNdjson(input.chunks, { ...common, resume: resume && { offset: resume.offset, line: resume.line ?? 1, collection: resume.collection } })
-          : readExport(input.chunks, { ...common, resume: resume && { offset: resume.offset, collection: resume.collection, afterDoc: resume.afterDoc ?? false } });
+      const chunks = isForeignFormat(opened.format)
+        ? readForeign(opened.format, opened.chunks, { ...common, collection, collectionGiven: options.collectionName !== undefined, includeDesign: options.includeDesign, warn: options.warn, resumeFrom })
+        : opened.format === 'ndjson'
+          ? readNdjson(opened.chunks, { ...common, resume: resume && { offset: resume.offset, line: resume.line ?? 1, collection: resume.collection } })
+          : readExport(opened.chunks, { ...common, resume: resume && { offset: resume.offset, collection: resume.collection, afterDoc: resume.afterDoc ?? false } });
       const seen = new Set<string>();
       try {
         for await (const chunk of chunks) {
@@ -94,23 +108,28 @@ export default async function fileSource(uri: ParsedUri, options: AdapterOptions
           yield chunk;
         }
       } catch (error) {
-        if (error instanceof InputError) throw fatalError('malformed-input', await describe(error, path, input.gzip));
+        if (error instanceof InputError) throw fatalError('malformed-input', await describe(error, name, path === undefined ? undefined : () => lineAt(path, opened.gzip, error.offset)));
         throw error;
       }
       // A file is known whole only once read; a resumed read began after collections seen before.
       const absent = collections && !resume ? [...collections].filter((c) => !seen.has(c)).sort() : [];
       if (absent.length > 0) options.warn(`${name}: no collection ${absent.join(', ')}; nothing read from ${absent.length === 1 ? 'it' : 'them'}`);
     },
-    close: async () => {},
+    close: async () => {
+      if ('stream' in input && input.owns) input.stream.destroy();
+    },
   };
 }
 
-/** One line: `backup.json: unexpected end of file at byte 1048576 (line 40211) in collection "agents"`. */
-async function describe(error: InputError, path: string, gzip: boolean): Promise<string> {
-  const line = error.reason.startsWith('line ') ? undefined : await lineAt(path, gzip, error.offset);
+/**
+ * One line: `backup.json: unexpected end of file at byte 1048576 (line 40211) in collection "agents"`.
+ * The line is counted by reading the file again, which a stream cannot be (`lineOf` undefined).
+ */
+async function describe(error: InputError, name: string, lineOf?: () => Promise<number>): Promise<string> {
+  const line = error.reason.startsWith('line ') || !lineOf ? undefined : await lineOf();
   const where = `at byte ${error.offset}${line === undefined ? '' : ` (line ${line})`}`;
   const collection = error.collection === undefined ? '' : ` in collection ${JSON.stringify(error.collection)}`;
-  return `${path === '-' ? 'stdin' : path}: ${error.reason} ${where}${collection}`;
+  return `${name}: ${error.reason} ${where}${collection}`;
 }
 
 interface Resume {

@@ -97,7 +97,7 @@ export async function dynamodbExportSource(name: string, folder: string, options
           items += file.itemCount;
           continue;
         }
-        const input = await openInput({ path: file.path, highWaterMark: 1 << 20, offset: 0, stdin: process.stdin, onRead: (bytes) => (done += bytes) });
+        const input = await openInput({ input: { path: file.path }, highWaterMark: 1 << 20, offset: 0, onRead: (bytes) => (done += bytes) });
         let count: number;
         try {
           count = yield* readDataFile(input.chunks, { name: file.path, collection, chunks, signal });

@@ -1,6 +1,7 @@
 /**
- * Reading an export file's bytes: a path or stdin (`-`), gunzipped on the fly, with the format
- * taken from the name or, when the name does not tell (stdin), sniffed from the first bytes.
+ * Reading an export file's bytes: a path or a stream (stdin, a library caller's), gunzipped on the
+ * fly, with the format as given, else taken from the name or, when there is no name to tell (a
+ * stream), sniffed from the first bytes.
  */
 import { createReadStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
@@ -24,14 +25,25 @@ export async function statInput(path: string): Promise<{ size: number; mtimeMs: 
   }
 }
 
+/**
+ * Where a file source's bytes come from: a path, or a stream (stdin for `file:-`, a request body,
+ * an S3 object). `name` is what error lines call the stream (`stdin: unexpected end at byte 9`). A
+ * stream the run `owns` is destroyed when the source closes, read to its end or not, so a request
+ * body is never left hanging; stdin is left as it is.
+ */
+export type FileInput = { path: string } | { stream: Readable; name: string; owns: boolean };
+
+/** What error lines call an input: its path or its name. */
+export function inputName(input: FileInput): string {
+  return 'path' in input ? input.path : input.name;
+}
+
 export interface InputOptions {
-  /** `-` for stdin. */
-  path: string;
+  input: FileInput;
   /** Read buffer size; large buffers make the byte scanner fast. */
   highWaterMark: number;
   /** Decompressed byte offset to start at (resume). */
   offset: number;
-  stdin: Readable;
   /** Called with the size of every compressed (on-disk) chunk read, for progress. */
   onRead: (bytes: number) => void;
   /** The format when already known (`--format`, or found at open), so neither name nor content is asked. */
@@ -51,12 +63,11 @@ const gzipMagic = [0x1f, 0x8b];
 
 /** Opens the input: format as given, else from the name when it tells, else sniffed (gzip magic, other tools' formats, JSON vs NDJSON). */
 export async function openInput(options: InputOptions): Promise<OpenedInput> {
-  const named = options.path === '-' ? { gzip: false } : formatFromName(options.path);
-  const plainResume = options.path !== '-' && !named.gzip && named.format !== undefined;
+  const { input } = options;
+  const named = 'path' in input ? formatFromName(input.path) : { gzip: false };
+  const plainResume = 'path' in input && !named.gzip && named.format !== undefined;
   const raw: Readable =
-    options.path === '-'
-      ? options.stdin
-      : createReadStream(options.path, { highWaterMark: options.highWaterMark, start: plainResume ? options.offset : 0 });
+    'path' in input ? createReadStream(input.path, { highWaterMark: options.highWaterMark, start: plainResume ? options.offset : 0 }) : input.stream;
   let rawChunks: AsyncIterable<Buffer> = counted(raw, options.onRead);
   let gzip = named.gzip;
   if (named.format === undefined) {
@@ -64,7 +75,7 @@ export async function openInput(options: InputOptions): Promise<OpenedInput> {
     rawChunks = head.chunks;
     gzip = head.bytes[0] === gzipMagic[0] && head.bytes[1] === gzipMagic[1];
   }
-  let chunks = gzip ? gunzip(rawChunks, options.path) : rawChunks;
+  let chunks = gzip ? gunzip(rawChunks, inputName(input)) : rawChunks;
   let format = options.format ?? named.format;
   if (format === undefined) {
     const head = await peek(chunks, 64 * 1024);
@@ -129,7 +140,7 @@ async function peek(source: AsyncIterable<Buffer>, min: number): Promise<{ bytes
   return { bytes: Buffer.concat(head), chunks: chained() };
 }
 
-function gunzip(source: AsyncIterable<Buffer>, path: string): AsyncIterable<Buffer> {
+function gunzip(source: AsyncIterable<Buffer>, name: string): AsyncIterable<Buffer> {
   const input = Readable.from(source, { objectMode: false });
   const inflate = createGunzip({ chunkSize: 256 * 1024 });
   input.on('error', (error) => inflate.destroy(error));
@@ -140,7 +151,7 @@ function gunzip(source: AsyncIterable<Buffer>, path: string): AsyncIterable<Buff
       for await (const chunk of inflate) yield chunk as Buffer;
     } catch (error) {
       if (/^Z_/.test(String((error as NodeJS.ErrnoException).code))) {
-        throw fatalError('malformed-input', `${path === '-' ? 'stdin' : path}: not valid gzip (${(error as Error).message})`, error);
+        throw fatalError('malformed-input', `${name}: not valid gzip (${(error as Error).message})`, error);
       }
       throw error;
     }
@@ -160,8 +171,7 @@ async function* skip(source: AsyncIterable<Buffer>, bytes: number): AsyncGenerat
 }
 
 /** The 1-based line of a decompressed byte offset, counted by reading the file again (error path only). */
-export async function lineAt(path: string, gzip: boolean, offset: number): Promise<number | undefined> {
-  if (path === '-') return undefined;
+export async function lineAt(path: string, gzip: boolean, offset: number): Promise<number> {
   let line = 1;
   let seen = 0;
   const raw = createReadStream(path, { highWaterMark: 1 << 20 });

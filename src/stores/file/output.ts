@@ -82,27 +82,34 @@ export async function openFileOutput(path: string, gzip: boolean): Promise<Outpu
 }
 
 /**
- * Output to stdout or another stream, gzipped when asked: no temp file, nothing to undo; ends the
- * stream only when asked (process.stdout is never ended).
+ * Where a file sink's bytes go: a path (written atomically, or in place for a FIFO or a device), or
+ * a stream: stdout, or a library caller's (an HTTP response, an S3 upload). A stream the run `owns`
+ * is ended when the run completes and destroyed when it does not, so whatever reads it never sees
+ * an end that looks whole; stdout is only flushed, never ended.
  */
-export function openStreamOutput(target: Writable, endTarget: boolean, gzip = false, name = 'stdout'): Output {
-  const compress = gzip ? createGzip() : undefined;
+export type FileOutput = { path: string } | { stream: Writable; name: string; owns: boolean };
+
+/** Output to a stream (see FileOutput), gzipped when asked: no temp file. */
+export function openStreamOutput(target: Writable, options: { name: string; owns: boolean; gzip: boolean }): Output {
+  const { name, owns } = options;
+  const compress = options.gzip ? createGzip() : undefined;
   if (compress) {
-    compress.pipe(target, { end: endTarget });
+    compress.pipe(target, { end: owns });
     target.on('error', (error) => compress.destroy(error));
   }
   const stream = streamWriter(compress ?? target, name);
   return {
     write: stream.write,
     async close(complete) {
-      if (compress) {
-        if (!complete) return void compress.destroy();
-        // The gzip trailer must reach the target before the run says it is done.
-        await stream.end();
-        if (endTarget) await finished(target).catch(failWriting(name));
-        else await streamWriter(target, name).flush();
-      } else if (endTarget) await stream.end();
-      else await stream.flush();
+      if (!complete) {
+        compress?.destroy();
+        if (owns) target.destroy();
+        return;
+      }
+      if (!compress) return owns ? stream.end() : stream.flush();
+      // The gzip trailer must reach the target before the run says it is done.
+      await stream.end();
+      await (owns ? finished(target).catch(failWriting(name)) : streamWriter(target, name).flush());
     },
   };
 }
@@ -124,7 +131,7 @@ export async function isSpecialFile(path: string): Promise<boolean> {
 /** Output written in place to a special file (see isSpecialFile): opened for writing, ended when done. */
 export function openSpecialOutput(path: string, gzip: boolean): Output {
   const file = createWriteStream(path, { flags: 'w', highWaterMark: 1 << 20 });
-  return openStreamOutput(file, true, gzip, path);
+  return openStreamOutput(file, { name: path, owns: true, gzip });
 }
 
 function writeFailed(name: string, error: Error) {
