@@ -59,8 +59,12 @@ export async function openFileOutput(path: string, gzip: boolean): Promise<Outpu
       closed = true;
       if (!complete) {
         compress?.destroy();
+        // Destroying a file stream closes its descriptor, autoClose or not (after any write in
+        // progress): closing it here too would close whatever file took that number meanwhile.
+        fdOpen = false;
+        const fileClosed = once(file, 'close');
         file.destroy();
-        await closeFd().catch(() => {});
+        await fileClosed.catch(() => {});
         await unlinkFile(temp).catch(() => {});
         return;
       }
