@@ -10,6 +10,7 @@ export type UsageErrorCode =
   | 'bad-endpoint'
   | 'bad-firestore-uri'
   | 'bad-option'
+  | 'bad-record'
   | 'bad-resume'
   | 'bad-table-name'
   | 'ambiguous-export'

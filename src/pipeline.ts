@@ -18,8 +18,9 @@ import { addStats, emptyStats, mergeStats, RunStats } from './pipeline/stats.js'
 import { gofannonCollections } from './gofannon.js';
 import { defaultTransforms, loadTransforms, type NamedTransform, type TransformSpec } from './transforms/index.js';
 import { adapterOptions } from './pipeline/store-options.js';
-import type { Doc, PlannedCollection, Progress, RunReport, Sink, Source, SourceChunk, StoreOptions } from './types.js';
+import type { Doc, FailedDocument, PlannedCollection, Progress, RunReport, Sink, Source, SourceChunk, StoreOptions } from './types.js';
 import { prepareDocuments } from './pipeline/prepare.js';
+import { checkOptions as checkTypes, isBoolean, isFunction, isNames, isSignal, isSink, isSource, isString, isTransforms, type OptionChecks, storeOptionChecks } from './pipeline/option-checks.js';
 
 export interface MigrateOptions extends StoreOptions {
   /** A URI (`file:backup.json`, `couchdb://host:5984`, `dynamodb`, `memory:name`, ...) or a Source. */
@@ -47,9 +48,31 @@ export interface MigrateOptions extends StoreOptions {
   signal?: AbortSignal;
   /** Called as the run advances (at most every 200 ms) and once at the end. */
   onProgress?: (progress: Progress) => void;
+  /** Called with every document that could not be written, as it fails (as well as the dead-letter file). */
+  onFailed?: (failure: FailedDocument) => void;
   /** Where relative transform paths are resolved (default: the working directory). */
   cwd?: string;
 }
+
+/** What each option takes, checked for JavaScript callers (see pipeline/option-checks.ts). */
+const migrateOptionChecks: OptionChecks<MigrateOptions> = {
+  ...storeOptionChecks,
+  from: isSource,
+  to: isSink,
+  collections: isNames,
+  transforms: isTransforms,
+  noDefaultTransforms: isBoolean,
+  dryRun: isBoolean,
+  deadLetter: isString,
+  report: isString,
+  checkpoint: isString,
+  resume: isBoolean,
+  force: isBoolean,
+  signal: isSignal,
+  onProgress: isFunction,
+  onFailed: isFunction,
+  cwd: isString,
+};
 
 function checkOptions(options: MigrateOptions): void {
   const positive = (name: string, value: number | undefined) => {
@@ -68,6 +91,7 @@ function checkOptions(options: MigrateOptions): void {
 
 /** Runs one migration (or dry run) to the end and reports it. Fatal errors throw an EtlError carrying the partial report. */
 export async function migrate(options: MigrateOptions): Promise<RunReport> {
+  checkTypes('migrate', options, migrateOptionChecks);
   checkOptions(options);
   const started = Date.now();
   const adapter = adapterOptions(options);
@@ -134,7 +158,7 @@ async function run(
   const dryRun = options.dryRun ?? false;
   const collections = options.collections?.length ? options.collections : undefined;
   const signals = runSignals(options.signal);
-  const deadLetters = new DeadLetters(options.deadLetter, Boolean(options.resume), warn);
+  const deadLetters = new DeadLetters(options.deadLetter, Boolean(options.resume), warn, options.onFailed);
   let checkpointer: Checkpointer | undefined;
   try {
     checkpointer = dryRun ? undefined : await openCheckpoint(options, source, sink, collections ?? null, transforms, deadLetters);

@@ -13,6 +13,26 @@ export type JsonValue = null | boolean | number | ExactNumber | string | JsonVal
 export type Doc = { [key: string]: JsonValue };
 
 /**
+ * A document a run could not write, with why and where it came from: a dead-letter line, an
+ * `onFailed` call, a library stream's 'failed' event. `doc` is what the source read or a transform
+ * returned, possibly not a document at all.
+ */
+export interface FailedDocument {
+  collection: string;
+  _id?: unknown;
+  reason: string;
+  /** Where the document came from, when known (`backup.json byte 1234`, `record 17`). */
+  where?: string;
+  doc: unknown;
+}
+
+/** A document and its collection: what the library's Node streams carry (readDocuments, writeDocuments). */
+export interface DocumentRecord {
+  collection: string;
+  doc: Doc;
+}
+
+/**
  * Where a source stands: plain JSON, saved in checkpoints. The position carried by a chunk is the
  * source's whole cursor *after* that chunk, so once every chunk up to it has been written, reading
  * can restart from it (`SourceReadOptions.resumeFrom`).

@@ -2,15 +2,8 @@ import type { FileHandle } from 'node:fs/promises';
 import { stringifyExact } from '../formats/serialize.js';
 import { openPrivate } from '../util/private-file.js';
 import { redact } from '../util/redact.js';
+import type { FailedDocument } from '../types.js';
 
-export interface DeadLetter {
-  collection: string;
-  _id?: unknown;
-  reason: string;
-  /** Where the document came from, when known (`backup.json byte 1234`). */
-  where?: string;
-  doc: unknown;
-}
 
 /** How many reasons are printed when no dead-letter file was given; the summary counts the rest. */
 const printedWithoutFile = 20;
@@ -28,11 +21,14 @@ export class DeadLetters {
     readonly path: string | undefined,
     private readonly append: boolean,
     private readonly warn: (message: string) => void,
+    /** Told of every one as it fails (a library caller's handler, a stream's 'failed' event). */
+    private readonly onFailed?: (entry: FailedDocument) => void,
   ) {}
 
-  add(entry: DeadLetter): void {
+  add(entry: FailedDocument): void {
     this.count++;
     const reason = redact(entry.reason);
+    this.onFailed?.({ ...entry, reason });
     if (!this.path) {
       if (this.count <= printedWithoutFile) {
         this.warn(`failed: ${entry.collection} ${entry._id === undefined ? '(no _id)' : `_id ${String(entry._id)}`}${entry.where ? ` (${entry.where})` : ''}: ${reason}`);

@@ -23,6 +23,7 @@ import { adapterOptions } from '../pipeline/store-options.js';
 import type { AdapterOptions, Doc, Progress, Source, StoreOptions } from '../types.js';
 import { ProgressReporter } from '../pipeline/progress-reporter.js';
 import { RunStats } from '../pipeline/stats.js';
+import { checkOptions, isBoolean, isFunction, isNames, isSignal, isSource, isString, isTransforms, type OptionChecks, storeOptionChecks } from '../pipeline/option-checks.js';
 import { canonical } from './canonical.js';
 
 const bucketCount = 64;
@@ -46,6 +47,20 @@ export interface VerifyOptions extends StoreOptions {
    */
   onProgress?: (progress: Progress) => void;
 }
+
+/** What each option takes, checked for JavaScript callers (see pipeline/option-checks.ts). */
+const verifyOptionChecks: OptionChecks<VerifyOptions> = {
+  ...storeOptionChecks,
+  from: isSource,
+  to: isSource,
+  collections: isNames,
+  transforms: isTransforms,
+  noDefaultTransforms: isBoolean,
+  signal: isSignal,
+  cwd: isString,
+  onDifference: isFunction,
+  onProgress: isFunction,
+};
 
 export type DifferenceKind = 'missing' | 'changed' | 'extra';
 
@@ -193,6 +208,7 @@ async function compare(source: Buckets, target: Buckets, counts: Map<string, Col
 }
 
 export async function verify(options: VerifyOptions): Promise<VerifyReport> {
+  checkOptions('verify', options, verifyOptionChecks);
   const transforms = await loadTransforms([...(options.noDefaultTransforms ? [] : defaultTransforms), ...(options.transforms ?? [])], options.cwd);
   const adapter = adapterOptions(options);
   const source = typeof options.from === 'string' ? await openSource(options.from, adapter) : options.from;
