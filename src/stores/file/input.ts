@@ -68,7 +68,7 @@ export async function openInput(options: InputOptions): Promise<OpenedInput> {
   const plainResume = 'path' in input && !named.gzip && named.format !== undefined;
   const raw: Readable =
     'path' in input ? createReadStream(input.path, { highWaterMark: options.highWaterMark, start: plainResume ? options.offset : 0 }) : input.stream;
-  let rawChunks: AsyncIterable<Buffer> = counted(raw, options.onRead);
+  let rawChunks: AsyncIterable<Buffer> = counted(raw, options.onRead, inputName(input));
   let gzip = named.gzip;
   if (named.format === undefined) {
     const head = await peek(rawChunks, 2);
@@ -105,9 +105,13 @@ export function sniffFormat(head: Buffer): FileFormat {
   return 'json';
 }
 
-async function* counted(stream: Readable, onRead: (bytes: number) => void): AsyncGenerator<Buffer> {
+async function* counted(stream: Readable, onRead: (bytes: number) => void, name: string): AsyncGenerator<Buffer> {
   for await (const chunk of stream) {
-    const buf = typeof chunk === 'string' ? Buffer.from(chunk) : (chunk as Buffer);
+    // A caller's stream may be in object mode: Buffers and strings are bytes, anything else is not an export file.
+    if (typeof chunk !== 'string' && !(chunk instanceof Uint8Array)) {
+      throw usageError('bad-record', `${name}: the stream gave ${chunk === null ? 'null' : typeof chunk === 'object' ? 'an object' : `a ${typeof chunk}`}, not bytes; a stream of { collection, doc } records goes to writeDocuments, not fileSource`);
+    }
+    const buf = typeof chunk === 'string' ? Buffer.from(chunk) : Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength);
     onRead(buf.length);
     yield buf;
   }
@@ -175,7 +179,7 @@ export async function lineAt(path: string, gzip: boolean, offset: number): Promi
   let line = 1;
   let seen = 0;
   const raw = createReadStream(path, { highWaterMark: 1 << 20 });
-  const chunks = gzip ? gunzip(counted(raw, () => {}), path) : counted(raw, () => {});
+  const chunks = gzip ? gunzip(counted(raw, () => {}, path), path) : counted(raw, () => {}, path);
   try {
     for await (const chunk of chunks) {
       const end = Math.min(chunk.length, offset - seen);
