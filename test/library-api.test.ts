@@ -1,9 +1,17 @@
 /**
  * The package as a library user imports it (`gofannon-etl`, resolved to the built dist/ through
- * the package's own exports), with the README's typed example of chaining transforms.
+ * the package's own exports), with the README's typed examples: chaining transforms, and
+ * examples/stream-copy.ts run as a user runs it, against real servers configured by environment.
  */
-import { expect, test } from 'vitest';
-import { ExactNumber, memoryStore, migrate, stringifyExact, verify, type Doc, type Transform } from 'gofannon-etl';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { expect, inject, test } from 'vitest';
+import { ExactNumber, memoryStore, migrate, readDocuments, stringifyExact, verify, type Doc, type DocumentRecord, type Transform } from 'gofannon-etl';
+import { sortById, uniquePrefix } from './corpus.js';
+import { startCouch } from './servers/couchdb.js';
 
 test('migrate and verify from the package entry, with typed custom transforms', async () => {
   const users = new Map<string, Doc>([
@@ -24,4 +32,51 @@ test('migrate and verify from the package entry, with typed custom transforms', 
 
   const check = await verify({ from: 'memory:library-from', to: 'memory:library-to', transforms: [dropTestUsers, stampMigration] });
   expect(check.identical).toBe(true);
+});
+
+test('the README stream example, examples/stream-copy.ts, copies CouchDB to DynamoDB through a stream transform', async () => {
+  const root = resolve(fileURLToPath(new URL('..', import.meta.url)));
+  const example = join(root, 'examples', 'stream-copy.ts');
+  expect(readFileSync(join(root, 'README.md'), 'utf8')).toContain(readFileSync(example, 'utf8'));
+
+  // A CouchDB of its own, so the databases are named exactly as the app names them; DynamoDB
+  // Local keeps a database per access key: this key's is empty.
+  const couch = await startCouch();
+  try {
+    const seeded: Record<string, Doc[]> = {
+      agents: [{ _id: 'a1', name: 'Résumé screener', temperature: 0.7 }, { _id: 'a2', name: 'second' }],
+      users: [{ _id: 'u1', basicInfo: { email: 'ada@example.com' } }],
+      sessions: [{ _id: 's1' }],
+    };
+    const name = uniquePrefix();
+    for (const [collection, docs] of Object.entries(seeded)) memoryStore(name).set(collection, new Map(docs.map((d) => [d._id as string, d])));
+    expect((await migrate({ from: `memory:${name}`, to: couch.url.replace(/^http:/, 'couchdb:'), warn: () => {} })).ok).toBe(true);
+
+    const cwd = mkdtempSync(join(tmpdir(), 'stream-copy-'));
+    const env = {
+      PATH: process.env.PATH,
+      HOME: cwd,
+      COUCHDB_URL: couch.url,
+      DYNAMODB_ENDPOINT_URL: inject('dynamodbUrl'),
+      DYNAMODB_REGION: 'us-east-1',
+      AWS_ACCESS_KEY_ID: `example${uniquePrefix()}`,
+      AWS_SECRET_ACCESS_KEY: 'exampleSecret',
+    };
+    const run = spawnSync(process.execPath, ['--import', import.meta.resolve('tsx'), example], { cwd, env, encoding: 'utf8' });
+    expect(run.stderr).toBe('');
+    expect(run.stdout).toBe('3 written, 0 failed\n');
+    expect(run.status).toBe(0);
+
+    const copied: Record<string, Doc[]> = {};
+    const reader = readDocuments('dynamodb', { env });
+    for await (const { collection, doc } of reader satisfies AsyncIterable<DocumentRecord>) (copied[collection] ??= []).push(doc);
+    expect(Object.keys(copied).sort()).toEqual(['agents', 'users']);
+    for (const collection of ['agents', 'users']) {
+      const docs = sortById(copied[collection]!);
+      expect(docs.map(({ migratedAt: _, ...doc }) => doc)).toEqual(seeded[collection]);
+      for (const doc of docs) expect(doc.migratedAt).toMatch(/^\d{4}-\d\d-\d\dT/);
+    }
+  } finally {
+    await couch.stop();
+  }
 });
