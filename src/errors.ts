@@ -7,6 +7,8 @@ import type { RunReport } from './types.js';
 
 /** The command, its options, the environment or a file named must change: exit 2. */
 export type UsageErrorCode =
+  | 'aws-credentials'
+  | 'bad-collections'
   | 'bad-endpoint'
   | 'bad-firestore-uri'
   | 'bad-option'
@@ -15,7 +17,6 @@ export type UsageErrorCode =
   | 'bad-table-name'
   | 'ambiguous-export'
   | 'bad-uri'
-  | 'cannot-list-collections'
   | 'cannot-resume'
   | 'cannot-verify'
   | 'checkpoint-complete'
@@ -30,13 +31,16 @@ export type UsageErrorCode =
   | 'file-unwritable'
   | 'missing-credentials-file'
   | 'missing-firestore-project'
+  | 'missing-region'
   | 'no-checkpoint'
   | 'not-an-export'
+  | 'nothing-found'
   | 'not-resumable'
   | 'transform-arguments'
   | 'transform-no-default'
   | 'transform-not-found'
   | 'transform-unreadable'
+  | 'unknown-collection'
   | 'unknown-scheme'
   | 'unsupported-export';
 

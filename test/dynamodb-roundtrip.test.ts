@@ -13,7 +13,7 @@ import { migrate } from '../src/pipeline.js';
 import dynamodbSource from '../src/sources/dynamodb.js';
 import type { Doc } from '../src/types.js';
 import { corpus, sortById, uniquePrefix } from './corpus.js';
-import { testAdapterOptions } from './helpers.js';
+import { localDynamoEnv, testAdapterOptions } from './helpers.js';
 
 const endpoint = inject('dynamodbUrl').replace(/^http:/, 'dynamodb:');
 const dir = await mkdtemp(join(tmpdir(), 'dynamodb-roundtrip-'));
@@ -28,7 +28,7 @@ async function writeCorpusFile(): Promise<{ path: string; data: Record<string, D
 }
 
 async function importFile(path: string, data: Record<string, Doc[]>, prefix: string): Promise<void> {
-  const imported = await migrate({ from: `file:${path}`, to: endpoint, tablePrefix: prefix, env: {}, warn: () => {} });
+  const imported = await migrate({ from: `file:${path}`, to: endpoint, tablePrefix: prefix, env: localDynamoEnv, warn: () => {} });
   for (const [name, docs] of Object.entries(data)) {
     expect(imported.collections[name]).toMatchObject({ read: docs.length, written: docs.length, failed: 0 });
   }
@@ -38,7 +38,7 @@ test('file -> DynamoDB stores the corpus exactly', async () => {
   const { path, data } = await writeCorpusFile();
   const prefix = `${uniquePrefix()}_`;
   await importFile(path, data, prefix);
-  const source = dynamodbSource({ scheme: 'dynamodb', rest: endpoint.slice('dynamodb:'.length), raw: endpoint }, testAdapterOptions({ tablePrefix: prefix }));
+  const source = await dynamodbSource({ scheme: 'dynamodb', rest: endpoint.slice('dynamodb:'.length), raw: endpoint }, testAdapterOptions({ tablePrefix: prefix }));
   const read: Record<string, Doc[]> = {};
   for await (const chunk of source.read({ signal: new AbortController().signal })) (read[chunk.collection] ??= []).push(...(chunk.docs as Doc[]));
   await source.close();
@@ -50,7 +50,7 @@ test('file -> DynamoDB -> file is exact for the corpus', async () => {
   const prefix = `${uniquePrefix()}_`;
   const output = join(dir, `${prefix}back.json`);
   await importFile(path, data, prefix);
-  const exported = await migrate({ from: endpoint, to: `file:${output}`, tablePrefix: prefix, env: {}, warn: () => {} });
+  const exported = await migrate({ from: endpoint, to: `file:${output}`, tablePrefix: prefix, env: localDynamoEnv, warn: () => {} });
   expect(exported.total.failed).toBe(0);
   const back = parseJson(await readFile(output, 'utf8')) as { data: Record<string, Doc[]> };
   expect(Object.keys(back.data).sort()).toEqual(Object.keys(data).sort());

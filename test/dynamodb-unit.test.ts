@@ -23,6 +23,7 @@ function fakeApi(answer: BatchAnswer): DynamoApi & { calls: string[][] } {
   const unused = () => Promise.reject(new Error('not used'));
   return {
     where: '127.0.0.1:1',
+    lookedAt: 'http://127.0.0.1:1, region us-east-1, access key id …ocal',
     label: 'dynamodb://127.0.0.1:1',
     identity: 'dynamodb:http://127.0.0.1:1:',
     tablePrefix: '',
@@ -137,10 +138,23 @@ describe('numbers', () => {
 describe('configuration', () => {
   const uri = (rest: string) => ({ scheme: 'dynamodb', rest, raw: `dynamodb:${rest}` });
 
-  test('dynamodb://host:port is a plain-http endpoint with local credentials and a default region', () => {
+  test('dynamodb://host:port is a plain-http endpoint; keys and region are left to the SDK chains, never invented', () => {
     const config = resolveDynamoConfig(uri('//127.0.0.1:8000'), { env: {} });
-    expect(config).toMatchObject({ endpoint: 'http://127.0.0.1:8000', region: 'us-east-1', credentials: { accessKeyId: 'local' }, where: '127.0.0.1:8000' });
+    expect(config).toMatchObject({ endpoint: 'http://127.0.0.1:8000', where: '127.0.0.1:8000' });
+    expect(config.region).toBeUndefined();
+    expect(config.credentials).toBeUndefined();
     expect(labelOf(config)).toBe('dynamodb://127.0.0.1:8000');
+  });
+
+  test('region: DYNAMODB_REGION, then AWS_REGION, then AWS_DEFAULT_REGION; the profile from AWS_PROFILE', () => {
+    const all = { DYNAMODB_REGION: 'eu-west-1', AWS_REGION: 'eu-west-2', AWS_DEFAULT_REGION: 'eu-west-3', AWS_PROFILE: 'gofannon' };
+    expect(resolveDynamoConfig(uri(''), { env: all })).toMatchObject({ region: 'eu-west-1', profile: 'gofannon' });
+    expect(resolveDynamoConfig(uri(''), { env: { ...all, DYNAMODB_REGION: '' } }).region).toBe('eu-west-2');
+    expect(resolveDynamoConfig(uri(''), { env: { AWS_DEFAULT_REGION: 'eu-west-3' } }).region).toBe('eu-west-3');
+  });
+
+  test('static keys only when both key variables are set', () => {
+    expect(resolveDynamoConfig(uri('//127.0.0.1:8000'), { env: { AWS_ACCESS_KEY_ID: 'AKIAONLY' } }).credentials).toBeUndefined();
   });
 
   test('the app\'s variables are honoured and the secret key is registered for redaction', () => {
@@ -174,7 +188,7 @@ describe('output', () => {
     delete env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED;
     const script = `
       const { openDynamoApi } = await import('./src/stores/dynamodb/client.ts');
-      const api = openDynamoApi({ where: '127.0.0.1:1', region: 'us-east-1', tablePrefix: '', endpoint: 'http://127.0.0.1:1', credentials: { accessKeyId: 'a', secretAccessKey: 'b' } }, () => {});
+      const api = await openDynamoApi({ where: '127.0.0.1:1', region: 'us-east-1', tablePrefix: '', endpoint: 'http://127.0.0.1:1', credentials: { accessKeyId: 'a', secretAccessKey: 'b' } }, () => {});
       await api.listTables({}).catch((e) => console.error('real error:', e.code));
       api.close();`;
     const run = spawnSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], { env, encoding: 'utf8', cwd: new URL('..', import.meta.url).pathname });

@@ -34,7 +34,7 @@ describeConformance('dynamodb', {
 const signal = () => new AbortController().signal;
 
 async function readDocs(collection: string, o: Partial<AdapterOptions> = {}): Promise<{ docs: Doc[]; chunks: SourceChunk[] }> {
-  const source = sourceOf(o);
+  const source = await sourceOf(o);
   const chunks: SourceChunk[] = [];
   for await (const chunk of source.read({ collections: new Set([collection]), signal: signal() })) chunks.push(chunk);
   await source.close();
@@ -42,14 +42,14 @@ async function readDocs(collection: string, o: Partial<AdapterOptions> = {}): Pr
 }
 
 async function prepared(collection: string, o: Partial<AdapterOptions> = {}): Promise<Sink> {
-  const sink = sinkOf(o);
+  const sink = await sinkOf(o);
   await sink.prepare(collection);
   return sink;
 }
 
 describe('dynamodb sink', () => {
   test('refuses per document what DynamoDB cannot hold, with the reason', async () => {
-    const sink = sinkOf();
+    const sink = await sinkOf();
     const reasons = {
       big: sink.check!({ _id: 'big', text: 'x'.repeat(410 * 1024) }, 'c'),
       digits: sink.check!({ _id: 'digits', n: new ExactNumber('123456789012345678901234567890123456789') }, 'c'),
@@ -69,7 +69,7 @@ describe('dynamodb sink', () => {
     expect(reasons.numericId).toMatch(/_id must be a non-empty string/);
     expect(reasons.emptyId).toMatch(/_id must be a non-empty string/);
     expect(reasons.deep).toMatch(/nested deeper/);
-    expect(sinkOf().check!({ _id: 'edge', a: new ExactNumber('1E-130'), b: new ExactNumber('-9.99E+125'), c: 'x'.repeat(400 * 1024 - 20) }, 'c')).toBeUndefined();
+    expect((await sinkOf()).check!({ _id: 'edge', a: new ExactNumber('1E-130'), b: new ExactNumber('-9.99E+125'), c: 'x'.repeat(400 * 1024 - 20) }, 'c')).toBeUndefined();
   });
 
   test('the size check agrees with DynamoDB at the 400 KB edge', async () => {
@@ -137,7 +137,7 @@ describe('dynamodb sink', () => {
       KeySchema: [{ AttributeName: 'id', KeyType: 'HASH' }],
       AttributeDefinitions: [{ AttributeName: 'id', AttributeType: 'N' }],
     }));
-    const sink = sinkOf();
+    const sink = await sinkOf();
     await expect(sink.prepare(table)).rejects.toThrow(`table ${table} has key HASH id (N); gofannon-etl writes Gofannon's layout, a single string hash key _id`);
     await expect(sink.wouldCreate!(table)).rejects.toThrow(/single string hash key _id/);
     await sink.close(true);
@@ -145,13 +145,13 @@ describe('dynamodb sink', () => {
 
   test('creates tables with the prefix; names DynamoDB cannot take are a usage error', async () => {
     const prefix = `${uniquePrefix()}-`;
-    const sink = sinkOf({ tablePrefix: prefix });
+    const sink = await sinkOf({ tablePrefix: prefix });
     expect(await sink.wouldCreate!('agents')).toMatch(new RegExp(`table ${prefix}agents`));
     await sink.prepare('agents');
     expect(await sink.wouldCreate!('agents')).toBeUndefined();
     await expect(sink.prepare('bad name!')).rejects.toMatchObject({ kind: 'usage' });
     await sink.close(true);
-    const source = sourceOf({ tablePrefix: prefix });
+    const source = await sourceOf({ tablePrefix: prefix });
     expect(await source.listCollections()).toEqual(['agents']);
     await source.close();
   });
@@ -223,7 +223,7 @@ describe('dynamodb source', () => {
 
     const cut = Math.floor(pages.length / 2);
     const before = pages.slice(0, cut).flatMap((c) => c.docs as Doc[]);
-    const source = sourceOf({ segments: 4, batchSize: 20 });
+    const source = await sourceOf({ segments: 4, batchSize: 20 });
     const after: Doc[] = [];
     for await (const chunk of source.read({ collections: new Set([collection]), signal: signal(), resumeFrom: pages[cut - 1]!.position })) {
       after.push(...(chunk.docs as Doc[]));
@@ -240,7 +240,7 @@ describe('dynamodb source', () => {
     await sink.write(collection, [{ _id: 'a' }, { _id: 'b' }], signal());
     await sink.close(true);
     const options = testAdapterOptions();
-    const source = dynamodbSource(uri, options);
+    const source = await dynamodbSource(uri, options);
     // DynamoDB Local keeps ItemCount exact (AWS refreshes it about every six hours).
     expect(await source.count!(collection)).toBe(2);
     expect(await source.count!(`${collection}_none`)).toBeUndefined();

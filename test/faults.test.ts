@@ -6,6 +6,7 @@
  * identical; counts equal) and the run is ok. Beyond the budget, the undeliverable documents are
  * in the dead-letter file with their reasons, the rest are written, and the CLI exits 1.
  */
+import { localDynamoEnv } from './helpers.js';
 import { mkdtempSync, readFileSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -19,7 +20,7 @@ import { everyNth, startFaultProxy, type FaultProxy, type FaultKind, type Reques
 const dynamoUrl = inject('dynamodbUrl');
 const couchUrl = inject('couchdbUrl');
 const dir = mkdtempSync(join(tmpdir(), 'faults-'));
-const quiet = { env: {}, warn: () => {} };
+const quiet = { env: localDynamoEnv, warn: () => {} };
 
 let dynamoProxy: FaultProxy;
 let couchProxy: FaultProxy;
@@ -147,3 +148,28 @@ for (const store of ['dynamodb', 'couchdb'] as const) {
     expect(check.identical).toBe(true);
   });
 }
+
+test('DynamoDB: CreateTable and DescribeTable failing transiently (500, throttling, a reset) do not end the import', async () => {
+  const prefix = `${uniquePrefix()}_`;
+  const { file, counts } = exportFor('', { agents: 30, users: 20 });
+  dynamoProxy.resetCounts();
+  // Each kind of table call fails three times in a row (500, throttling, a reset) before one is let through.
+  const failures = new Map<string, number>();
+  const kinds: FaultKind[] = ['500', 'throttle', 'reset'];
+  dynamoProxy.plan((request) => {
+    if (request.operation !== 'CreateTable' && request.operation !== 'DescribeTable') return 'forward';
+    const seen = failures.get(request.operation) ?? 0;
+    failures.set(request.operation, seen + 1);
+    return seen < kinds.length ? kinds[seen]! : 'forward';
+  });
+  const reportFile = join(dir, `${prefix}tables-report.json`);
+  const run = await runCli(['--from', `file:${file}`, '--to', asDynamo(dynamoProxy.url), '--table-prefix', prefix, '--retries', '4', '--report', reportFile, '--quiet'], cleanEnv());
+  dynamoProxy.plan(() => 'forward');
+  logFaults('table calls (CLI)', dynamoProxy);
+
+  expect(run.code, run.stderr).toBe(0);
+  expect(failures.get('CreateTable')).toBeGreaterThan(kinds.length);
+  expect(failures.get('DescribeTable')).toBeGreaterThan(kinds.length);
+  const report = JSON.parse(readFileSync(reportFile, 'utf8')) as { ok: boolean; total: Record<string, number> };
+  expect(report).toMatchObject({ ok: true, total: { read: total(counts), written: total(counts), failed: 0 } });
+});

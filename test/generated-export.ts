@@ -3,6 +3,7 @@
  * thousands of documents over several collections, varied enough (unicode, nesting, lists, nulls,
  * floats) that a changed or truncated document would show in verify.
  */
+import { localDynamoEnv } from './helpers.js';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
@@ -60,11 +61,12 @@ export function runCli(args: string[], env?: NodeJS.ProcessEnv): Promise<CliResu
   return spawnCli(args, env).done;
 }
 
-/** The environment without any credential the developer's shell may carry. */
+/** The environment without any credential the developer's shell may carry, in the test DynamoDB Local's region. */
 export function cleanEnv(extra: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = {};
   for (const [k, v] of Object.entries(process.env)) {
     if (!/^(AWS_|COUCHDB_|DYNAMODB_|GOOGLE_|FIRESTORE_)/.test(k)) env[k] = v;
   }
-  return { ...env, ...extra };
+  // No shared AWS files either: the SDK's chain would otherwise read the developer's ~/.aws.
+  return { ...env, ...localDynamoEnv, AWS_SHARED_CREDENTIALS_FILE: '/nonexistent/aws/credentials', AWS_CONFIG_FILE: '/nonexistent/aws/config', ...extra };
 }

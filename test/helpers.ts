@@ -2,10 +2,16 @@ import { expect } from 'vitest';
 import { EtlError } from '../src/errors.js';
 import type { AdapterOptions } from '../src/types.js';
 
+/**
+ * DynamoDB Local keeps one database per access key and region. The tests reach it without keys, so
+ * the adapters sign with their dummy ones; this is the region they and the raw test clients share.
+ */
+export const localDynamoEnv = { DYNAMODB_REGION: 'us-east-1' };
+
 /** Adapter options for tests: defaults, overridable, warnings collected instead of printed. */
 export function testAdapterOptions(overrides: Partial<AdapterOptions> = {}): AdapterOptions & { warnings: string[] } {
   const warnings: string[] = [];
-  return { onConflict: 'overwrite', env: {}, retries: 3, warn: (m) => warnings.push(m), warnings, ...overrides };
+  return { onConflict: 'overwrite', env: { ...localDynamoEnv }, retries: 3, warn: (m) => warnings.push(m), warnings, ...overrides };
 }
 
 /** The EtlError a call fails with (the test fails when it does not fail, or fails otherwise). */

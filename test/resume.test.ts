@@ -16,12 +16,13 @@ import { migrate } from '../src/pipeline.js';
 import { verify } from '../src/verify/verify.js';
 import { uniquePrefix } from './corpus.js';
 import { cleanEnv, runCli, spawnCli, writeGeneratedExport, type CliResult } from './generated-export.js';
+import { localDynamoEnv } from './helpers.js';
 
 const dynamoUrl = inject('dynamodbUrl');
 const dynamoUri = dynamoUrl.replace(/^http:/, 'dynamodb:');
 const couchUri = inject('couchdbUrl').replace(/^http:/, 'couchdb:');
 const dir = mkdtempSync(join(tmpdir(), 'resume-'));
-const quiet = { env: {}, warn: () => {} };
+const quiet = { env: localDynamoEnv, warn: () => {} };
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
 const client = new DynamoDBClient({ endpoint: dynamoUrl, region: 'us-east-1', credentials: { accessKeyId: 'local', secretAccessKey: 'local' } });
 afterAll(() => client.destroy());

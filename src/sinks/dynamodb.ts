@@ -14,8 +14,8 @@ import type { AdapterOptions, Doc, ParsedUri, Sink, WriteOutcome } from '../type
 
 const defaultConcurrency = 16;
 
-export default function dynamodbSink(uri: ParsedUri, options: AdapterOptions): Sink {
-  return createSink(openDynamoApi(resolveDynamoConfig(uri, options), options.warn), options);
+export default async function dynamodbSink(uri: ParsedUri, options: AdapterOptions): Promise<Sink> {
+  return createSink(await openDynamoApi(resolveDynamoConfig(uri, options), options.warn), options);
 }
 
 /** The sink on any DynamoApi (a fake in unit tests). */
@@ -35,12 +35,12 @@ export function createSink(api: DynamoApi, options: AdapterOptions): Sink {
     preflight: (collections) => tableProblems(api, collections),
     async prepare(collection) {
       let done = prepared.get(collection);
-      if (!done) prepared.set(collection, (done = ensureTable(api, tableOf(collection))));
+      if (!done) prepared.set(collection, (done = ensureTable(api, tableOf(collection), options.retries)));
       return done;
     },
     async wouldCreate(collection) {
       const table = tableOf(collection);
-      const existing = await describeTable(api, table);
+      const existing = await describeTable(api, table, options.retries);
       if (existing) {
         checkKeySchema(existing, table, api.where);
         return undefined;

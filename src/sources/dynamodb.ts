@@ -1,18 +1,20 @@
 /**
- * `dynamodb` as a source: every table (or the `--collections` chosen), each read by Scan page by
+ * `dynamodb` as a source: the tables the run chooses (an account may hold other applications'
+ * tables: see pipeline/collections.ts), each read by Scan page by
  * page in `--segments` parallel segments, numbers kept exact, binary as base64, sets as lists.
  */
 import { collectionsToRead } from '../stores/common/collections.js';
 import { openDynamoApi, type DynamoApi } from '../stores/dynamodb/client.js';
 import { resolveDynamoConfig } from '../stores/dynamodb/config.js';
-import { dynamoFatal } from '../stores/dynamodb/errors.js';
+import { withRetry } from '../stores/common/retry.js';
+import { dynamoFatal, isTransientDynamoError } from '../stores/dynamodb/errors.js';
 import { docFromItem } from '../formats/dynamodb-json.js';
 import { freshCursors, scanTable, type SegmentCursor } from '../stores/dynamodb/scan.js';
 import { describeTable, tableName } from '../stores/dynamodb/tables.js';
 import type { AdapterOptions, ParsedUri, Position, Source, SourceChunk, SourceReadOptions } from '../types.js';
 
-export default function dynamodbSource(uri: ParsedUri, options: AdapterOptions): Source {
-  return createSource(openDynamoApi(resolveDynamoConfig(uri, options), options.warn), options);
+export default async function dynamodbSource(uri: ParsedUri, options: AdapterOptions): Promise<Source> {
+  return createSource(await openDynamoApi(resolveDynamoConfig(uri, options), options.warn), options);
 }
 
 /** The source on any DynamoApi (a fake in unit tests). */
@@ -24,9 +26,12 @@ export function createSource(api: DynamoApi, options: AdapterOptions): Source {
     const names: string[] = [];
     let start: string | undefined;
     do {
-      const page = await api.listTables({ ExclusiveStartTableName: start }).catch((error: unknown) => {
-        throw dynamoFatal(api.where, 'listing tables', error);
-      });
+      const from = start;
+      const page = await withRetry(() => api.listTables({ ExclusiveStartTableName: from }), isTransientDynamoError, { retries: options.retries }).catch(
+        (error: unknown) => {
+          throw dynamoFatal(api.where, 'listing tables', error);
+        },
+      );
       for (const name of page.TableNames ?? []) if (name.startsWith(prefix) && name.length > prefix.length) names.push(name.slice(prefix.length));
       start = page.LastEvaluatedTableName;
     } while (start);
@@ -68,9 +73,11 @@ export function createSource(api: DynamoApi, options: AdapterOptions): Source {
   return {
     label,
     provider: 'dynamodb',
+    shared: true,
+    lookedAt: () => `DynamoDB at ${api.lookedAt}${prefix ? `, tables ${prefix}*` : ''}`,
     identity: async () => api.identity,
     listCollections,
-    count: async (collection) => (await describeTable(api, tableName(prefix, collection)))?.ItemCount,
+    count: async (collection) => (await describeTable(api, tableName(prefix, collection), options.retries))?.ItemCount,
     read,
     close: async () => api.close(),
   };

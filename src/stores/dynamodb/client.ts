@@ -23,12 +23,16 @@ import {
   type ScanCommandOutput,
   type DynamoDBClientConfig,
 } from '@aws-sdk/client-dynamodb';
-import { redact } from '../../util/redact.js';
-import { identityOf, labelOf, type DynamoConfig } from './config.js';
+import { messageOf, usageError } from '../../errors.js';
+import { redact, registerSecret } from '../../util/redact.js';
+import { identityOf, labelOf, type DynamoConfig, type StaticCredentials } from './config.js';
+import { errorName } from './errors.js';
 
 export interface DynamoApi {
-  /** `host:port` or region, for messages. */
+  /** `host:port` or `region eu-west-1`, for messages. */
   readonly where: string;
+  /** Endpoint, region and the access key id's last four characters: where to look when nothing is found. */
+  readonly lookedAt: string;
   /** Names the store in messages (`dynamodb://host:port tables stage_*`) and checkpoints; no secrets. */
   readonly label: string;
   readonly identity: string;
@@ -55,27 +59,109 @@ function silenceSdkNotices(): void {
 /** Enough sockets for every batch in flight; keep-alive so each call does not pay a handshake. */
 const maxSockets = 128;
 
-export function openDynamoApi(config: DynamoConfig, warn: (message: string) => void): DynamoApi {
-  silenceSdkNotices();
+/** Stands in when an endpoint is set and the chain finds no credentials: DynamoDB Local takes any. */
+const dummyCredentials: StaticCredentials = { accessKeyId: 'local', secretAccessKey: 'local' };
+
+type SdkLogger = NonNullable<DynamoDBClientConfig['logger']>;
+
+/**
+ * A complete logger: the SDK's credential and region chains call `debug` (a logger with only `warn`
+ * crashed them: "init.logger?.debug is not a function"). Its warnings (e.g. several credential
+ * sources found) become one redacted line; the rest is quiet.
+ */
+function sdkLogger(warn: (message: string) => void): SdkLogger {
+  const quiet = () => {};
+  return {
+    debug: quiet,
+    info: quiet,
+    error: quiet,
+    warn: (...args: unknown[]) => warn(`DynamoDB SDK: ${redact(String(args[0] ?? '')).split('\n')[0]}`),
+  };
+}
+
+function sdkClient(config: DynamoConfig, credentials: StaticCredentials | undefined, warn: (message: string) => void): DynamoDBClient {
   const client = new DynamoDBClient({
     endpoint: config.endpoint,
+    // Undefined lets the SDK's chain decide: AWS_REGION, then the profile's region in the config file.
     region: config.region,
-    credentials: config.credentials,
+    // Undefined runs the SDK's default chain, as boto3 does for the app, with or without an endpoint.
+    credentials,
+    profile: config.profile,
     // Our withRetry policy is THE retry policy (its counts are what we report); one SDK attempt each.
     maxAttempts: 1,
     requestHandler: {
       httpAgent: new HttpAgent({ keepAlive: true, maxSockets }),
       httpsAgent: new HttpsAgent({ keepAlive: true, maxSockets }),
     },
-    // The SDK's own warnings (e.g. several credential sources found) become one redacted line.
-    // Only `warn`: for a logger with `info` or `error`, even a no-op one, the SDK builds a redacted
-    // copy of every request and answer (a schema walk over all 25 items, ~10% of an import's CPU).
-    logger: {
-      warn: (...args: unknown[]) => warn(`DynamoDB SDK: ${redact(String(args[0] ?? '')).split('\n')[0]}`),
-    } as unknown as NonNullable<DynamoDBClientConfig['logger']>,
+    logger: sdkLogger(warn),
   });
+  // The SDK's loggerMiddleware hands each request and answer to `logger.info`/`error` after
+  // building a redacted copy of them (a schema walk over all 25 items of a batch, ~10% of an
+  // import's CPU) whenever the logger has those methods. We log none of it: the middleware goes,
+  // and nothing per request reaches the logger the credential chain needs.
+  client.middlewareStack.remove('loggerMiddleware');
+  return client;
+}
+
+/** The region the client signs for; a usage error naming DYNAMODB_REGION when no chain has one. */
+async function regionOf(client: DynamoDBClient): Promise<string> {
+  try {
+    return await client.config.region();
+  } catch (error) {
+    throw usageError(
+      'missing-region',
+      'DynamoDB needs a region: set DYNAMODB_REGION (or AWS_REGION, AWS_DEFAULT_REGION, or a region for the AWS_PROFILE in the AWS config file)',
+      error,
+    );
+  }
+}
+
+/** The access key id the SDK's chain finds, or undefined when there is none anywhere in it. */
+async function chainKeyId(client: DynamoDBClient): Promise<string | undefined> {
+  try {
+    const found = await client.config.credentials();
+    registerSecret(found.secretAccessKey);
+    registerSecret(found.sessionToken);
+    return found.accessKeyId;
+  } catch (error) {
+    if (errorName(error) === 'CredentialsProviderError') return undefined;
+    throw usageError('aws-credentials', `AWS credentials could not be loaded: ${redact(messageOf(error)).split('\n')[0]}`, error);
+  }
+}
+
+/**
+ * A client with the credentials and region the app (boto3) would use with the same environment.
+ * With an endpoint and no credentials anywhere in the chain, DynamoDB Local still needs some to
+ * sign with: dummy ones, and a line saying so.
+ */
+export async function openDynamoApi(config: DynamoConfig, warn: (message: string) => void): Promise<DynamoApi> {
+  silenceSdkNotices();
+  let client = sdkClient(config, config.credentials, warn);
+  try {
+    const region = await regionOf(client);
+    let keyId = config.credentials?.accessKeyId ?? (await chainKeyId(client));
+    if (keyId === undefined) {
+      if (!config.endpoint) {
+        throw usageError('aws-credentials', 'no AWS credentials found: set AWS_PROFILE (shared credentials/config files, SSO) or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or run with a role');
+      }
+      warn(`DynamoDB at ${config.where}: no AWS credentials found (keys, profile, SSO, web identity, container or instance role); signing with dummy keys, which only a local endpoint accepts`);
+      client.destroy();
+      client = sdkClient(config, dummyCredentials, warn);
+      keyId = dummyCredentials.accessKeyId;
+    }
+    const located = { ...config, where: config.endpoint ? config.where : `region ${region}` };
+    const lookedAt = `${config.endpoint ? `${config.endpoint}, region ${region}` : located.where}, access key id …${keyId.slice(-4)}`;
+    return dynamoApi(client, located, lookedAt);
+  } catch (error) {
+    client.destroy();
+    throw error;
+  }
+}
+
+function dynamoApi(client: DynamoDBClient, config: DynamoConfig, lookedAt: string): DynamoApi {
   return {
     where: config.where,
+    lookedAt,
     label: labelOf(config),
     identity: identityOf(config),
     tablePrefix: config.tablePrefix,

@@ -19,6 +19,8 @@ export interface DynamoConfig {
   region?: string;
   /** Undefined lets the SDK's default credential chain decide. */
   credentials?: StaticCredentials;
+  /** AWS_PROFILE: the profile whose keys and region the SDK's chains read. */
+  profile?: string;
   /** `host:port` or `region eu-west-1`: names the target in messages; never holds a secret. */
   where: string;
   tablePrefix: string;
@@ -44,9 +46,12 @@ export function resolveDynamoConfig(uri: ParsedUri, options: Pick<AdapterOptions
   const env = options.env;
   const endpoint = endpointFromUri(uri) ?? (env.DYNAMODB_ENDPOINT_URL || undefined);
   const where = endpoint ? hostOf(endpoint) : undefined;
-  // A local endpoint is region-agnostic, but the SDK still needs one to sign requests.
-  const region = env.DYNAMODB_REGION || env.AWS_REGION || env.AWS_DEFAULT_REGION || (endpoint ? 'us-east-1' : undefined);
+  // As the app: DYNAMODB_REGION, then AWS_REGION / AWS_DEFAULT_REGION; otherwise the SDK reads the
+  // profile's region from the config file (openDynamoApi refuses to go on without one).
+  const region = env.DYNAMODB_REGION || env.AWS_REGION || env.AWS_DEFAULT_REGION || undefined;
 
+  // Static keys only when both variables are set, as the app; otherwise the SDK's default chain
+  // (profile, SSO, web identity, container and instance roles), with or without an endpoint.
   let credentials: StaticCredentials | undefined;
   if (env.AWS_ACCESS_KEY_ID && env.AWS_SECRET_ACCESS_KEY) {
     registerSecret(env.AWS_SECRET_ACCESS_KEY);
@@ -56,23 +61,20 @@ export function resolveDynamoConfig(uri: ParsedUri, options: Pick<AdapterOptions
       secretAccessKey: env.AWS_SECRET_ACCESS_KEY,
       ...(env.AWS_SESSION_TOKEN ? { sessionToken: env.AWS_SESSION_TOKEN } : {}),
     };
-  } else if (endpoint?.startsWith('http://')) {
-    // Plain http is never AWS itself: it is DynamoDB Local or a look-alike, which accepts any
-    // credentials, so it works out of the box without the user inventing keys.
-    credentials = { accessKeyId: 'local', secretAccessKey: 'local' };
   }
 
   return {
     endpoint,
     region,
     credentials,
-    where: where ?? `region ${region ?? '(from AWS config)'}`,
+    profile: env.AWS_PROFILE || undefined,
+    where: where ?? `region ${region ?? 'from the AWS config'}`,
     tablePrefix: options.tablePrefix ?? '',
   };
 }
 
 /** `dynamodb://127.0.0.1:8000` or `dynamodb (region eu-west-1)`, with the prefix when there is one. */
-export function labelOf(config: DynamoConfig): string {
+export function labelOf(config: Pick<DynamoConfig, 'endpoint' | 'where' | 'tablePrefix'>): string {
   const base = config.endpoint ? `dynamodb://${config.where}` : `dynamodb (${config.where})`;
   return config.tablePrefix ? `${base} tables ${config.tablePrefix}*` : base;
 }

@@ -9,9 +9,6 @@ import { withRetry } from '../common/retry.js';
 import type { DynamoApi } from './client.js';
 import { dynamoFatal, errorName, isTransientDynamoError } from './errors.js';
 
-/** Table calls are few: a short fixed budget rides out a blip without delaying a real outage long. */
-const tableCallRetries = 3;
-
 const tableNamePattern = /^[A-Za-z0-9_.-]{3,255}$/;
 
 export function tableName(prefix: string, collection: string): string {
@@ -22,10 +19,10 @@ export function tableName(prefix: string, collection: string): string {
   return name;
 }
 
-/** The table, or undefined when it does not exist. */
-export async function describeTable(api: DynamoApi, name: string): Promise<TableDescription | undefined> {
+/** The table, or undefined when it does not exist; transient failures retried under the run's `--retries`. */
+export async function describeTable(api: DynamoApi, name: string, retries: number): Promise<TableDescription | undefined> {
   try {
-    return (await withRetry(() => api.describeTable(name), isTransientDynamoError, { retries: tableCallRetries })).Table;
+    return (await withRetry(() => api.describeTable(name), isTransientDynamoError, { retries })).Table;
   } catch (error) {
     if (errorName(error) === 'ResourceNotFoundException') return undefined;
     throw dynamoFatal(api.where, `describing table ${name}`, error);
@@ -51,34 +48,40 @@ export function checkKeySchema(table: TableDescription, name: string, where: str
 const pollMs = 250;
 const activeTimeoutMs = 5 * 60_000;
 
-async function waitUntilActive(api: DynamoApi, name: string): Promise<TableDescription> {
+async function waitUntilActive(api: DynamoApi, name: string, retries: number): Promise<TableDescription> {
   const deadline = Date.now() + activeTimeoutMs;
   for (;;) {
-    const table = await describeTable(api, name);
+    const table = await describeTable(api, name, retries);
     if (table?.TableStatus === 'ACTIVE') return table;
     if (Date.now() > deadline) throw fatalError('dynamodb-table-timeout', `DynamoDB at ${api.where}: table ${name} did not become ACTIVE within ${activeTimeoutMs / 1000} s`);
     await new Promise((resolve) => setTimeout(resolve, pollMs));
   }
 }
 
-/** Makes sure the table exists, is ACTIVE and keyed by `_id`; creates it when missing. */
-export async function ensureTable(api: DynamoApi, name: string): Promise<void> {
-  let table = await describeTable(api, name);
+/**
+ * Makes sure the table exists, is ACTIVE and keyed by `_id`; creates it when missing. Every call
+ * rides out throttling, 5xx and dropped connections under the run's `--retries`, as writes do.
+ */
+export async function ensureTable(api: DynamoApi, name: string, retries: number): Promise<void> {
+  let table = await describeTable(api, name, retries);
   if (!table) {
-    try {
-      await api.createTable({
+    const create = () =>
+      api.createTable({
         TableName: name,
         BillingMode: 'PAY_PER_REQUEST',
         KeySchema: [{ AttributeName: '_id', KeyType: 'HASH' }],
         AttributeDefinitions: [{ AttributeName: '_id', AttributeType: 'S' }],
       });
+    try {
+      await withRetry(create, isTransientDynamoError, { retries });
     } catch (error) {
-      // Someone (another run, another prepare) created it first: use theirs, after the key check.
+      // Someone (another run, another prepare, or our own attempt whose answer was lost) created
+      // it first: use it, after the key check.
       if (errorName(error) !== 'ResourceInUseException') throw dynamoFatal(api.where, `creating table ${name}`, error);
     }
-    table = await waitUntilActive(api, name);
+    table = await waitUntilActive(api, name, retries);
   } else if (table.TableStatus !== 'ACTIVE') {
-    table = await waitUntilActive(api, name);
+    table = await waitUntilActive(api, name, retries);
   }
   checkKeySchema(table, name, api.where);
 }
