@@ -7,7 +7,7 @@
  * request that fails transiently (429, 5xx, dropped connection) is retried with backoff; documents
  * still unwritten when the budget is spent are reported failed, never dropped.
  */
-import { CouchHttpError, fatalCouchError, isTransientCouchError, openCouch, CouchConnectionError, setupRetries, type CouchClient } from '../stores/couchdb/client.js';
+import { CouchHttpError, fatalCouchError, isTransientCouchError, openCouch, CouchConnectionError, type CouchClient } from '../stores/couchdb/client.js';
 import { documentJson, rejectionReason, withRevision } from '../stores/couchdb/documents.js';
 import { resolveEndpoint } from '../stores/couchdb/endpoint.js';
 import { assertDatabaseName } from '../stores/couchdb/names.js';
@@ -55,7 +55,7 @@ export function createSink(couch: CouchClient, options: AdapterOptions): Sink {
   /** 'forbidden' when the user may not read the database (403: its _security leaves us out). */
   async function databaseState(db: string): Promise<'exists' | 'missing' | 'forbidden'> {
     try {
-      await retried(() => couch.request({ db }), undefined, setupRetries(options.retries));
+      await retried(() => couch.request({ db }));
       return 'exists';
     } catch (error) {
       if (error instanceof CouchHttpError && error.status === 404) return 'missing';
@@ -176,7 +176,7 @@ export function createSink(couch: CouchClient, options: AdapterOptions): Sink {
       assertDatabaseName(collection);
       if (prepared.has(collection)) return;
       try {
-        await retried(() => couch.request({ method: 'PUT', db: collection }), undefined, setupRetries(options.retries));
+        await retried(() => couch.request({ method: 'PUT', db: collection }));
       } catch (error) {
         // 412: the database exists already, which is what we want.
         if (!(error instanceof CouchHttpError && error.status === 412)) throw fatalCouchError(error, endpoint, `creating database ${collection}`);

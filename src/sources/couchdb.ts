@@ -6,7 +6,7 @@
  * `_rev` and `_attachments` are CouchDB's own and are stripped (as the seed scripts did); how many
  * documents had attachments is reported per collection so nobody loses them unknowingly.
  */
-import { CouchHttpError, fatalCouchError, isTransientCouchError, openCouch, setupRetries, type CouchClient } from '../stores/couchdb/client.js';
+import { CouchHttpError, fatalCouchError, isTransientCouchError, openCouch, type CouchClient } from '../stores/couchdb/client.js';
 import { resolveEndpoint } from '../stores/couchdb/endpoint.js';
 import { isDesignId, isSystemDatabase } from '../stores/couchdb/names.js';
 import { collectionsToRead } from '../stores/common/collections.js';
@@ -29,11 +29,11 @@ export function createSource(couch: CouchClient, options: AdapterOptions): Sourc
   const { endpoint } = couch;
   const pageSize = Math.max(1, options.batchSize ?? defaultPageSize);
 
-  /** A request with the retry policy; `setup` calls (listing, counting) get the short budget. */
-  async function get(what: string, request: Parameters<CouchClient['request']>[0], signal?: AbortSignal, setup = false): Promise<JsonValue> {
+  /** A request under the run's retry policy: listing and counting ride out failures as reads and writes do. */
+  async function get(what: string, request: Parameters<CouchClient['request']>[0], signal?: AbortSignal): Promise<JsonValue> {
     try {
       return await withRetry(() => couch.request({ ...request, signal }), (e) => !signal?.aborted && isTransientCouchError(e), {
-        retries: setup ? setupRetries(options.retries) : options.retries,
+        retries: options.retries,
         signal,
       });
     } catch (error) {
@@ -43,7 +43,7 @@ export function createSource(couch: CouchClient, options: AdapterOptions): Sourc
   }
 
   async function databases(): Promise<string[]> {
-    const all = (await get('listing databases', { path: '_all_dbs' }, undefined, true)) as string[];
+    const all = (await get('listing databases', { path: '_all_dbs' })) as string[];
     return all.filter((name) => !isSystemDatabase(name)).sort();
   }
 
@@ -95,6 +95,7 @@ export function createSource(couch: CouchClient, options: AdapterOptions): Sourc
   return {
     label: endpoint.label,
     provider: 'couchdb',
+    shared: true,
     identity: async () => endpoint.identity,
     listCollections: databases,
 

@@ -1,18 +1,26 @@
 import { spawn } from 'node:child_process';
 import { createRequire } from 'node:module';
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { freePort, waitFor } from './free-port.js';
 import { stopChild, type RunningServer } from './dynamodb-local.js';
 
-/** Starts pouchdb-server (the CouchDB HTTP API on PouchDB) in memory on a free loopback port. */
-export async function startCouch(): Promise<RunningServer> {
+/**
+ * Starts pouchdb-server (the CouchDB HTTP API on PouchDB) in memory on a free loopback port; with
+ * `admin`, a server admin is configured (its config.json, hashed at start). What pouchdb-server then
+ * enforces is less than CouchDB: a wrong name or password is refused (401) and so are the admin-only
+ * routes (`_config`, ...), but documents stay readable and writable without credentials, even under
+ * a `_security` object with members, and an anonymous database creation kills the server
+ * (express-pouchdb calls `db.info` on the refusal) instead of answering 401.
+ */
+export async function startCouch(admin?: { user: string; password: string }): Promise<RunningServer> {
   const require = createRequire(import.meta.url);
   const pkgDir = dirname(require.resolve('pouchdb-server/package.json'));
   const port = await freePort();
   // pouchdb-server writes its config and log into the working directory: give it a scratch one.
   const cwd = mkdtempSync(join(tmpdir(), 'pouchdb-'));
+  if (admin) writeFileSync(join(cwd, 'config.json'), JSON.stringify({ admins: { [admin.user]: admin.password } }), { mode: 0o600 });
   const child = spawn(process.execPath, [join(pkgDir, 'bin', 'pouchdb-server'), '--in-memory', '--port', String(port), '--host', '127.0.0.1'], {
     cwd,
     stdio: ['ignore', 'ignore', 'pipe'],

@@ -157,15 +157,6 @@ function describeCode(code: string, message: string): string {
 }
 
 /**
- * Retries for the calls that open a run (listing, creating or reading a database): a server that
- * is not there at all should say so within seconds, not after the full budget meant for a server
- * that drops one request in the middle of a long import.
- */
-export function setupRetries(retries: number): number {
-  return Math.min(retries, 3);
-}
-
-/**
  * Worth another try: throttling, server errors, dropped connections, timeouts. A document CouchDB
  * finds invalid is never transient, whatever status the server chose (pouchdb-server says 500).
  */

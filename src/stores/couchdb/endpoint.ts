@@ -35,8 +35,10 @@ export function resolveEndpoint(uri: ParsedUri, env: NodeJS.ProcessEnv): CouchEn
   if (url.protocol !== 'http:' && url.protocol !== 'https:') {
     throw usageError('couchdb-url', `CouchDB URL must be http or https, not ${url.protocol.replace(':', '')}`);
   }
-  const user = url.username ? decodeURIComponent(url.username) : env.COUCHDB_USER || undefined;
-  const password = url.password ? decodeURIComponent(url.password) : env.COUCHDB_PASSWORD || undefined;
+  // As the app: COUCHDB_USER / COUCHDB_PASSWORD win over credentials written in the URL.
+  const user = env.COUCHDB_USER || (url.username ? decodeURIComponent(url.username) : undefined);
+  const password = env.COUCHDB_PASSWORD || (url.password ? decodeURIComponent(url.password) : undefined);
+  registerSecret(url.password ? decodeURIComponent(url.password) : undefined);
   registerSecret(password);
   url.username = '';
   url.password = '';
