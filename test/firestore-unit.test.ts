@@ -1,3 +1,6 @@
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 /** Firestore adapter logic without a server: number mapping, limits, batching, splitting, resuming. */
 import * as sdk from '@google-cloud/firestore';
 import { describe, expect, test } from 'vitest';
@@ -257,10 +260,10 @@ describe('source', () => {
     await iterator.return?.();
   });
 
-  test('lists collections sorted; UNIMPLEMENTED asks for --collections, other failures are fatal', async () => {
+  test('lists collections sorted; UNIMPLEMENTED is "cannot list" (a run then reads the nine), other failures are fatal', async () => {
     expect(await sourceOn(fakeReadClient([])).listCollections()).toEqual(['a', 'b']);
     const unimplemented = sourceOn(fakeReadClient([], async () => Promise.reject(grpcError(12, 'UNIMPLEMENTED'))));
-    await expect(unimplemented.listCollections()).rejects.toMatchObject({ kind: 'usage', message: expect.stringMatching(/--collections/) });
+    expect(await unimplemented.listCollections()).toBeUndefined();
     const denied = sourceOn(fakeReadClient([], async () => Promise.reject(grpcError(7, 'PERMISSION_DENIED'))));
     await expect(denied.listCollections()).rejects.toMatchObject({ kind: 'fatal', code: 'firestore-list-failed' });
   });
@@ -281,5 +284,38 @@ describe('configuration', () => {
 
   test('a malformed URI is a usage error', () => {
     expect(() => firestoreConfig(uri('firestore://p/extra'), {})).toThrow(/not firestore:\/\/project-id/);
+  });
+
+  test('project: the URI, then GOOGLE_CLOUD_PROJECT, GCLOUD_PROJECT, the key file\'s project_id, FIRESTORE_PROJECT_ID', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'firestore-key-'));
+    const keyFile = join(dir, 'key.json');
+    writeFileSync(keyFile, JSON.stringify({ type: 'service_account', project_id: 'from-key' }));
+    const all = { GOOGLE_CLOUD_PROJECT: 'gcp', GCLOUD_PROJECT: 'gcloud', GOOGLE_APPLICATION_CREDENTIALS: keyFile, FIRESTORE_PROJECT_ID: 'ours' };
+    const project = (raw: string, env: NodeJS.ProcessEnv) => firestoreConfig(uri(raw), env).projectId;
+    expect(project('firestore://from-uri', all)).toBe('from-uri');
+    expect(project('firestore', all)).toBe('gcp');
+    expect(project('firestore', { ...all, GOOGLE_CLOUD_PROJECT: '' })).toBe('gcloud');
+    expect(project('firestore', { GOOGLE_APPLICATION_CREDENTIALS: keyFile, FIRESTORE_PROJECT_ID: 'ours' })).toBe('from-key');
+    expect(project('firestore', { FIRESTORE_PROJECT_ID: 'ours' })).toBe('ours');
+    // With an emulator the key file signs nothing in, but still names the project.
+    expect(firestoreConfig(uri('firestore'), { FIRESTORE_EMULATOR_HOST: '127.0.0.1:1', GOOGLE_APPLICATION_CREDENTIALS: keyFile })).toEqual({
+      projectId: 'from-key',
+      emulatorHost: '127.0.0.1:1',
+      keyFilename: undefined,
+    });
+  });
+
+  test('no project anywhere: the error names every place a project can come from', () => {
+    const error = (() => {
+      try {
+        firestoreConfig(uri('firestore'), { FIRESTORE_EMULATOR_HOST: '127.0.0.1:1' });
+      } catch (e) {
+        return e as Error;
+      }
+    })();
+    expect(error).toMatchObject({ kind: 'usage', code: 'missing-firestore-project' });
+    for (const name of ['GOOGLE_CLOUD_PROJECT', 'GCLOUD_PROJECT', 'GOOGLE_APPLICATION_CREDENTIALS', 'project_id', 'FIRESTORE_PROJECT_ID', 'firestore://project-id']) {
+      expect(error!.message).toContain(name);
+    }
   });
 });

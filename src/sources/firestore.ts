@@ -9,9 +9,10 @@
  * the tests use ignores cursors (and ordering by id), so ids at or before `lastId` are also skipped
  * here: a cheap, always-correct filter given id order.
  */
-import { fatalError, isEtlError, messageOf, usageError } from '../errors.js';
+import { fatalError, isEtlError, messageOf } from '../errors.js';
 import { collectionsToRead } from '../stores/common/collections.js';
-import { Code, grpcCode, openFirestoreClient, type FirestoreReader } from '../stores/firestore/client.js';
+import { withRetry } from '../stores/common/retry.js';
+import { Code, grpcCode, isTransientFirestoreError, openFirestoreClient, type FirestoreReader } from '../stores/firestore/client.js';
 import { firestoreConfig } from '../stores/firestore/config.js';
 import type { AdapterOptions, Doc, ParsedUri, Position, Source, SourceChunk, SourceReadOptions } from '../types.js';
 import { redact } from '../util/redact.js';
@@ -24,16 +25,15 @@ function compareIds(a: string, b: string): number {
 const defaultBatchSize = 500;
 
 /** The source on any FirestoreReader (a fake in unit tests). */
-export function createSource(client: FirestoreReader, options: Pick<AdapterOptions, 'batchSize'>): Source {
-  const { label, where } = client;
+export function createSource(client: FirestoreReader, options: Pick<AdapterOptions, 'batchSize'> & Partial<Pick<AdapterOptions, 'retries'>>): Source {
+  const { label } = client;
   const batchSize = options.batchSize ?? defaultBatchSize;
-  const listCollections = async (): Promise<string[]> => {
+  /** Root collections; undefined where the store cannot list them (the emulator: a run then reads Gofannon's nine). */
+  const listCollections = async (): Promise<string[] | undefined> => {
     try {
-      return (await client.listCollections()).sort();
+      return (await withRetry(() => client.listCollections(), isTransientFirestoreError, { retries: options.retries ?? 0 })).sort();
     } catch (error) {
-      if (grpcCode(error) === Code.UNIMPLEMENTED || /not implemented/i.test(messageOf(error))) {
-        throw usageError('cannot-list-collections', `Firestore at ${where} cannot list its collections; name them with --collections agents,users,...`, error);
-      }
+      if (grpcCode(error) === Code.UNIMPLEMENTED || /not implemented/i.test(messageOf(error))) return undefined;
       throw fatalError('firestore-list-failed', `cannot list the collections of ${label}: ${redact(messageOf(error))}`, error);
     }
   };
@@ -41,6 +41,7 @@ export function createSource(client: FirestoreReader, options: Pick<AdapterOptio
   return {
     label,
     provider: 'firestore',
+    shared: true,
     identity: async () => client.identity,
     listCollections,
     count: (collection) => client.count(collection),
