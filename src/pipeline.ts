@@ -4,6 +4,7 @@
  * handing the previous one to the writer, and the writer makes it wait while every slot is busy,
  * so nothing ever holds more than (concurrency + 1) batches and one source chunk.
  */
+import { nothingFound, selectCollections, type Selection } from './pipeline/collections.js';
 import { BatchWriter } from './pipeline/batch-writer.js';
 import { assertMayStart, assertSameRun, Checkpointer, loadCheckpoint, type CheckpointData, type RunIdentity } from './pipeline/checkpoint.js';
 import { DeadLetters } from './pipeline/dead-letter.js';
@@ -27,7 +28,7 @@ export interface MigrateOptions extends StoreOptions {
   from: string | Source;
   /** A URI (`file:out.json.gz`, `dynamodb`, `null`, ...) or a Sink. */
   to: string | Sink;
-  /** Only these collections (default: every collection the source holds). */
+  /** Only these collections, or `['*']` for every one; the default is pipeline/collections.ts's. */
   collections?: string[];
   /** Transforms in order: built-in names, module paths, or functions. Run after the defaults. */
   transforms?: TransformSpec[];
@@ -126,8 +127,10 @@ interface Run {
   sink: Sink;
   transforms: NamedTransform[];
   dryRun: boolean;
-  /** The chosen collections; undefined for every one the source holds. */
+  /** The collections asked for (`--collections`); undefined when none were named. */
   collections?: string[];
+  /** What the run reads, chosen from the source by pipeline/collections.ts before the preflight. */
+  selection?: Selection;
   signals: RunSignals;
   stats: RunStats;
   deadLetters: DeadLetters;
@@ -197,19 +200,22 @@ function savedTotals(checkpointer: Checkpointer | undefined, stats: RunStats, de
 }
 
 /**
- * The collections a run will write, for the target's preflight: the chosen ones, or those the
- * source lists. A source that cannot list them (stdin, a gzipped export with its metadata last) may
- * hold any: then the target checks the containers of Gofannon's collections, and `prepare` checks
+ * The collections a run will write, for the target's preflight: those chosen from the source. A
+ * source that cannot list them (stdin, a gzipped export with its metadata last) may hold any: then the target checks the containers of Gofannon's collections, and `prepare` checks
  * each collection the source turns out to hold (see Sink.preflight).
  */
-async function collectionsToCheck(r: Run): Promise<readonly string[]> {
-  return r.collections ?? (await r.source.listCollections()) ?? gofannonCollections;
+function collectionsToCheck(selection: Selection): readonly string[] {
+  return selection.chosen ?? gofannonCollections;
 }
 
-/** The target's preflight over the collections the run will write, before the first document; answers the refusal, if any. */
+/**
+ * The collections the run reads (refused when a named one is not there, or nothing is found), then
+ * the target's preflight over them, before the first document; answers the refusal, if any.
+ */
 async function checkTarget(r: Run): Promise<unknown> {
   try {
-    await preflight(r, await collectionsToCheck(r));
+    r.selection = await selectCollections(r.source, r.collections, r.warn);
+    await preflight(r, collectionsToCheck(r.selection));
     return undefined;
   } catch (error) {
     return error;
@@ -248,9 +254,10 @@ async function copy(r: Run): Promise<unknown> {
   const { source, sink, writer, signals } = r;
   try {
     r.copying = true;
+    const selection = r.selection!;
     await sink.begin?.({ sourceProvider: source.provider });
     const chunks = source.read({
-      collections: r.collections ? new Set(r.collections) : undefined,
+      collections: selection.chosen ? new Set(selection.chosen) : undefined,
       resumeFrom: r.checkpointer?.resumeFrom,
       signal: signals.reading,
     });
@@ -262,6 +269,7 @@ async function copy(r: Run): Promise<unknown> {
     }
     if (signals.stop?.aborted) await writer.settle();
     else await writer.drain();
+    if (!signals.stop?.aborted && foundNothing(r, selection.listed)) throw nothingFound(source);
     return undefined;
   } catch (error) {
     // A source that honours the stop signal ends by throwing an AbortError: that is an interruption.
@@ -270,6 +278,15 @@ async function copy(r: Run): Promise<unknown> {
     await writer.settle();
     return interruption ? undefined : error;
   }
+}
+
+/**
+ * Never a quiet empty success: no collection at all, or (from a store that could not say what it
+ * holds, like the Firestore emulator) not one document. A resumed run may rightly have nothing left.
+ */
+function foundNothing(r: Run, listed: boolean): boolean {
+  if (r.checkpointer?.resumeFrom) return false;
+  return r.progress.current === undefined || (!listed && r.stats.total().read === 0);
 }
 
 /** Before a collection's first chunk: the previous collection's batches answered, this one's container prepared. */

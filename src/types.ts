@@ -67,7 +67,7 @@ export interface RefusedEntry {
 }
 
 export interface SourceReadOptions {
-  /** Only these collections; undefined means every collection the source holds. */
+  /** Only these collections (chosen by src/collections.ts); undefined means every collection the source holds. */
   collections?: ReadonlySet<string>;
   /** Continue after this cursor (from a checkpoint). */
   resumeFrom?: Position;
@@ -86,6 +86,13 @@ export interface Source {
   identity(): Promise<string>;
   /** Collections the source holds, when it can list them cheaply; undefined when it cannot. */
   listCollections(): Promise<string[] | undefined>;
+  /**
+   * The store may hold other applications' data (a DynamoDB account, a Firestore project, a CouchDB
+   * server): without --collections a run reads only Gofannon's collections (src/collections.ts).
+   */
+  readonly shared?: boolean;
+  /** Where the source looked (endpoint, region, key id's last four, project), for "nothing found"; default the label. */
+  lookedAt?(): string;
   /** Document count of a collection when the store can tell cheaply (progress, plans). */
   count?(collection: string): Promise<number | undefined>;
   /** Total and done units (bytes for files) for an ETA, when the source knows them. */

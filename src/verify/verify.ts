@@ -18,6 +18,7 @@ import { keepsData, openSource } from '../registry.js';
 import { sharedSignal } from '../pipeline/signals.js';
 import { defaultTransforms, loadTransforms, type NamedTransform, type TransformSpec } from '../transforms/index.js';
 import stripCouchMeta from '../transforms/strip-couch-meta.js';
+import { selectCollections } from '../pipeline/collections.js';
 import { prepareDocuments } from '../pipeline/prepare.js';
 import { adapterOptions } from '../pipeline/store-options.js';
 import type { AdapterOptions, Doc, Progress, Source, StoreOptions } from '../types.js';
@@ -222,8 +223,9 @@ export async function verify(options: VerifyOptions): Promise<VerifyReport> {
   const dir = await mkdtemp(join(tmpdir(), 'gofannon-verify-'));
   const signal = sharedSignal(options.signal);
   try {
-    // Compare the same collections on both sides: the ones chosen, else every one the source has.
-    const chosen = options.collections?.length ? new Set(options.collections) : undefined;
+    // Compare the same collections on both sides, chosen from the source as a run chooses them.
+    const selected = (await selectCollections(source, options.collections?.length ? options.collections : undefined, adapter.warn)).chosen;
+    const chosen = selected ? new Set(selected) : undefined;
     const counts = new Map<string, CollectionComparison>();
     const read = new RunStats();
     const started = Date.now();
