@@ -25,7 +25,7 @@ const migrateExamples: [string, string][] = [
   ['Import an export file into DynamoDB (DYNAMODB_REGION, DYNAMODB_ENDPOINT_URL, AWS credentials):', '--from file:backup.json --to dynamodb'],
   ['Back up CouchDB (COUCHDB_URL, COUCHDB_USER, COUCHDB_PASSWORD), gzipped:', '--from couchdb --to file:backup.json.gz'],
   ['Copy between explicit endpoints (DynamoDB Local here):', '--from couchdb://admin:pw@localhost:5984 --to dynamodb://localhost:8000'],
-  ['Firestore (FIRESTORE_PROJECT_ID, GOOGLE_APPLICATION_CREDENTIALS) to CouchDB, two collections:', '--from firestore://my-project --to couchdb --collections agents,users'],
+  ['Firestore (GOOGLE_CLOUD_PROJECT, GOOGLE_APPLICATION_CREDENTIALS) to CouchDB, two collections:', '--from firestore://my-project --to couchdb --collections agents,users'],
   ['Validate a backup and show the plan, writing nothing:', '--from file:backup.json --to null --dry-run'],
   ['Stream an export to stdout:', '--from couchdb --to file:- | ssh backup-host "cat > backup.json"'],
   ['Convert formats through a custom transform:', '--from file:backup.ndjson --to file:backup.json --transform ./redact.js'],

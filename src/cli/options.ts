@@ -13,7 +13,7 @@ export type OptionTable = Record<string, Options>;
 export const commonOptions = {
   from: { type: 'string', demandOption: true, describe: `source: ${sourceSchemes.join(', ')} (file:PATH, file:- or - for stdin)`, group: 'Stores:' },
   to: { type: 'string', demandOption: true, describe: `target: ${sinkSchemes.join(', ')} (file:PATH, file:- or - for stdout)`, group: 'Stores:' },
-  collections: { type: 'string', describe: 'comma-separated collections (default: all the source holds)', group: 'Selection:' },
+  collections: { type: 'string', describe: "comma-separated collections, or '*' for all (default: Gofannon's where the store may hold other data, else all)", group: 'Selection:' },
   format: { choices: inputFormats, describe: 'file source: its format, when neither its name nor its content tells (or to force one)', group: 'Files:' },
   'collection-name': { type: 'string', describe: "file source of one collection (couchbackup, array, DynamoDB export): its name (default: the file's or table's)", group: 'Files:' },
   transform: { type: 'string', array: true, describe: 'transform to apply, in order: float-to-decimal, numbers-from-strings=COLLECTION.FIELD,… (numbers export.py wrote as strings), or a module path (.js/.mjs/.ts); repeatable', group: 'Transforms:' },
