@@ -79,7 +79,7 @@ export default async function bench(): Promise<void> {
     const seed = await onePutAtATime(client, 'seed_0', items.slice(0, seedCount));
     const measureOurs = async (round: number) => {
       const started = performance.now();
-      const report = await migrate({ from: `file:${file}`, to: `dynamodb:${server.url.replace(/^http:/, '')}`, tablePrefix: `ours_${round}_`, env: {} });
+      const report = await migrate({ from: `file:${file}`, to: `dynamodb:${server.url.replace(/^http:/, '')}`, tablePrefix: `ours_${round}_`, env: { DYNAMODB_REGION: 'us-east-1' } });
       const written = report.collections.bench?.written ?? 0;
       if (written !== docCount) throw new Error(`ours wrote ${written} of ${docCount}`);
       ourRates.push(written / ((performance.now() - started) / 1000));
