@@ -67,7 +67,7 @@ export interface RefusedEntry {
 }
 
 export interface SourceReadOptions {
-  /** Only these collections (chosen by src/collections.ts); undefined means every collection the source holds. */
+  /** Only these collections (chosen by src/pipeline/collections.ts); undefined means every collection the source holds. */
   collections?: ReadonlySet<string>;
   /** Continue after this cursor (from a checkpoint). */
   resumeFrom?: Position;
@@ -88,7 +88,7 @@ export interface Source {
   listCollections(): Promise<string[] | undefined>;
   /**
    * The store may hold other applications' data (a DynamoDB account, a Firestore project, a CouchDB
-   * server): without --collections a run reads only Gofannon's collections (src/collections.ts).
+   * server): without --collections a run reads only Gofannon's collections (src/pipeline/collections.ts).
    */
   readonly shared?: boolean;
   /** Where the source looked (endpoint, region, key id's last four, project), for "nothing found"; default the label. */

@@ -9,11 +9,11 @@
  *   Firestore emulator) gives Gofannon's nine.
  * - Nothing found is never a quiet success: it is an error that says where the source looked.
  */
-import { usageError } from '../errors.js';
+import { usageError, type EtlError } from '../errors.js';
 import { gofannonCollections, isGofannonCollection } from '../gofannon.js';
 import type { Source } from '../types.js';
 
-export const allCollections = '*';
+const allCollections = '*';
 
 export interface Selection {
   /** The collections to read, in order; undefined means "all it holds" for a source that cannot list them up front. */
@@ -53,7 +53,7 @@ function choose(source: Source, held: string[] | undefined, requested: string[] 
 }
 
 /** The error for a source where nothing was found to read. */
-export function nothingFound(source: Source, held: string[] = []): Error {
+export function nothingFound(source: Source, held: string[] = []): EtlError {
   const what = held.length > 0 ? `none of Gofannon's collections (${gofannonCollections.join(', ')}), only ${held.join(', ')}` : 'no collections';
   return usageError('nothing-found', `nothing to read: found ${what} at ${lookedAt(source)}`);
 }
