@@ -49,8 +49,8 @@ export function createSink(couch: CouchClient, options: AdapterOptions): Sink {
   const prepared = new Set<string>();
 
   /** Runs a request with the shared retry policy; a failure that outlives it is thrown as is. */
-  const retried = <T>(run: () => Promise<T>, signal?: AbortSignal, retries = options.retries): Promise<T> =>
-    withRetry(run, (error) => !signal?.aborted && isTransientCouchError(error), { retries, signal });
+  const retried = <T>(run: () => Promise<T>, signal?: AbortSignal): Promise<T> =>
+    withRetry(run, (error) => !signal?.aborted && isTransientCouchError(error), { retries: options.retries, signal });
 
   /** 'forbidden' when the user may not read the database (403: its _security leaves us out). */
   async function databaseState(db: string): Promise<'exists' | 'missing' | 'forbidden'> {
