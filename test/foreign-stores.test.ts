@@ -15,11 +15,11 @@ import stripCouchMeta from '../src/transforms/strip-couch-meta.js';
 import { verify } from '../src/verify/verify.js';
 import { sortById, uniquePrefix } from './corpus.js';
 import { dynamoItems, firestoreExport, writeDynamoExport } from './foreign-fixtures.js';
-import { testAdapterOptions } from './helpers.js';
+import { localDynamoEnv, testAdapterOptions } from './helpers.js';
 
 const dynamoUrl = inject('dynamodbUrl');
 const dir = mkdtempSync(join(tmpdir(), 'foreign-stores-'));
-const quiet = { env: {}, warn: () => {} };
+const quiet = { env: localDynamoEnv, warn: () => {} };
 
 async function readAll(source: Source, collection: string): Promise<Doc[]> {
   const docs: Doc[] = [];
