@@ -76,7 +76,7 @@ export function createSink(couch: CouchClient, options: AdapterOptions): Sink {
    */
   async function mayCreateDatabases(): Promise<boolean> {
     try {
-      const session = (await retried(() => couch.request({ path: '_session' }), undefined, setupRetries(options.retries))) as { userCtx?: { roles?: unknown } } | null;
+      const session = (await retried(() => couch.request({ path: '_session' }))) as { userCtx?: { roles?: unknown } } | null;
       const roles = session?.userCtx?.roles;
       return !Array.isArray(roles) || roles.includes('_admin');
     } catch {

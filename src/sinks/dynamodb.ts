@@ -32,7 +32,7 @@ export function createSink(api: DynamoApi, options: AdapterOptions): Sink {
     batchSize: Math.min(options.batchSize ?? maxBatchItems, maxBatchItems),
     concurrency,
     identity: async () => api.identity,
-    preflight: (collections) => tableProblems(api, collections),
+    preflight: (collections) => tableProblems(api, collections, options.retries),
     async prepare(collection) {
       let done = prepared.get(collection);
       if (!done) prepared.set(collection, (done = ensureTable(api, tableOf(collection), options.retries)));

@@ -91,7 +91,7 @@ export async function ensureTable(api: DynamoApi, name: string, retries: number)
  * take and existing tables keyed otherwise. Missing tables are fine (they are created); a table
  * that cannot be described (unreachable, access denied) throws.
  */
-export async function tableProblems(api: DynamoApi, collections: readonly string[]): Promise<EtlError[]> {
+export async function tableProblems(api: DynamoApi, collections: readonly string[], retries: number): Promise<EtlError[]> {
   const found = await Promise.all(
     collections.map(async (collection) => {
       let name: string;
@@ -101,7 +101,7 @@ export async function tableProblems(api: DynamoApi, collections: readonly string
         if (isEtlError(error)) return error;
         throw error;
       }
-      const table = await describeTable(api, name);
+      const table = await describeTable(api, name, retries);
       return table && keySchemaProblem(table, name, api.where);
     }),
   );
