@@ -67,6 +67,15 @@ export function cleanEnv(extra: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv {
   for (const [k, v] of Object.entries(process.env)) {
     if (!/^(AWS_|COUCHDB_|DYNAMODB_|GOOGLE_|FIRESTORE_)/.test(k)) env[k] = v;
   }
-  // No shared AWS files either: the SDK's chain would otherwise read the developer's ~/.aws.
-  return { ...env, ...localDynamoEnv, AWS_SHARED_CREDENTIALS_FILE: '/nonexistent/aws/credentials', AWS_CONFIG_FILE: '/nonexistent/aws/config', ...extra };
+  // No shared AWS files either (the SDK's chain would read the developer's ~/.aws): DynamoDB Local's
+  // database of the `local` key, which the in-process tests reach with the adapters' dummy keys.
+  return {
+    ...env,
+    ...localDynamoEnv,
+    AWS_ACCESS_KEY_ID: 'local',
+    AWS_SECRET_ACCESS_KEY: 'local',
+    AWS_SHARED_CREDENTIALS_FILE: '/nonexistent/aws/credentials',
+    AWS_CONFIG_FILE: '/nonexistent/aws/config',
+    ...extra,
+  };
 }

@@ -3,8 +3,9 @@ import { EtlError } from '../src/errors.js';
 import type { AdapterOptions } from '../src/types.js';
 
 /**
- * DynamoDB Local keeps one database per access key and region. The tests reach it without keys, so
- * the adapters sign with their dummy ones; this is the region they and the raw test clients share.
+ * DynamoDB Local keeps one database per access key and region. In-process tests reach it without
+ * keys, so the adapters sign with their dummy ones (`local`); this is the region they and the raw
+ * test clients share. CLI runs get the same key explicitly (see cleanEnv).
  */
 export const localDynamoEnv = { DYNAMODB_REGION: 'us-east-1' };
 

@@ -25,10 +25,10 @@ const sample = new URL('../examples/sample-backup.json', import.meta.url).pathna
 const exported = (path: string) => JSON.parse(readFileSync(path, 'utf8')) as { data: Record<string, { _id: string }[]> };
 const sampleData = exported(sample).data;
 
-/** The environment with no key, region or endpoint variable: only what the test names. */
+/** The environment with no key or region variable: only what the test names. */
 function bare(extra: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
   const env = cleanEnv(extra);
-  if (!('DYNAMODB_REGION' in extra)) delete env.DYNAMODB_REGION;
+  for (const name of ['DYNAMODB_REGION', 'AWS_ACCESS_KEY_ID', 'AWS_SECRET_ACCESS_KEY']) if (!(name in extra)) delete env[name];
   return env;
 }
 
