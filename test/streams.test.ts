@@ -26,13 +26,13 @@ import { openSink, openSource } from '../src/registry.js';
 import { memoryStore } from '../src/stores/memory/store.js';
 import type { Doc, DocumentRecord, FailedDocument } from '../src/types.js';
 import { corpusWithoutBigIntegers, sortById, uniquePrefix } from './corpus.js';
-import { testAdapterOptions } from './helpers.js';
+import { localDynamoEnv, testAdapterOptions } from './helpers.js';
 import { countedSource, heldSink, slowStage, turns, until } from './stream-helpers.js';
 
 const couchUri = inject('couchdbUrl').replace(/^http:/, 'couchdb:');
 const dynamoUri = inject('dynamodbUrl').replace(/^http:/, 'dynamodb:');
 const dir = mkdtempSync(join(tmpdir(), 'streams-'));
-const quiet = { warn: () => {} };
+const quiet = { env: localDynamoEnv, warn: () => {} };
 /** Node's default buffer, in records, of an object-mode stream. */
 const H = 16;
 
@@ -320,7 +320,7 @@ describe('documents refused: never lost', () => {
     const p = uniquePrefix();
     const deadLetter = join(dir, `${p}-dead.ndjson`);
     const failed: FailedDocument[] = [];
-    const writer = writeDocuments(dynamoUri, { deadLetter, env: {}, ...quiet });
+    const writer = writeDocuments(dynamoUri, { deadLetter, ...quiet });
     writer.on('failed', (f) => failed.push(f));
     const records = [
       { collection: `${p}_agents`, doc: { _id: 'ok', v: 1 } },
