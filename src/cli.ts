@@ -101,7 +101,8 @@ function exitCodeOf(report: RunReport): number {
 function reportError(error: unknown, verbose: boolean, resume?: string): number {
   const code = isEtlError(error) && error.kind === 'usage' ? exitCodes.usage : exitCodes.fatal;
   let line = `gofannon-etl: ${redact(messageOf(error))}`;
-  const partial = isEtlError(error) ? error.report : undefined;
+  // A refusal (exit 2) comes before anything is written: only a fatal stop has counts worth saying.
+  const partial = isEtlError(error) && error.kind === 'fatal' ? error.report : undefined;
   if (partial?.dryRun) line += ` (dry run: nothing was written; ${partial.total.read} documents were checked before it)`;
   else if (partial) line += ` (${partial.total.written} documents were written before it${partial.earlier ? `, ${partial.earlier.written} of them by the earlier run(s)` : ''})`;
   process.stderr.write(`${line}\n`);
