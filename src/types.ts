@@ -23,6 +23,10 @@ export interface FailedDocument {
   reason: string;
   /** Where the document came from, when known (`backup.json byte 1234`, `record 17`). */
   where?: string;
+  /**
+   * The document, or an `Unreadable` (formats/limits.ts) standing in for one that could not be read
+   * as a value: the dead-letter file then holds its `bytes` (base64) instead.
+   */
   doc: unknown;
 }
 
@@ -42,7 +46,8 @@ export type Position = { [key: string]: JsonValue };
 /**
  * Documents a source read, all from one collection, in source order. A chunk with no documents
  * announces a collection (so empty collections are carried too). `docs` are unvalidated: anything a
- * store or file held, possibly not an object or without `_id`.
+ * store or file held, possibly not an object or without `_id`, or an `Unreadable` (formats/limits.ts)
+ * where a document was found but could not be read as a value (the pipeline dead-letters it).
  */
 export interface SourceChunk {
   collection: string;

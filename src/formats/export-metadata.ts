@@ -29,6 +29,7 @@ export function metadataFromHead(head: Buffer): ExportMetadata | undefined {
       throw new Stop();
     },
     doc: () => {},
+    unreadable: () => {},
     metadata: (bytes) => {
       found = toMetadata(parseJson(bytes.toString('utf8')));
       throw new Stop();

@@ -5,7 +5,9 @@
 import type { SourceChunk } from '../types.js';
 import { type ExportMetadata, toMetadata } from './export-metadata.js';
 import { ExportScanner, ScanError, type ScanResume } from './export-scanner.js';
+import { Unreadable } from './limits.js';
 import { JsonSyntaxError, parseExact, parseJson } from './parse.js';
+import { idOfDamaged } from './utf8.js';
 
 export interface ReadOptions {
   /** File name for `where` lines. */
@@ -72,6 +74,14 @@ export async function* readExport(input: AsyncIterable<Buffer>, options: ReadOpt
     bytes = 0;
   };
 
+  const add = (doc: unknown, start: number, end: number, size: number) => {
+    docs.push(doc);
+    starts.push(start);
+    lastEnd = end;
+    bytes += size;
+    if (docs.length >= batchSize || bytes >= chunkBytes) flush();
+  };
+
   const scanner = new ExportScanner(
     {
       collection(next, offset) {
@@ -85,15 +95,14 @@ export async function* readExport(input: AsyncIterable<Buffer>, options: ReadOpt
       doc(raw, unsafe, start, end) {
         const text = raw.toString('utf8');
         try {
-          docs.push(parseDoc(text, unsafe));
+          add(parseDoc(text, unsafe), start, end, raw.length);
         } catch (error) {
           if (!(error instanceof JsonSyntaxError)) throw error;
           throw new InputError(error.reason, start + Buffer.byteLength(text.slice(0, error.position)), collection);
         }
-        starts.push(start);
-        lastEnd = end;
-        bytes += raw.length;
-        if (docs.length >= batchSize || bytes >= chunkBytes) flush();
+      },
+      unreadable(reason, start, end, raw) {
+        add(new Unreadable(reason, raw && idOfDamaged(raw), raw && Buffer.from(raw)), start, end, raw?.length ?? 0);
       },
       metadata(raw, start) {
         const text = raw.toString('utf8');

@@ -14,7 +14,9 @@
  * bytes are decoded only once it is complete, so multi-byte characters split across buffers are
  * never cut.
  */
+import { maxDepth, maxDocumentBytes, tooDeepReason, tooLargeReason } from './limits.js';
 import { isUnsafeNumber } from './parse.js';
+import { invalidOffset, invalidUtf8Reason, Utf8Guard } from './utf8.js';
 
 const QUOTE = 0x22;
 const BACKSLASH = 0x5c;
@@ -44,6 +46,12 @@ export interface ScanHandler {
    * valid only during the call. `unsafe` is true when it may hold a number a double cannot carry.
    */
   doc(bytes: Buffer, unsafe: boolean, start: number, end: number): void;
+  /**
+   * A document of the current collection that cannot be taken as a value (not valid UTF-8, nested
+   * deeper than maxDepth, larger than maxDocumentBytes), with why; `bytes` (valid only during the
+   * call) are absent for one too large to keep.
+   */
+  unreadable(reason: string, start: number, end: number, bytes: Buffer | undefined): void;
   /** The bytes of the top-level `metadata` value. */
   metadata(bytes: Buffer, start: number): void;
 }
@@ -113,6 +121,12 @@ export class ExportScanner {
   /** The value is a bare scalar (number or literal) still being read. */
   private scalar = false;
   private unsafe = false;
+  /** The document being captured nests deeper than maxDepth. */
+  private deep = false;
+  /** Bytes kept of the current value so far; past maxDocumentBytes a document's bytes are dropped. */
+  private kept = 0;
+  private oversized = false;
+  private readonly utf8 = new Utf8Guard();
   private valueStart = 0;
   /** Bytes of the value (or key) so far, from earlier buffers. */
   private parts: Buffer[] = [];
@@ -141,6 +155,7 @@ export class ExportScanner {
   /** Scans one buffer; throws ScanError on malformed structure. */
   push(buf: Buffer): void {
     const n = buf.length;
+    this.utf8.see(buf, this.base);
     let i = 0;
     while (i < n) {
       switch (this.state) {
@@ -282,6 +297,7 @@ export class ExportScanner {
     const bytes = this.parts.length ? Buffer.concat([...this.parts, last]) : last;
     this.parts = [];
     this.valueFrom = 0;
+    if (!this.utf8.valid(bytes, this.valueStart)) this.fail('property name is not valid UTF-8', invalidOffset(bytes, this.valueStart) - this.base);
     try {
       this.key = JSON.parse(bytes.toString('utf8')) as string;
     } catch {
@@ -328,6 +344,9 @@ export class ExportScanner {
     this.escaped = false;
     this.scalar = false;
     this.unsafe = false;
+    this.deep = false;
+    this.kept = 0;
+    this.oversized = false;
     this.state = S.Value;
     if (c === OPEN_OBJECT || c === OPEN_ARRAY) {
       this.depth = 1;
@@ -405,7 +424,7 @@ export class ExportScanner {
         continue;
       }
       if (c === OPEN_OBJECT || c === OPEN_ARRAY) {
-        depth++;
+        if (++depth > maxDepth) this.deep = true;
       } else if (c === CLOSE_OBJECT || c === CLOSE_ARRAY) {
         if (--depth === 0) {
           this.depth = 0;
@@ -439,7 +458,17 @@ export class ExportScanner {
 
   /** Keeps the value's bytes of this buffer for when it completes in a later one. */
   private keep(buf: Buffer): void {
-    if (this.mode !== Mode.Skip) this.parts.push(this.valueFrom === 0 ? buf : buf.subarray(this.valueFrom));
+    if (this.mode !== Mode.Skip && !this.oversized) {
+      const part = this.valueFrom === 0 ? buf : buf.subarray(this.valueFrom);
+      this.kept += part.length;
+      // Memory stays flat whatever a file holds: a document past the limit is only scanned to its end.
+      if (this.kept > maxDocumentBytes) {
+        this.oversized = true;
+        this.parts = [];
+      } else {
+        this.parts.push(part);
+      }
+    }
     this.valueFrom = 0;
   }
 
@@ -447,10 +476,22 @@ export class ExportScanner {
     const mode = this.mode;
     if (mode !== Mode.Skip) {
       const last = buf.subarray(this.valueFrom, end);
-      const bytes = this.parts.length ? Buffer.concat([...this.parts, last]) : last;
-      this.parts = [];
-      if (mode === Mode.Doc) this.handler.doc(bytes, unsafe, this.valueStart, this.base + end);
-      else this.handler.metadata(bytes, this.valueStart);
+      const start = this.valueStart;
+      if (this.oversized || this.kept + last.length > maxDocumentBytes) {
+        this.parts = [];
+        if (mode === Mode.Doc) this.handler.unreadable(tooLargeReason, start, this.base + end, undefined);
+        else this.fail(`"metadata" is ${tooLargeReason}`, start - this.base);
+      } else {
+        const bytes = this.parts.length ? Buffer.concat([...this.parts, last]) : last;
+        this.parts = [];
+        const valid = this.utf8.valid(bytes, start);
+        if (mode !== Mode.Doc) {
+          if (!valid) this.fail('"metadata" is not valid UTF-8', invalidOffset(bytes, start) - this.base);
+          this.handler.metadata(bytes, start);
+        } else if (!valid) this.handler.unreadable(invalidUtf8Reason(bytes, start), start, this.base + end, bytes);
+        else if (this.deep) this.handler.unreadable(tooDeepReason, start, this.base + end, bytes);
+        else this.handler.doc(bytes, unsafe, start, this.base + end);
+      }
     }
     this.valueFrom = 0;
     this.state = this.after;

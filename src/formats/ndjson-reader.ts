@@ -6,13 +6,17 @@
  *   {"metadata":{"provider":...,"collections":[...]}}   optional, anywhere (our sink writes it last)
  *
  * A document line for a collection not announced yet announces it too. Lines are split on bytes
- * and each is decoded whole, so multi-byte characters are never cut.
+ * and each is decoded whole, so multi-byte characters are never cut. A line that is not valid UTF-8,
+ * too deep or too large becomes an Unreadable document of its collection when the collection can
+ * be told, and stops the run otherwise.
  */
 import type { JsonValue, SourceChunk } from '../types.js';
 import { ExactNumber } from './exact-number.js';
 import { type ExportMetadata, toMetadata } from './export-metadata.js';
 import { InputError } from './export-reader.js';
-import { JsonSyntaxError, parseJson } from './parse.js';
+import { maxDepth, maxDocumentBytes, tooLargeReason, Unreadable } from './limits.js';
+import { JsonSyntaxError, parseJson, TooDeepError } from './parse.js';
+import { invalidOffset, notUtf8Reason, Utf8Guard } from './utf8.js';
 
 export interface NdjsonReadOptions {
   name: string;
@@ -57,13 +61,25 @@ export async function* readNdjson(input: AsyncIterable<Buffer>, options: NdjsonR
     bytes = 0;
   };
 
+  /** A line whose document cannot be read: dead-lettered in its collection, or the run stops when that cannot be told. */
+  const unreadable = (what: string, at: number | undefined, told: { collection?: string; id?: string }, raw: Buffer | undefined, start: number, number: number, end: number) => {
+    if (told.collection === undefined) throw new InputError(`line ${number}: ${what}`, at ?? start, collection || undefined);
+    const reason = at === undefined ? what : `${what} at byte ${at}`;
+    place(told.collection, true, new Unreadable(reason, told.id, raw && Buffer.from(raw)), raw?.length ?? 0, start, number, end);
+  };
+
   const line = (raw: Buffer, start: number, number: number, end: number) => {
+    if (!utf8.valid(raw, start)) {
+      return unreadable(notUtf8Reason, invalidOffset(raw, start), tell(raw.toString('utf8')), raw, start, number, end);
+    }
     const text = raw.toString('utf8');
     if (text.trim() === '') return;
     let parsed: JsonValue;
     try {
-      parsed = parseJson(text);
+      // The document sits one level inside its line.
+      parsed = parseJson(text, maxDepth + 1);
     } catch (error) {
+      if (error instanceof TooDeepError) return unreadable(error.reason, undefined, tell(text), raw, start, number, end);
       if (!(error instanceof JsonSyntaxError)) throw error;
       throw new InputError(`line ${number}: ${error.reason}`, start + Buffer.byteLength(text.slice(0, error.position)), collection || undefined);
     }
@@ -77,7 +93,11 @@ export async function* readNdjson(input: AsyncIterable<Buffer>, options: NdjsonR
       if (metadata) options.onMetadata(metadata);
       return;
     }
-    const lineCollection = value.collection;
+    place(value.collection, 'doc' in value, value.doc, raw.length, start, number, end);
+  };
+
+  /** A collection line, with its document when `hasDoc`. */
+  function place(lineCollection: string, hasDoc: boolean, doc: unknown, size: number, start: number, number: number, end: number) {
     const wanted = !collections || collections.has(lineCollection);
     if (lineCollection !== collection) {
       flush();
@@ -86,31 +106,51 @@ export async function* readNdjson(input: AsyncIterable<Buffer>, options: NdjsonR
     next = { offset: end, line: number + 1 };
     if (!announced.has(lineCollection)) {
       announced.add(lineCollection);
-      if (wanted) ready.push({ collection: lineCollection, docs: [], position: { format: 'ndjson', offset: 'doc' in value ? start : end, line: 'doc' in value ? number : number + 1, collection: lineCollection } });
+      if (wanted) ready.push({ collection: lineCollection, docs: [], position: { format: 'ndjson', offset: hasDoc ? start : end, line: hasDoc ? number : number + 1, collection: lineCollection } });
     }
-    if (!wanted || !('doc' in value)) return;
-    docs.push(value.doc);
+    if (!wanted || !hasDoc) return;
+    docs.push(doc);
     lines.push(number);
-    bytes += raw.length;
+    bytes += size;
     if (docs.length >= batchSize || bytes >= chunkBytes) flush();
-  };
+  }
 
   let base = next.offset;
   let number = next.line;
   let lineStart = base;
   let carry: Buffer[] = [];
+  let carried = 0;
+  /** The start of a line past maxDocumentBytes: kept only to tell its collection. */
+  let oversized: Buffer | undefined;
+  const utf8 = new Utf8Guard();
   for await (const buf of input) {
     options.signal.throwIfAborted();
+    utf8.see(buf, base);
     let from = 0;
     for (;;) {
       const newline = buf.indexOf(0x0a, from);
       if (newline < 0) {
-        if (from < buf.length) carry.push(buf.subarray(from));
+        if (from < buf.length && !oversized) {
+          carry.push(buf.subarray(from));
+          carried += buf.length - from;
+          // Memory stays flat whatever a file holds: a line past the limit is only read to its end.
+          if (carried > maxDocumentBytes) {
+            oversized = carry[0]!.subarray(0, 4096);
+            carry = [];
+          }
+        }
         break;
       }
       const piece = buf.subarray(from, newline);
-      line(carry.length ? Buffer.concat([...carry, piece]) : piece, lineStart, number, base + newline + 1);
+      const end = base + newline + 1;
+      if (oversized || carried + piece.length > maxDocumentBytes) {
+        unreadable(tooLargeReason, undefined, tellHead(oversized ?? (carry[0] ?? piece).subarray(0, 4096)), undefined, lineStart, number, end);
+      } else {
+        line(carry.length ? Buffer.concat([...carry, piece]) : piece, lineStart, number, end);
+      }
       carry = [];
+      carried = 0;
+      oversized = undefined;
       number++;
       from = newline + 1;
       lineStart = base + from;
@@ -121,7 +161,34 @@ export async function* readNdjson(input: AsyncIterable<Buffer>, options: NdjsonR
       ready.length = 0;
     }
   }
-  if (carry.length) line(Buffer.concat(carry), lineStart, number, base);
+  if (oversized) unreadable(tooLargeReason, undefined, tellHead(oversized), undefined, lineStart, number, base);
+  else if (carry.length) line(Buffer.concat(carry), lineStart, number, base);
   flush();
   yield* ready;
+}
+
+/**
+ * The collection and `_id` of a line that cannot be read as it is, from its text decoded with
+ * replacement characters: each only when none of its own characters was replaced.
+ */
+function tell(text: string): { collection?: string; id?: string } {
+  try {
+    const value = JSON.parse(text) as { collection?: unknown; doc?: { _id?: unknown } };
+    const exact = (v: unknown) => (typeof v === 'string' && !v.includes('\ufffd') ? v : undefined);
+    return { collection: exact(value?.collection), id: exact(value?.doc?._id) };
+  } catch {
+    return {};
+  }
+}
+
+/** The collection of a line too large to keep, from its first bytes (our sink writes `collection` first). */
+function tellHead(head: Buffer): { collection?: string } {
+  const match = /^\s*\{\s*"collection"\s*:\s*("(?:[^"\\]|\\.)*")/.exec(head.toString('utf8'));
+  if (!match) return {};
+  try {
+    const name = JSON.parse(match[1]!) as string;
+    return name.includes('\ufffd') ? {} : { collection: name };
+  } catch {
+    return {};
+  }
 }

@@ -8,6 +8,7 @@
  */
 import type { JsonValue } from '../types.js';
 import { ExactNumber, numberFromText } from './exact-number.js';
+import { maxDepth, tooDeepReason } from './limits.js';
 
 /** Malformed JSON, with the character position (index into the text) where parsing failed. */
 export class JsonSyntaxError extends SyntaxError {
@@ -20,6 +21,9 @@ export class JsonSyntaxError extends SyntaxError {
     this.name = 'JsonSyntaxError';
   }
 }
+
+/** A value nested deeper than the parser was allowed to go: the document is refused, not the file. */
+export class TooDeepError extends JsonSyntaxError {}
 
 const QUOTE = 0x22;
 const BACKSLASH = 0x5c;
@@ -75,8 +79,12 @@ export function hasUnsafeNumber(text: string): boolean {
   return false;
 }
 
-/** Parses one complete JSON text exactly (see the module comment). Throws JsonSyntaxError. */
-export function parseJson(text: string): JsonValue {
+/**
+ * Parses one complete JSON text exactly (see the module comment). Throws JsonSyntaxError.
+ * `depthLimit` bounds the exact parser's recursion (JSON.parse needs no bound: it does not recurse);
+ * the pipeline checks every document's depth against maxDepth.
+ */
+export function parseJson(text: string, depthLimit = maxDepth): JsonValue {
   if (!hasUnsafeNumber(text)) {
     try {
       return JSON.parse(text) as JsonValue;
@@ -84,28 +92,26 @@ export function parseJson(text: string): JsonValue {
       // Fall through: the exact parser finds the same error and reports where it is.
     }
   }
-  return parseExact(text);
+  return parseExact(text, depthLimit);
 }
 
-/** The lossless parser, for texts known to hold unsafe numbers. */
-export function parseExact(text: string): JsonValue {
-  return new ExactParser(text).parseDocument();
+/** The lossless parser, for texts known to hold unsafe numbers. Throws TooDeepError past `depthLimit` levels. */
+export function parseExact(text: string, depthLimit = maxDepth): JsonValue {
+  return new ExactParser(text, depthLimit).parseDocument();
 }
 
 const numberPattern = /-?(?:0|[1-9]\d*)(?:\.\d+)?(?:[eE][+-]?\d+)?/y;
 
 class ExactParser {
   private i = 0;
-  constructor(private readonly text: string) {}
+  private depth = 0;
+  constructor(
+    private readonly text: string,
+    private readonly depthLimit: number,
+  ) {}
 
   parseDocument(): JsonValue {
-    let value: JsonValue;
-    try {
-      value = this.value();
-    } catch (error) {
-      if (error instanceof RangeError) throw new JsonSyntaxError('nesting too deep', this.i);
-      throw error;
-    }
+    const value = this.value();
     this.skipSpace();
     if (this.i < this.text.length) this.fail(`unexpected ${this.describe()} after the JSON value`);
     return value;
@@ -133,12 +139,19 @@ class ExactParser {
     }
   }
 
+  /** Every object and array goes one level down: the recursion stays bounded whatever the input. */
+  private enter(): void {
+    if (++this.depth > this.depthLimit) throw new TooDeepError(tooDeepReason, this.i);
+  }
+
   private object(): JsonValue {
     const result: { [key: string]: JsonValue } = {};
+    this.enter();
     this.i++;
     this.skipSpace();
     if (this.text.charCodeAt(this.i) === 0x7d) {
       this.i++;
+      this.depth--;
       return result;
     }
     for (;;) {
@@ -154,24 +167,32 @@ class ExactParser {
       else result[key] = value;
       this.skipSpace();
       const c = this.text.charCodeAt(this.i++);
-      if (c === 0x7d) return result;
+      if (c === 0x7d) {
+        this.depth--;
+        return result;
+      }
       if (c !== 0x2c) this.fail(`expected ',' or '}', found ${this.describe(this.i - 1)}`, this.i - 1);
     }
   }
 
   private array(): JsonValue {
     const result: JsonValue[] = [];
+    this.enter();
     this.i++;
     this.skipSpace();
     if (this.text.charCodeAt(this.i) === 0x5d) {
       this.i++;
+      this.depth--;
       return result;
     }
     for (;;) {
       result.push(this.value());
       this.skipSpace();
       const c = this.text.charCodeAt(this.i++);
-      if (c === 0x5d) return result;
+      if (c === 0x5d) {
+        this.depth--;
+        return result;
+      }
       if (c !== 0x2c) this.fail(`expected ',' or ']', found ${this.describe(this.i - 1)}`, this.i - 1);
     }
   }

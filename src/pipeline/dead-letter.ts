@@ -1,4 +1,5 @@
 import type { FileHandle } from 'node:fs/promises';
+import { Unreadable } from '../formats/limits.js';
 import { stringifyExact } from '../formats/serialize.js';
 import { openPrivate } from '../util/private-file.js';
 import { redact } from '../util/redact.js';
@@ -37,7 +38,9 @@ export class DeadLetters {
       }
       return;
     }
-    this.pending.push(stringifyExact({ collection: entry.collection, _id: entry._id, reason, where: entry.where, doc: entry.doc }) + '\n');
+    // A document that could not be read as a value is kept as the bytes it was read from, when there are any.
+    const kept = entry.doc instanceof Unreadable ? { bytes: entry.doc.bytes?.toString('base64') } : { doc: entry.doc };
+    this.pending.push(stringifyExact({ collection: entry.collection, _id: entry._id, reason, where: entry.where, ...kept }) + '\n');
   }
 
   /** Writes what was added and syncs it: a checkpoint may only count documents whose dead letter is on disk. */
