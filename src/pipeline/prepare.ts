@@ -2,11 +2,15 @@
  * The step `migrate` and `verify` share: a chunk's documents through the transforms, and what the
  * transforms return checked (an object, a string `_id`, what the target can hold), so both see the
  * same documents a migration would write.
+ *
+ * Documents are settled (undefined fields made absent, depth checked) as they enter, before any
+ * transform can recurse into them, and again as a transform that may change their shape returns them.
  */
+import { Unreadable } from '../formats/limits.js';
 import type { NamedTransform } from '../transforms/index.js';
 import { applyChain } from '../transforms/chain.js';
 import type { CollectionStats, Doc, TransformContext } from '../types.js';
-import { badId, notADocument } from './validate.js';
+import { badId, notADocument, settle } from './validate.js';
 
 export interface PrepareStep {
   transforms: NamedTransform[];
@@ -17,16 +21,29 @@ export interface PrepareStep {
   counts?: Pick<CollectionStats, 'read' | 'dropped'>;
   /** A document ready to write. A promise it returns is waited for before the next document (backpressure). */
   accept(doc: Doc, index: number): Promise<void> | undefined;
-  /** A value that cannot be written (`doc` is what the source read or a transform returned), with why. */
+  /**
+   * A value that cannot be written, with why: `doc` is what the source read or a transform
+   * returned, or an Unreadable standing in for a document that cannot be kept as a value.
+   */
   reject(doc: unknown, reason: string, index: number): void;
 }
 
 /** Prepares the documents of one chunk, in order; `index` is the document's place in `docs`. */
 export async function prepareDocuments(docs: unknown[], step: PrepareStep): Promise<void> {
   const { transforms, context, check, counts } = step;
+  const resettle = transforms.some((t) => !t.keepsShape);
   for (let i = 0; i < docs.length; i++) {
     const raw = docs[i];
     if (counts) counts.read++;
+    if (raw instanceof Unreadable) {
+      step.reject(raw, raw.reason, i);
+      continue;
+    }
+    const unsettled = typeof raw === 'object' && raw !== null ? settle(raw) : undefined;
+    if (unsettled) {
+      step.reject(standIn(raw as object, unsettled), unsettled, i);
+      continue;
+    }
     const notObject = notADocument(raw);
     if (notObject) {
       step.reject(raw, notObject, i);
@@ -40,6 +57,11 @@ export async function prepareDocuments(docs: unknown[], step: PrepareStep): Prom
     }
     if (result.docs.length === 0 && counts) counts.dropped++;
     for (const doc of result.docs) {
+      const unsettled = resettle && typeof doc === 'object' && doc !== null ? settle(doc) : undefined;
+      if (unsettled) {
+        step.reject(standIn(doc, unsettled), unsettled, i);
+        continue;
+      }
       const reason = notADocument(doc) ?? badId(doc) ?? check?.(doc, context.collection);
       if (reason) {
         step.reject(doc, reason, i);
@@ -49,4 +71,10 @@ export async function prepareDocuments(docs: unknown[], step: PrepareStep): Prom
       if (wait) await wait;
     }
   }
+}
+
+/** What is kept of a value too deep to write anywhere, the dead letters included: its `_id`. */
+function standIn(value: object, reason: string): Unreadable {
+  const id = (value as { _id?: unknown })._id;
+  return new Unreadable(reason, typeof id === 'string' ? id : undefined);
 }

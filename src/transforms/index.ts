@@ -29,6 +29,11 @@ export interface NamedTransform {
   apply: Transform;
   /** Lines worth saying once a complete run has passed every document through it. */
   finish?: () => string[];
+  /**
+   * Never leaves a field undefined or nests a document deeper (the built-ins): the pipeline then
+   * need not look at its output again. Other transforms' output is checked like a source's documents.
+   */
+  keepsShape?: boolean;
 }
 
 /** A built-in name, a module path, or a function. */
@@ -37,7 +42,7 @@ export type TransformSpec = string | Transform;
 export async function loadTransform(spec: TransformSpec, cwd = process.cwd()): Promise<NamedTransform> {
   if (typeof spec === 'function') return { name: spec.name || 'function', apply: spec };
   const builtin = builtinTransforms[spec];
-  if (builtin) return { name: spec, apply: builtin };
+  if (builtin) return { name: spec, apply: builtin, keepsShape: true };
   const [name, argument] = spec.split(/=(.*)/s) as [string, string | undefined];
   const withArgument = builtinTransformsWithArgument[name];
   if (withArgument) return withArgument(argument ?? '');

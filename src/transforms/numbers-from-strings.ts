@@ -122,5 +122,5 @@ export function numbersFromStrings(spec: string): NamedTransform {
       return [];
     });
 
-  return { name, apply, finish };
+  return { name, apply, finish, keepsShape: true };
 }
