@@ -47,6 +47,9 @@ function scan(bytes: Buffer, sizes: () => number): { collections: string[]; docs
       out.docs[current]!.push(parseJson(raw.toString('utf8')));
       out.unsafe.push(unsafe);
     },
+    unreadable(reason) {
+      throw new Error(reason);
+    },
     metadata(raw) {
       out.metadata.push(JSON.parse(raw.toString('utf8')));
     },
