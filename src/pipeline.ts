@@ -405,6 +405,7 @@ async function handleChunk(chunk: SourceChunk, c: Run): Promise<void> {
   }
   await prepareDocuments(chunk.docs, {
     transforms: c.transforms,
+    settled: chunk.settled,
     context: { collection, source: c.source.label, target: c.sink.label },
     check: c.sink.check?.bind(c.sink),
     counts: stats,

@@ -62,6 +62,11 @@ export interface SourceChunk {
    * each is counted as read and dead-lettered with its reason, so nothing a backup held goes unseen.
    */
   refused?: RefusedEntry[];
+  /**
+   * The source vouches that every document is a value JSON.parse made (so nothing is undefined) and
+   * that none nests deeper than maxDepth: the pipeline then need not walk them (pipeline/prepare.ts).
+   */
+  settled?: boolean;
 }
 
 /** One entry a source read and refused, with why and where it was. */

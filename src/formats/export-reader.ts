@@ -68,7 +68,8 @@ export async function* readExport(input: AsyncIterable<Buffer>, options: ReadOpt
     if (docs.length === 0) return;
     const at = starts;
     const position: ExportPosition = { format: 'json', offset: lastEnd, collection, afterDoc: true };
-    ready.push({ collection, docs, position, where: (index) => `${name} byte ${at[index]}` });
+    // The scanner turned every document deeper than maxDepth into an Unreadable, and JSON holds no undefined.
+    ready.push({ collection, docs, position, where: (index) => `${name} byte ${at[index]}`, settled: true });
     docs = [];
     starts = [];
     bytes = 0;

@@ -17,6 +17,8 @@ export interface PrepareStep {
   context: TransformContext;
   /** The target's own check (`Sink.check`), when there is one. */
   check?: (doc: Doc, collection: string) => string | undefined;
+  /** The chunk's documents are settled already (SourceChunk.settled): the walk on entry is skipped. */
+  settled?: boolean;
   /** Counts `read` for every value and `dropped` for every one the transforms removed, when given. */
   counts?: Pick<CollectionStats, 'read' | 'dropped'>;
   /** A document ready to write. A promise it returns is waited for before the next document (backpressure). */
@@ -39,7 +41,7 @@ export async function prepareDocuments(docs: unknown[], step: PrepareStep): Prom
       step.reject(raw, raw.reason, i);
       continue;
     }
-    const unsettled = typeof raw === 'object' && raw !== null ? settle(raw) : undefined;
+    const unsettled = !step.settled && typeof raw === 'object' && raw !== null ? settle(raw) : undefined;
     if (unsettled) {
       step.reject(standIn(raw as object, unsettled), unsettled, i);
       continue;

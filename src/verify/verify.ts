@@ -158,6 +158,7 @@ async function spread(
     // What a migration would refuse is not compared: the dead letters of that run account for it.
     await prepareDocuments(chunk.docs, {
       transforms: options.transforms,
+      settled: chunk.settled,
       context: { collection: chunk.collection, source: source.label, target: options.targetLabel },
       counts: read,
       accept: (doc) => {
