@@ -14,7 +14,7 @@ import { maxDepth, maxDocumentBytes, Unreadable } from '../src/formats/limits.js
 import { firstInvalidByte } from '../src/formats/utf8.js';
 import { migrate } from '../src/pipeline.js';
 import { openSource } from '../src/registry.js';
-import fileSource, { type FileSourceOptions } from '../src/sources/file.js';
+import fileSource from '../src/sources/file.js';
 import { memoryStore } from '../src/stores/memory/store.js';
 import type { Doc, SourceChunk } from '../src/types.js';
 import { verify } from '../src/verify/verify.js';
@@ -42,7 +42,7 @@ const deadLetters = (path: string) =>
     .map((line) => JSON.parse(line) as { collection: string; _id?: string; reason: string; where?: string; bytes?: string; doc?: unknown });
 
 /** Everything a file source yields, documents and Unreadables alike, by collection. */
-async function readAll(path: string, options: FileSourceOptions = {}): Promise<Record<string, unknown[]>> {
+async function readAll(path: string, options: { highWaterMark?: number } = {}): Promise<Record<string, unknown[]>> {
   const source = await fileSource({ scheme: 'file', rest: path, raw: `file:${path}` }, { ...testAdapterOptions(), ...options });
   const out: Record<string, unknown[]> = {};
   for await (const chunk of source.read({ signal: new AbortController().signal }) as AsyncIterable<SourceChunk>) (out[chunk.collection] ??= []).push(...chunk.docs);
