@@ -15,7 +15,7 @@ import { runSignals, type RunSignals } from './pipeline/signals.js';
 import { ProgressReporter } from './pipeline/progress-reporter.js';
 import { openSink, openSource, parseUri } from './registry.js';
 import { formatOfEachSide } from './pipeline/file-formats.js';
-import { addStats, emptyStats, mergeStats, RunStats } from './pipeline/stats.js';
+import { mergeStats, RunStats, totalOf } from './pipeline/stats.js';
 import { gofannonCollections } from './gofannon.js';
 import { defaultTransforms, loadTransforms, type NamedTransform, type TransformSpec } from './transforms/index.js';
 import { adapterOptions } from './pipeline/store-options.js';
@@ -172,8 +172,7 @@ async function run(
     throw error;
   }
   const stats = new RunStats();
-  const saved = savedTotals(checkpointer, stats, deadLetters);
-  const writer = new BatchWriter(sink, stats, deadLetters, signals.writing, (position) => checkpointer?.advance(position, saved.stats, saved.deadLetters));
+  const writer = new BatchWriter(sink, stats, deadLetters, signals.writing, (position, safe) => checkpointer?.advance(position, safe));
   const progress = new ProgressReporter(options.onProgress, source, stats, started);
   const r: Run = { options, source, sink, transforms, dryRun, collections, signals, stats, deadLetters, checkpointer, writer, progress, plan: [], problems: [], checked: new Map(), copying: false, started, warn };
 
@@ -189,14 +188,6 @@ async function run(
     throw error;
   }
   return report;
-}
-
-/** Counts and dead letters of the whole migration, earlier runs of a resumed one included: what a checkpoint saves. */
-function savedTotals(checkpointer: Checkpointer | undefined, stats: RunStats, deadLetters: DeadLetters) {
-  return {
-    stats: () => mergeStats(checkpointer?.earlier.stats ?? {}, stats.toJSON()),
-    deadLetters: () => (checkpointer?.earlier.deadLetters ?? 0) + deadLetters.count,
-  };
 }
 
 /**
@@ -261,22 +252,26 @@ async function copy(r: Run): Promise<unknown> {
       resumeFrom: r.checkpointer?.resumeFrom,
       signal: signals.reading,
     });
-    for await (const chunk of chunks) {
-      if (chunk.collection !== r.progress.current) await enterCollection(r, chunk.collection);
-      await handleChunk(chunk, r);
-      r.progress.report(false);
-      if (signals.stop?.aborted) break;
+    try {
+      for await (const chunk of chunks) {
+        if (chunk.collection !== r.progress.current) await enterCollection(r, chunk.collection);
+        await handleChunk(chunk, r);
+        r.progress.report(false);
+        if (signals.stop?.aborted) break;
+      }
+    } catch (error) {
+      // A source that honours the stop signal ends by throwing an AbortError: that is an interruption.
+      if (!(signals.stop?.aborted && (error as Error)?.name === 'AbortError')) throw error;
     }
-    if (signals.stop?.aborted) await writer.settle();
-    else await writer.drain();
+    // Stopped or not, the chunks handed over are finished (one partial batch at most): a stopped
+    // run's checkpoint then stands exactly for what the target holds, and its resume sends none of it again.
+    await writer.drain();
     if (!signals.stop?.aborted && foundNothing(r, selection.listed)) throw nothingFound(source);
     return undefined;
   } catch (error) {
-    // A source that honours the stop signal ends by throwing an AbortError: that is an interruption.
-    const interruption = signals.stop?.aborted && (error as Error)?.name === 'AbortError';
-    if (!interruption) signals.fail();
+    signals.fail();
     await writer.settle();
-    return interruption ? undefined : error;
+    return error;
   }
 }
 
@@ -311,10 +306,7 @@ async function teardown(r: Run, failure: unknown, interrupted: boolean): Promise
   await closeQuietly(() => r.source.close());
   await r.deadLetters.close();
   // Refused before the first document: the checkpoint at the path (another part's, or none) stays as it was.
-  if (r.checkpointer && r.copying) {
-    const saved = savedTotals(r.checkpointer, r.stats, r.deadLetters);
-    await r.checkpointer.save(saved.stats(), saved.deadLetters(), complete);
-  }
+  if (r.checkpointer && r.copying) await r.checkpointer.save(complete, r.stats.toJSON());
   r.progress.report(true);
   // What the transforms have to say about the whole run (e.g. fields they never found).
   if (complete) for (const t of r.transforms) for (const line of t.finish?.() ?? []) r.warn(line);
@@ -324,11 +316,10 @@ async function teardown(r: Run, failure: unknown, interrupted: boolean): Promise
 /** The report of the whole migration: after a resume, the earlier runs' counts are included (and named `earlier`). */
 function runReport(r: Run, failure: unknown, interrupted: boolean): RunReport {
   const { options } = r;
-  const saved = savedTotals(r.checkpointer, r.stats, r.deadLetters);
-  const collections = saved.stats();
-  const total = Object.values(collections).reduce(addStats, emptyStats());
-  const earlierStats = Object.values(r.checkpointer?.earlier.stats ?? {});
-  const deadLetters = saved.deadLetters();
+  const collections = mergeStats(r.checkpointer?.earlier.stats ?? {}, r.stats.toJSON());
+  const total = totalOf(collections);
+  const earlier = r.checkpointer?.earlier.stats ?? {};
+  const deadLetters = (r.checkpointer?.earlier.deadLetters ?? 0) + r.deadLetters.count;
   return {
     ok: !failure && !interrupted && total.failed === 0 && r.problems.length === 0,
     interrupted,
@@ -345,7 +336,7 @@ function runReport(r: Run, failure: unknown, interrupted: boolean): RunReport {
     resumable: r.sink.resumable !== false,
     ...(r.dryRun ? { plan: r.plan, problems: r.problems } : {}),
     ...(failure ? { error: redact(messageOf(failure)).split('\n')[0] } : {}),
-    ...(earlierStats.length > 0 ? { earlier: earlierStats.reduce(addStats, emptyStats()) } : {}),
+    ...(Object.keys(earlier).length > 0 ? { earlier: totalOf(earlier) } : {}),
   };
 }
 
@@ -395,29 +386,30 @@ async function closeQuietly(close: () => Promise<void>, onError?: (error: unknow
 /** Transforms, validates and hands over one source chunk. */
 async function handleChunk(chunk: SourceChunk, c: Run): Promise<void> {
   const { collection } = chunk;
-  const stats = c.stats.of(collection);
-  const ticket = c.writer.ticket(chunk.position);
+  const { writer } = c;
+  // Counted against the chunk's ticket too, so a checkpoint counts exactly the documents before its position.
+  const ticket = writer.ticket(collection, chunk.position);
+  const fail = (doc: unknown, reason: string, where: string | undefined) => {
+    writer.tally(ticket, 'failed');
+    c.deadLetters.add({ collection, _id: (doc as Doc | null)?._id, reason, where, doc });
+  };
   // Entries the source read but could not give as documents: counted as read, dead-lettered.
   for (const entry of chunk.refused ?? []) {
-    stats.read++;
-    stats.failed++;
-    c.deadLetters.add({ collection, _id: (entry.doc as Doc | null)?._id, reason: entry.reason, where: entry.where, doc: entry.doc });
+    writer.tally(ticket, 'read');
+    fail(entry.doc, entry.reason, entry.where);
   }
   await prepareDocuments(chunk.docs, {
     transforms: c.transforms,
     settled: chunk.settled,
     context: { collection, source: c.source.label, target: c.sink.label },
     check: c.sink.check?.bind(c.sink),
-    counts: stats,
+    count: (what) => writer.tally(ticket, what),
     accept: (doc) => {
-      if (!c.dryRun) return c.writer.add(collection, doc, ticket);
-      stats.written++;
+      if (!c.dryRun) return writer.add(collection, doc, ticket);
+      writer.tally(ticket, 'written');
       return undefined;
     },
-    reject: (doc, reason, index) => {
-      stats.failed++;
-      c.deadLetters.add({ collection, _id: (doc as Doc | null)?._id, reason, where: chunk.where?.(index), doc });
-    },
+    reject: (doc, reason, index) => fail(doc, reason, chunk.where?.(index)),
   });
-  c.writer.seal(ticket);
+  writer.seal(ticket);
 }

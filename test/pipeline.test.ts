@@ -287,8 +287,9 @@ describe('migrate', () => {
     expect(second.ok).toBe(true);
     expect(memoryStore(to).get('agents')!.size).toBe(3000);
     expect(memoryStore(to).get('users')!.size).toBe(500);
-    // The report covers the whole migration, the first part included and named.
+    // The report covers the whole migration, the first part included and named, each document counted once.
     expect(second.earlier).toEqual(first.total);
+    expect(second.total).toMatchObject({ read: 3500, written: 3500 });
     // Nothing before the checkpoint is read again: only the edge overlaps.
     expect(second.collections.agents!.read - first.collections.agents!.read).toBeLessThanOrEqual(3000 - writtenFirst + 100 * 2);
     // The same run (a resume with other transforms is another run, refused as such).

@@ -103,6 +103,8 @@ async function killAndResume(what: string, from: string, prefix: string, collect
   // The report covers the whole migration; what this run wrote is the total less the earlier part.
   const whole = JSON.parse(readFileSync(report, 'utf8')) as RunReport;
   expect(whole.earlier?.written).toBe(writtenIn(saved));
+  // The parts add up to the migration: what the source holds, each document counted once.
+  expect(whole.total).toMatchObject({ read: total, written: total, failed: 0 });
   const written = whole.total.written - whole.earlier!.written;
   const overlap = written - (total - present);
   console.log(`[resume] ${what}: killed with ${present}/${total} in the target (checkpoint said ${writtenIn(saved)}); the resumed run wrote ${written}, overlap re-sent ${overlap}`);

@@ -14,13 +14,16 @@
  */
 import type { DeadLetters } from './dead-letter.js';
 import { fatalError, isEtlError, messageOf } from '../errors.js';
-import type { RunStats } from './stats.js';
-import type { Doc, Position, Sink } from '../types.js';
+import { addStats, emptyStats, RunStats } from './stats.js';
+import type { CollectionStats, Doc, Position, Sink } from '../types.js';
 
 export interface Ticket {
+  collection: string;
   position?: Position;
   open: number;
   sealed: boolean;
+  /** What happened to this chunk's documents so far: added to the safe counts with the ticket. */
+  counts: CollectionStats;
 }
 
 interface Batch {
@@ -39,23 +42,34 @@ export class BatchWriter {
   /** Only batches in flight together can land out of order; one at a time needs no `_id` tracking. */
   private readonly concurrent: boolean;
   private failure?: unknown;
+  /**
+   * The counts of the documents up to the safe position: what a checkpoint may claim. The live
+   * counts also hold documents after it, which a resumed run reads and counts again.
+   */
+  private readonly safeStats = new RunStats();
 
   constructor(
     private readonly sink: Sink,
     private readonly stats: RunStats,
     private readonly deadLetters: DeadLetters,
     private readonly signal: AbortSignal,
-    /** Called with each new safe position (in order). */
-    private readonly onSafe: (position: Position) => void,
+    /** Called with each new safe position (in order) and the counts of everything up to it. */
+    private readonly onSafe: (position: Position, stats: Record<string, CollectionStats>) => void,
   ) {
     this.concurrent = sink.concurrency > 1;
   }
 
   /** A ticket for the next source chunk; documents added with it count against it. */
-  ticket(position: Position | undefined): Ticket {
-    const ticket: Ticket = { position, open: 0, sealed: false };
+  ticket(collection: string, position: Position | undefined): Ticket {
+    const ticket: Ticket = { collection, position, open: 0, sealed: false, counts: emptyStats() };
     this.tickets.push(ticket);
     return ticket;
+  }
+
+  /** Counts what happened to one of the ticket's documents, in the live counts and the ticket's own. */
+  tally(ticket: Ticket, what: keyof CollectionStats): void {
+    this.stats.of(ticket.collection)[what]++;
+    ticket.counts[what]++;
   }
 
   /** The chunk behind the ticket has been fully handed over. */
@@ -89,7 +103,7 @@ export class BatchWriter {
     if (this.failure) throw this.failure;
   }
 
-  /** Waits for what is in flight without sending the partial batch (an interrupted run). */
+  /** Waits for what is in flight without sending the partial batch (a failed run). */
   async settle(): Promise<void> {
     this.current = undefined;
     await Promise.allSettled([...this.inFlight]);
@@ -117,16 +131,15 @@ export class BatchWriter {
       if (outcomes.length !== batch.docs.length) {
         throw fatalError('sink-contract', `${this.sink.label} answered ${outcomes.length} results for ${batch.docs.length} documents`);
       }
-      const stats = this.stats.of(batch.collection);
-      outcomes.forEach((outcome, i) => {
-        if (outcome.status === 'written') stats.written++;
-        else if (outcome.status === 'skipped') stats.skipped++;
-        else {
-          stats.failed++;
-          this.deadLetters.add({ collection: batch.collection, _id: batch.docs[i]!._id, reason: outcome.reason, doc: batch.docs[i] });
+      let i = 0;
+      for (const [ticket, count] of batch.spans) {
+        for (const end = i + count; i < end; i++) {
+          const outcome = outcomes[i]!;
+          this.tally(ticket, outcome.status);
+          if (outcome.status === 'failed') this.deadLetters.add({ collection: batch.collection, _id: batch.docs[i]!._id, reason: outcome.reason, doc: batch.docs[i] });
         }
-      });
-      for (const [ticket, count] of batch.spans) ticket.open -= count;
+        ticket.open -= count;
+      }
       this.advance();
     } catch (error) {
       this.failure ??= isEtlError(error) ? error : fatalError('write-failed', `writing to ${this.sink.label} failed: ${messageOf(error)}`, error);
@@ -135,9 +148,15 @@ export class BatchWriter {
 
   private advance(): void {
     let safe: Position | undefined;
+    let stats: Record<string, CollectionStats> | undefined;
     while (this.tickets.length > 0 && this.tickets[0]!.sealed && this.tickets[0]!.open === 0) {
-      safe = this.tickets.shift()!.position ?? safe;
+      const ticket = this.tickets.shift()!;
+      addStats(this.safeStats.of(ticket.collection), ticket.counts);
+      if (ticket.position) {
+        safe = ticket.position;
+        stats = this.safeStats.toJSON();
+      }
     }
-    if (safe) this.onSafe(safe);
+    if (safe) this.onSafe(safe, stats!);
   }
 }

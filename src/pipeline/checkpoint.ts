@@ -8,6 +8,7 @@ import { readFile } from 'node:fs/promises';
 import { usageError } from '../errors.js';
 import { writePrivateAtomic } from '../util/private-file.js';
 import { redact } from '../util/redact.js';
+import { mergeStats, totalOf } from './stats.js';
 import type { CollectionStats, JsonValue, Position } from '../types.js';
 
 export interface CheckpointData {
@@ -18,6 +19,7 @@ export interface CheckpointData {
   /** See RunIdentity; absent in checkpoints written before it was recorded. */
   settings?: Record<string, JsonValue>;
   position: Position | null;
+  /** Counts of the whole migration (every run of it) up to `position`, so a resume counts nothing twice. */
   stats: Record<string, CollectionStats>;
   deadLetters: number;
   complete: boolean;
@@ -98,6 +100,8 @@ export async function assertMayStart(path: string, run: RunIdentity, force: bool
 
 export class Checkpointer {
   private data: CheckpointData;
+  /** This run's counts up to the position: documents after it are read and counted again by a resume. */
+  private stats: Record<string, CollectionStats> = {};
   private lastSave = 0;
   private saving: Promise<void> = Promise.resolve();
   /** A background save is running: the next one waits for a later position instead of queueing. */
@@ -123,19 +127,30 @@ export class Checkpointer {
   /** Counts carried over from the runs before a resume (none for a new run). */
   readonly earlier: Pick<CheckpointData, 'stats' | 'deadLetters'>;
 
-  /** Records a new safe position; writes it at most every saveIntervalMs, one save at a time. */
-  advance(position: Position, stats: () => Record<string, CollectionStats>, deadLetters: () => number): void {
+  /**
+   * Records a new safe position and this run's counts up to it (BatchWriter's safe counts); writes
+   * it at most every saveIntervalMs, one save at a time.
+   */
+  advance(position: Position, stats: Record<string, CollectionStats>): void {
     this.data.position = position;
+    this.stats = stats;
     if (this.backgroundSave || Date.now() - this.lastSave < saveIntervalMs) return;
     this.lastSave = Date.now();
     this.backgroundSave = true;
-    this.save(stats(), deadLetters(), false)
+    this.save(false)
       .catch((error: unknown) => (this.failure ??= error))
       .finally(() => (this.backgroundSave = false));
   }
 
-  /** Writes the checkpoint now (and waits for any save in progress). */
-  save(stats: Record<string, CollectionStats>, deadLetters: number, complete: boolean): Promise<void> {
+  /**
+   * Writes the checkpoint now (and waits for any save in progress), with the earlier runs' counts
+   * and this run's up to the position. A complete run passes all its counts: every document was
+   * answered, whatever position was recorded last.
+   */
+  save(complete: boolean, allStats?: Record<string, CollectionStats>): Promise<void> {
+    const stats = mergeStats(this.earlier.stats, complete && allStats ? allStats : this.stats);
+    // Every failed document was dead-lettered: the count of dead letters is the count of failures.
+    const deadLetters = totalOf(stats).failed;
     const snapshot: CheckpointData = { ...this.data, stats, deadLetters, complete, updatedAt: new Date().toISOString() };
     this.saving = this.saving.catch(() => undefined).then(async () => {
       if (this.failure) throw this.failure;

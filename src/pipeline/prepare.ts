@@ -9,7 +9,7 @@
 import { Unreadable } from '../formats/limits.js';
 import type { NamedTransform } from '../transforms/index.js';
 import { applyChain } from '../transforms/chain.js';
-import type { CollectionStats, Doc, TransformContext } from '../types.js';
+import type { Doc, TransformContext } from '../types.js';
 import { badId, notADocument, settle } from './validate.js';
 
 export interface PrepareStep {
@@ -19,8 +19,8 @@ export interface PrepareStep {
   check?: (doc: Doc, collection: string) => string | undefined;
   /** The chunk's documents are settled already (SourceChunk.settled): the walk on entry is skipped. */
   settled?: boolean;
-  /** Counts `read` for every value and `dropped` for every one the transforms removed, when given. */
-  counts?: Pick<CollectionStats, 'read' | 'dropped'>;
+  /** Hears `read` for every value and `dropped` for every one the transforms removed, when given. */
+  count?: (what: 'read' | 'dropped') => void;
   /** A document ready to write. A promise it returns is waited for before the next document (backpressure). */
   accept(doc: Doc, index: number): Promise<void> | undefined;
   /**
@@ -32,11 +32,11 @@ export interface PrepareStep {
 
 /** Prepares the documents of one chunk, in order; `index` is the document's place in `docs`. */
 export async function prepareDocuments(docs: unknown[], step: PrepareStep): Promise<void> {
-  const { transforms, context, check, counts } = step;
+  const { transforms, context, check, count } = step;
   const resettle = transforms.some((t) => !t.keepsShape);
   for (let i = 0; i < docs.length; i++) {
     const raw = docs[i];
-    if (counts) counts.read++;
+    count?.('read');
     if (raw instanceof Unreadable) {
       step.reject(raw, raw.reason, i);
       continue;
@@ -57,7 +57,7 @@ export async function prepareDocuments(docs: unknown[], step: PrepareStep): Prom
       step.reject(raw, result.error, i);
       continue;
     }
-    if (result.docs.length === 0 && counts) counts.dropped++;
+    if (result.docs.length === 0) count?.('dropped');
     for (const doc of result.docs) {
       const unsettled = resettle && typeof doc === 'object' && doc !== null ? settle(doc) : undefined;
       if (unsettled) {

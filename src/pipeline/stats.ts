@@ -19,6 +19,13 @@ export function mergeStats(into: Record<string, CollectionStats>, more: Record<s
   return out;
 }
 
+/** The counts of every collection added up. */
+export function totalOf(collections: Record<string, CollectionStats>): CollectionStats {
+  const total = emptyStats();
+  for (const s of Object.values(collections)) addStats(total, s);
+  return total;
+}
+
 /** Counts per collection, in the order collections were first seen. */
 export class RunStats {
   readonly collections = new Map<string, CollectionStats>();
@@ -30,9 +37,7 @@ export class RunStats {
   }
 
   total(): CollectionStats {
-    const total = emptyStats();
-    for (const s of this.collections.values()) addStats(total, s);
-    return total;
+    return totalOf(this.toJSON());
   }
 
   toJSON(): Record<string, CollectionStats> {

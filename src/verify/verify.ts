@@ -160,7 +160,7 @@ async function spread(
       transforms: options.transforms,
       settled: chunk.settled,
       context: { collection: chunk.collection, source: source.label, target: options.targetLabel },
-      counts: read,
+      count: (what) => void read[what]++,
       accept: (doc) => {
         stats[buckets.side]++;
         read.written++;
