@@ -36,6 +36,7 @@ export type UsageErrorCode =
   | 'not-an-export'
   | 'nothing-found'
   | 'not-resumable'
+  | 'output-file'
   | 'transform-arguments'
   | 'transform-no-default'
   | 'transform-not-found'

@@ -15,7 +15,8 @@ import { runSignals, type RunSignals } from './pipeline/signals.js';
 import { ProgressReporter } from './pipeline/progress-reporter.js';
 import { openSink, openSource, parseUri } from './registry.js';
 import { formatOfEachSide } from './pipeline/file-formats.js';
-import { mergeStats, RunStats, totalOf } from './pipeline/stats.js';
+import { emptyStats, mergeStats, RunStats, totalOf } from './pipeline/stats.js';
+import { checkOutputFiles } from './pipeline/output-files.js';
 import { gofannonCollections } from './gofannon.js';
 import { defaultTransforms, loadTransforms, type NamedTransform, type TransformSpec } from './transforms/index.js';
 import { adapterOptions } from './pipeline/store-options.js';
@@ -90,11 +91,52 @@ function checkOptions(options: MigrateOptions): void {
   if (options.resume && options.dryRun) throw usageError('bad-option', '--resume and --dry-run do not go together');
 }
 
-/** Runs one migration (or dry run) to the end and reports it. Fatal errors throw an EtlError carrying the partial report. */
+/**
+ * Runs one migration (or dry run) to the end and reports it. Any failure throws an EtlError carrying
+ * the report (`ok: false`, the error's line, the counts so far), and `--report` is written for every
+ * ending: a report file never shows an earlier run's success for a run that failed before it began.
+ */
 export async function migrate(options: MigrateOptions): Promise<RunReport> {
+  // Options of the wrong types are a mistake in the call itself, before there is a run to report.
   checkTypes('migrate', options, migrateOptionChecks);
-  checkOptions(options);
   const started = Date.now();
+  let report: RunReport;
+  try {
+    report = await start(options, started);
+  } catch (error) {
+    const failure = withFailureReport(error, options, started);
+    // The report's own file may be what failed (its directory is missing): the error says more.
+    if (options.report) await writeReport(options.report, failure.report!).catch(() => undefined);
+    throw failure;
+  }
+  if (options.report) await writeReport(options.report, report);
+  return report;
+}
+
+function writeReport(path: string, report: RunReport): Promise<void> {
+  return writePrivateAtomic(path, JSON.stringify(report, null, 2) + '\n');
+}
+
+/** The error as an EtlError whose report says the run failed, why, and what it had done. */
+function withFailureReport(error: unknown, options: MigrateOptions, started: number): EtlError {
+  const failure = isEtlError(error) ? error : fatalError('run-failed', redact(messageOf(error)), error);
+  const partial = failure.report ?? nothingDone(options.dryRun ?? false, labelOf(options.from), labelOf(options.to), [], started);
+  failure.report = { ...partial, ok: false, error: redact(messageOf(failure)).split('\n')[0] };
+  return failure;
+}
+
+const labelOf = (end: string | Source | Sink) => (typeof end === 'string' ? redact(end) : end.label);
+
+/** The report of a run that stopped before it read anything. */
+function nothingDone(dryRun: boolean, source: string, target: string, transforms: string[], started: number): RunReport {
+  const durationMs = Date.now() - started;
+  return { ok: false, interrupted: false, dryRun, source, target, transforms, collections: {}, total: emptyStats(), durationMs, deadLetters: { count: 0 }, resumable: false };
+}
+
+/** Checks the options and the files the run writes, opens both ends and runs. */
+async function start(options: MigrateOptions, started: number): Promise<RunReport> {
+  checkOptions(options);
+  await checkOutputFiles({ '--report': options.report, '--dead-letter': options.deadLetter, '--checkpoint': options.checkpoint });
   const adapter = adapterOptions(options);
   const warn = adapter.warn;
   const transforms: NamedTransform[] = await loadTransforms(
@@ -169,6 +211,7 @@ async function run(
     // Refused before anything was read: close both ends, so no connection outlives the refusal.
     await closeQuietly(() => sink.close(false));
     await closeQuietly(() => source.close());
+    if (isEtlError(error)) error.report ??= nothingDone(dryRun, source.label, sink.label, transforms.map((t) => t.name), started);
     throw error;
   }
   const stats = new RunStats();
@@ -181,7 +224,6 @@ async function run(
   const interrupted = !failure && Boolean(signals.stop?.aborted);
   failure = await teardown(r, failure, interrupted);
   const report = runReport(r, failure, interrupted);
-  if (options.report) await writePrivateAtomic(options.report, JSON.stringify(report, null, 2) + '\n');
   if (failure) {
     const error: EtlError = isEtlError(failure) ? failure : fatalError('run-failed', redact(messageOf(failure)), failure);
     error.report = report;

@@ -258,6 +258,22 @@ describe('checkpoints, resumes and reports', () => {
     expect(readFileSync(join(dir, precious), 'utf8')).toBe('{"not": "a checkpoint"}\n');
   });
 
+  test('a run refused before it starts still writes its report: ok: false and why, never the last run\'s success', async () => {
+    const source = file('reported.json', exportOf({ agents: 4 }));
+    const ok = await cli(['--from', `file:${source}`, '--to', 'null', '--report', 'reported-report.json', '--quiet']);
+    expect(ok.code, ok.stderr).toBe(0);
+    expect(readReport('reported-report.json')).toMatchObject({ ok: true, total: { written: 4 } });
+    const missing = await cli(['--from', 'file:no-such-backup.json', '--to', 'null', '--report', 'reported-report.json']);
+    expect(missing.code).toBe(2);
+    expect(missing.stderr.trim()).toBe('gofannon-etl: no-such-backup.json: no such file');
+    expect(readReport('reported-report.json')).toMatchObject({ ok: false, error: 'no-such-backup.json: no such file', source: 'file:no-such-backup.json', total: { read: 0, written: 0 } });
+    // A file the run would write at its end, in a directory that does not exist: refused before anything is read or written.
+    const noDir = await cli(['--from', `file:${source}`, '--to', 'file:reported-copy.json', '--dead-letter', 'no-such-dir/dead.ndjson']);
+    expect(noDir.code).toBe(2);
+    expect(noDir.stderr.trim()).toBe(`gofannon-etl: --dead-letter no-such-dir/dead.ndjson: the directory ${join(dir, 'no-such-dir')} does not exist`);
+    expect(existsSync(join(dir, 'reported-copy.json'))).toBe(false);
+  });
+
   test('the report of a run stopped by malformed input says ok: false, why, and what was done before', async () => {
     const good = exportOf({ agents: 50 });
     const source = file('cut.json', good.slice(0, good.indexOf('"agents-000040"')));
