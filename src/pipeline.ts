@@ -386,6 +386,8 @@ function runReport(r: Run, failure: unknown, interrupted: boolean): RunReport {
 function runSettings(options: MigrateOptions, transforms: NamedTransform[]): RunIdentity['settings'] {
   return {
     '--transform': transforms.map((t) => t.name),
+    // The same names may do something else: a module edited, another argument to a built-in.
+    'transform code': transforms.map((t) => t.fingerprint ?? t.name),
     '--on-conflict': options.onConflict ?? 'overwrite',
     '--include-design': options.includeDesign ?? false,
     '--segments': options.segments ?? null,

@@ -250,6 +250,24 @@ describe('checkpoints, resumes and reports', () => {
     expect((await cli([...args, '--quiet', '--collections', 'agents', '--force'])).code).toBe(0);
   });
 
+  test('a resume through an edited transform module, or a built-in given other arguments, is refused naming both', async () => {
+    const source = file('coded.json', exportOf({ agents: 3 }));
+    file('stamp.mjs', 'export default (doc) => ({ ...doc, stamp: 1 });\n');
+    const args = ['--from', `file:${source}`, '--to', 'null', '--checkpoint', 'coded-ckpt.json', '--transform', './stamp.mjs', '--transform', 'numbers-from-strings=agents.n', '--quiet'];
+    expect((await cli(args)).code).toBe(0);
+    file('stamp.mjs', 'export default (doc) => ({ ...doc, stamp: 2 });\n');
+    const edited = await cli([...args, '--resume']);
+    expect(edited.code).toBe(2);
+    expect(edited.stderr.trim()).toMatch(/^gofannon-etl: checkpoint coded-ckpt\.json belongs to another run: its transform code was strip-couch-meta then \.\/stamp\.mjs \(sha256 (\w{12})\) then numbers-from-strings=agents\.n, this run's is strip-couch-meta then \.\/stamp\.mjs \(sha256 (?!\1)\w{12}\) then numbers-from-strings=agents\.n$/);
+    file('stamp.mjs', 'export default (doc) => ({ ...doc, stamp: 1 });\n');
+    const otherFields = await cli([...args.map((a) => (a === 'numbers-from-strings=agents.n' ? 'numbers-from-strings=agents.v' : a)), '--resume']);
+    expect(otherFields.code).toBe(2);
+    expect(otherFields.stderr).toMatch(/its transform code was .* then numbers-from-strings=agents\.n, this run's is .* then numbers-from-strings=agents\.v$/m);
+    // Put back as it was, the same run: a completed one, so there is nothing to resume.
+    const same = await cli([...args, '--resume']);
+    expect(same.stderr).toContain('says this migration already completed');
+  });
+
   test('a file that is not a checkpoint is never overwritten by --checkpoint', async () => {
     const precious = file('precious.json', '{"not": "a checkpoint"}\n');
     const run = await cli(['--from', `file:${file('small.json', exportOf({ agents: 2 }))}`, '--to', 'null', '--checkpoint', precious]);

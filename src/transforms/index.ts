@@ -2,7 +2,9 @@
  * Transforms by name or module path. Built-ins are plain functions; a user module's default export
  * is one too (`.js`, `.mjs`, or `.ts` loaded through tsx).
  */
+import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { messageOf, usageError } from '../errors.js';
@@ -34,6 +36,11 @@ export interface NamedTransform {
    * need not look at its output again. Other transforms' output is checked like a source's documents.
    */
   keepsShape?: boolean;
+  /**
+   * What it does, as far as can be told before running it: the spec with its argument, and a
+   * module's content digest (an edited module is another transform). A checkpoint records it.
+   */
+  fingerprint?: string;
 }
 
 /** A built-in name, a module path, or a function. */
@@ -42,10 +49,10 @@ export type TransformSpec = string | Transform;
 export async function loadTransform(spec: TransformSpec, cwd = process.cwd()): Promise<NamedTransform> {
   if (typeof spec === 'function') return { name: spec.name || 'function', apply: spec };
   const builtin = builtinTransforms[spec];
-  if (builtin) return { name: spec, apply: builtin, keepsShape: true };
+  if (builtin) return { name: spec, apply: builtin, keepsShape: true, fingerprint: spec };
   const [name, argument] = spec.split(/=(.*)/s) as [string, string | undefined];
   const withArgument = builtinTransformsWithArgument[name];
-  if (withArgument) return withArgument(argument ?? '');
+  if (withArgument) return { ...withArgument(argument ?? ''), fingerprint: spec };
   const path = resolve(cwd, spec);
   if (!existsSync(path)) {
     const known = [...Object.keys(builtinTransforms), ...Object.keys(builtinTransformsWithArgument).map((n) => `${n}=…`)];
@@ -62,7 +69,8 @@ export async function loadTransform(spec: TransformSpec, cwd = process.cwd()): P
   // tsx may wrap a CommonJS-style default once more.
   const fn = typeof module.default === 'function' ? module.default : (module.default as { default?: unknown } | undefined)?.default;
   if (typeof fn !== 'function') throw usageError('transform-no-default', `transform ${spec} must export a function as its default export`);
-  return { name: spec, apply: fn as Transform };
+  const digest = createHash('sha256').update(await readFile(path)).digest('hex').slice(0, 12);
+  return { name: spec, apply: fn as Transform, fingerprint: `${spec} (sha256 ${digest})` };
 }
 
 export async function loadTransforms(specs: TransformSpec[], cwd?: string): Promise<NamedTransform[]> {
