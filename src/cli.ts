@@ -84,6 +84,11 @@ function resumeCommand(args: MigrateArgs): string {
   return formatCommand({ ...command, line: `${command.line} --resume` });
 }
 
+/** The same run from the start, for a stopped run that cannot be resumed. */
+function startOverCommand(args: MigrateArgs): string {
+  return formatCommand(printedCommand([], args, allMigrateOptions, notRepeated.startOver));
+}
+
 /** A verify command for the same source, target, selection and transforms. */
 function verifyCommand(args: MigrateArgs): string | undefined {
   // stdin was read up and stdout keeps nothing: neither can be read again.
@@ -203,13 +208,14 @@ async function runMigrate(args: MigrateArgs) {
     const report = await migrate(options);
     view.stop();
     const stopped = report.interrupted;
-    const resumable = Boolean(args.checkpoint) && report.resumable && !isStdio(args.from);
+    const resumable = Boolean(args.checkpoint) && report.resumable;
     say(formatSummary(report, {
       resume: stopped && resumable ? resumeCommand(args) : undefined,
       verify: !stopped && !report.dryRun && !args.verify ? verifyCommand(args) : undefined,
     }));
-    if (stopped && !report.resumable) say(`${report.target} is written whole: run the same command again to start over.`);
-    else if (stopped && !args.checkpoint) say('No --checkpoint was given: run the same command again (writes by _id are idempotent), with --checkpoint FILE to be able to resume.');
+    if (stopped && isStdio(args.from)) say('stdin was read once, so this run cannot be resumed: run the whole pipeline again to start over.');
+    else if (stopped && !report.resumable) say(`${report.target} is written whole; to start over: ${startOverCommand(args)}`);
+    else if (stopped && !args.checkpoint) say(`No --checkpoint was given; to run it again (writes by _id are idempotent; add --checkpoint FILE to be able to resume): ${startOverCommand(args)}`);
     process.exitCode = exitCodeOf(report);
     if (args.verify && process.exitCode === exitCodes.ok && !report.dryRun) {
       say('\nVerifying...');
@@ -224,7 +230,7 @@ async function runMigrate(args: MigrateArgs) {
   } catch (error) {
     view.stop();
     const partial = isEtlError(error) ? error.report : undefined;
-    process.exitCode = reportError(error, args.verbose, args.checkpoint && partial?.resumable && !isStdio(args.from) ? resumeCommand(args) : undefined);
+    process.exitCode = reportError(error, args.verbose, args.checkpoint && partial?.resumable ? resumeCommand(args) : undefined);
   }
 }
 

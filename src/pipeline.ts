@@ -375,7 +375,7 @@ function runReport(r: Run, failure: unknown, interrupted: boolean): RunReport {
     deadLetters: { count: deadLetters, path: deadLetters > 0 ? options.deadLetter : undefined },
     // Named only when this run saved it: a run refused before its first document saved none.
     checkpoint: r.checkpointer && r.copying ? options.checkpoint : undefined,
-    resumable: r.sink.resumable !== false,
+    resumable: resumableRun(r.source, r.sink),
     ...(r.dryRun ? { plan: r.plan, problems: r.problems } : {}),
     ...(failure ? { error: redact(messageOf(failure)).split('\n')[0] } : {}),
     ...(Object.keys(earlier).length > 0 ? { earlier: totalOf(earlier) } : {}),
@@ -396,6 +396,11 @@ function runSettings(options: MigrateOptions, transforms: NamedTransform[]): Run
   };
 }
 
+/** Whether a stopped run can continue where it stopped: neither a target written whole nor a source read once. */
+function resumableRun(source: Source, sink: Sink): boolean {
+  return sink.resumable !== false && source.resumable !== false;
+}
+
 /** The run's checkpoint, if asked for; with --resume, the saved one, after checking it belongs to this run. */
 async function openCheckpoint(
   options: MigrateOptions,
@@ -408,13 +413,14 @@ async function openCheckpoint(
   if (!options.checkpoint) return undefined;
   const identity: RunIdentity = { source: await source.identity(), target: await sink.identity(), collections, settings: runSettings(options, transforms) };
   let resumed: CheckpointData | undefined;
-  if (!options.resume) await assertMayStart(options.checkpoint, identity, options.force ?? false);
+  if (!options.resume) await assertMayStart(options.checkpoint, identity, { force: options.force ?? false, resumable: resumableRun(source, sink) });
   else {
     resumed = await loadCheckpoint(options.checkpoint);
     if (!resumed) throw usageError('no-checkpoint', `--resume: there is no checkpoint at ${options.checkpoint}`);
     assertSameRun(options.checkpoint, resumed, identity);
     if (resumed.complete) throw usageError('checkpoint-complete', `checkpoint ${options.checkpoint} says this migration already completed; delete it to run again`);
     if (sink.resumable === false) throw usageError('not-resumable', `${sink.label} cannot be resumed into: run again without --resume`);
+    if (source.resumable === false) throw usageError('not-resumable', `${source.label} is read only once and cannot be resumed from: run again without --resume`);
   }
   return new Checkpointer(options.checkpoint, identity, resumed, () => deadLetters.flush());
 }

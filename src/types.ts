@@ -107,6 +107,8 @@ export interface Source {
   count?(collection: string): Promise<number | undefined>;
   /** Total and done units (bytes for files) for an ETA, when the source knows them. */
   progress?(): { done: number; total: number } | undefined;
+  /** False for sources that cannot be read again from a position (stdin is read once). */
+  readonly resumable?: boolean;
   read(options: SourceReadOptions): AsyncIterable<SourceChunk>;
   close(): Promise<void>;
 }
@@ -259,7 +261,7 @@ export interface RunReport {
   durationMs: number;
   deadLetters: { count: number; path?: string };
   checkpoint?: string;
-  /** Whether the target can be resumed into (a file target is written whole). */
+  /** Whether the run can be resumed (a file target is written whole, stdin is read once). */
   resumable: boolean;
   /** With dryRun: per collection, what the target would create. */
   plan?: PlannedCollection[];

@@ -80,6 +80,39 @@ async function tableKeyedId(name: string): Promise<void> {
   }));
 }
 
+/**
+ * A transform that stops at document GATE_AT until the process gets SIGTERM (after the CLI's own
+ * handler, registered first, has begun stopping the run): the test interrupts the run exactly
+ * there, whatever the machine's pace. Without GATE_AT it passes every document through.
+ */
+file('gate.mjs', `let seen = 0;
+export default async function gate(doc) {
+  if (++seen === Number(process.env.GATE_AT)) {
+    const released = new Promise((resolve) => process.once('SIGTERM', resolve));
+    process.stderr.write('gate reached\\n');
+    await released;
+  }
+  return doc;
+}
+`);
+
+/** Runs the CLI through the gate, stopped with SIGTERM at document `at`. */
+function stoppedAt(args: string[], at: number, input?: string): Promise<CliResult> {
+  const child = spawn(process.execPath, [cliPath, ...args, '--transform', './gate.mjs'], { cwd: dir, env: { ...cleanEnv({ GATE_AT: String(at) }), NO_COLOR: '1' } });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (b) => (stdout += b));
+  child.stderr.on('data', (b) => {
+    stderr += b;
+    if (stderr.includes('gate reached') && !child.killed) child.kill('SIGTERM');
+  });
+  child.stdin.end(input);
+  return new Promise((resolve, reject) => {
+    child.on('error', reject);
+    child.on('close', (code, signal) => resolve({ code, signal, stdout, stderr }));
+  });
+}
+
 async function tableExists(name: string): Promise<boolean> {
   try {
     await dynamo.send(new DescribeTableCommand({ TableName: name }));
@@ -266,6 +299,45 @@ describe('checkpoints, resumes and reports', () => {
     // Put back as it was, the same run: a completed one, so there is nothing to resume.
     const same = await cli([...args, '--resume']);
     expect(same.stderr).toContain('says this migration already completed');
+  });
+
+  test('stopped while writing a file (written whole): the printed command starts over, its own checkpoint no obstacle, and leaves a whole file', async () => {
+    const source = file('whole.json', exportOf({ agents: 300, users: 50 }));
+    const args = ['--from', `file:${source}`, '--to', 'file:whole-copy.json', '--checkpoint', 'whole-ckpt.json'];
+    const stopped = await stoppedAt(args, 150);
+    expect(stopped.code, stopped.stderr).toBe(130);
+    expect(existsSync(join(dir, 'whole-copy.json'))).toBe(false);
+    expect(stopped.stdout).not.toContain(resumeLabel);
+    const again = printed(stopped.stdout, 'file:whole-copy.json is written whole; to start over:');
+    expect(again).toBe(`gofannon-etl --from file:${source} --to file:whole-copy.json --transform ./gate.mjs --checkpoint whole-ckpt.json`);
+    const pasted = await paste(again);
+    expect(pasted.code, pasted.stderr).toBe(0);
+    const check = await paste(printed(pasted.stdout, verifyLabel));
+    expect(check.code, check.stdout).toBe(0);
+    expect(check.stdout).toMatch(/agents\s+300\s+300\s+300\s+0\s+0\s+0/);
+  });
+
+  test('stopped without --checkpoint: the printed command runs it again to the end', async () => {
+    const prefix = `${uniquePrefix()}_`;
+    const source = file(`${prefix}in.json`, exportOf({ agents: 1200 }));
+    const stopped = await stoppedAt(['--from', `file:${source}`, '--to', dynamoUri, '--table-prefix', prefix], 600);
+    expect(stopped.code, stopped.stderr).toBe(130);
+    const again = printed(stopped.stdout, 'No --checkpoint was given; to run it again (writes by _id are idempotent; add --checkpoint FILE to be able to resume):');
+    const pasted = await paste(again);
+    expect(pasted.code, pasted.stderr).toBe(0);
+    expect(pasted.stdout).toMatch(/agents\s+1200\s+1200/);
+  });
+
+  test('stopped while reading stdin: no resume is offered (stdin is read once), and a --resume is refused', async () => {
+    const prefix = `${uniquePrefix()}_`;
+    const args = ['--from', '-', '--to', dynamoUri, '--table-prefix', prefix, '--checkpoint', `${prefix}ckpt.json`];
+    const stopped = await stoppedAt(args, 100, exportOf({ agents: 300 }));
+    expect(stopped.code, stopped.stderr).toBe(130);
+    expect(stopped.stdout).not.toContain(resumeLabel);
+    expect(stopped.stdout).toContain('stdin was read once, so this run cannot be resumed: run the whole pipeline again to start over.');
+    const resumed = await cli([...args, '--transform', './gate.mjs', '--resume'], cleanEnv(), exportOf({ agents: 300 }));
+    expect(resumed.code).toBe(2);
+    expect(resumed.stderr.trim()).toBe('gofannon-etl: file:- is read only once and cannot be resumed from: run again without --resume');
   });
 
   test('a file that is not a checkpoint is never overwritten by --checkpoint', async () => {

@@ -1,6 +1,6 @@
 /**
  * The commands the tool prints for the user to paste: the verify of what was written, the resume of
- * a stopped run. Each is rebuilt from the options the run was actually given (cli/options.ts), so
+ * a stopped run, the same run again from the start. Each is rebuilt from the options the run was actually given (cli/options.ts), so
  * an option that changes what is read, written or compared is repeated by default; each kind of
  * command leaves out only the few options named here, those that concern the run they were given to.
  */
@@ -16,6 +16,9 @@ export const notRepeated = {
   verify: ['dry-run', 'dead-letter', 'report', 'checkpoint', 'resume', 'force', 'on-conflict', 'verify', 'concurrency', 'batch-size'],
   // A resume is the same run again, continuing; --force would replace the checkpoint it continues.
   resume: ['resume', 'force', 'dry-run'],
+  // Starting a run over that cannot be resumed (a target written whole): the same run from the
+  // start; its own checkpoint is replaced without --force (there is nothing in it to resume).
+  startOver: ['resume', 'force'],
 } as const;
 
 /** Where a store reads a password the printed command leaves out of its URI. */

@@ -82,15 +82,16 @@ export function assertSameRun(path: string, data: CheckpointData, run: RunIdenti
 
 /**
  * A run without --resume starts a new checkpoint. It may replace what is at the path only when
- * nothing is lost: no file, the finished checkpoint of this same run (running a finished migration
- * again starts it over), or --force. Anything else is another run's progress, or not a checkpoint.
+ * nothing is lost: no file, a checkpoint of this same run with nothing left to resume (it finished,
+ * or the run cannot be resumed at all: a file target is written whole, stdin is read once), or
+ * --force. Anything else is another run's progress, or not a checkpoint.
  */
-export async function assertMayStart(path: string, run: RunIdentity, force: boolean): Promise<void> {
+export async function assertMayStart(path: string, run: RunIdentity, { force, resumable }: { force: boolean; resumable: boolean }): Promise<void> {
   if (force) return;
   const existing = await loadCheckpoint(path, ' (give --force to replace it)');
   if (!existing) return;
   const difference = runDifference(existing, run);
-  if (existing.complete && !difference) return;
+  if ((existing.complete || !resumable) && !difference) return;
   const written = Object.values(existing.stats).reduce((n, s) => n + s.written, 0);
   const state = existing.complete ? 'a finished run' : `an unfinished run (${written} documents written)`;
   const belongs = difference ? ` of another migration (${difference})` : '';

@@ -70,6 +70,8 @@ export function createSource(input: FileInput, options: FileSourceOptions, label
     identity: async () => (path !== undefined && info ? `file:${resolve(path)} size=${info.size} mtime=${new Date(info.mtimeMs).toISOString()}` : label),
     listCollections: async () => metadata?.collections,
     progress: () => (info ? { done, total: info.size } : undefined),
+    // A stream (stdin) is read once.
+    resumable: path !== undefined,
 
     async *read({ collections, resumeFrom, signal }: SourceReadOptions): AsyncIterable<SourceChunk> {
       if (resumeFrom && path === undefined) throw usageError('cannot-resume', `${label === name ? name : `${label} (${name})`} cannot resume: read from a file to use a checkpoint`);
