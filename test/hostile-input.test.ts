@@ -182,6 +182,30 @@ describe('depth and size limits', () => {
     expect(report).toMatchObject({ total: { read: 2, written: 1, failed: 1 } });
     const compared = await verify({ from: `memory:${name}-out`, to: `memory:${name}`, warn: () => {} });
     expect(compared.collections.a).toMatchObject({ matched: 1, missing: 0 });
+    // The target's deep document is not compared, but neither is it passed over: it is a difference.
+    expect(compared.collections.a).toMatchObject({ target: 2, extra: 1 });
+    expect(compared.identical).toBe(false);
+  });
+
+  test('CouchDB (it bounds no nesting) holding a document 600 levels deep: dead-lettered when read; as verify\'s target, a difference', async () => {
+    const couchdb = inject('couchdbUrl');
+    const collection = `deep${Date.now().toString(36)}`;
+    const put = async (path: string, body?: string) => expect((await fetch(`${couchdb}/${path}`, { method: 'PUT', body, headers: { 'content-type': 'application/json' } })).ok).toBe(true);
+    await put(collection);
+    await put(`${collection}/deep`, `{"v":${nest(600, '1')}}`);
+    await put(`${collection}/fine`, '{"v":1}');
+    const store = couchdb.replace(/^http:/, 'couchdb:');
+    const out = join(dir, `${collection}.json`);
+    const dl = join(dir, `${collection}-dl.ndjson`);
+    const copy = run(['--from', store, '--collections', collection, '--to', `file:${out}`, '--dead-letter', dl, '--quiet']);
+    expect(copy.stderr).toBe('');
+    expect(copy.code).toBe(1);
+    expect((JSON.parse(readFileSync(out, 'utf8')) as { data: Record<string, unknown> }).data).toEqual({ [collection]: [{ _id: 'fine', v: 1 }] });
+    expect(deadLetters(dl)).toMatchObject([{ collection, _id: 'deep', reason: `nested deeper than ${maxDepth} levels` }]);
+    const check = run(['verify', '--from', `file:${out}`, '--to', store, '--collections', collection]);
+    expect(check.stderr).toBe('');
+    expect(check.stdout).toMatch(new RegExp(`extra\\s+${collection} deep`));
+    expect(check.code).toBe(1);
   });
 });
 

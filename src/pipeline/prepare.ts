@@ -25,9 +25,10 @@ export interface PrepareStep {
   accept(doc: Doc, index: number): Promise<void> | undefined;
   /**
    * A value that cannot be written, with why: `doc` is what the source read or a transform
-   * returned, or an Unreadable standing in for a document that cannot be kept as a value.
+   * returned, or an Unreadable standing in for a document that cannot be kept as a value. A
+   * promise it returns is waited for, as `accept`'s is.
    */
-  reject(doc: unknown, reason: string, index: number): void;
+  reject(doc: unknown, reason: string, index: number): Promise<void> | void;
 }
 
 /** Prepares the documents of one chunk, in order; `index` is the document's place in `docs`. */
@@ -38,35 +39,35 @@ export async function prepareDocuments(docs: unknown[], step: PrepareStep): Prom
     const raw = docs[i];
     count?.('read');
     if (raw instanceof Unreadable) {
-      step.reject(raw, raw.reason, i);
+      await step.reject(raw, raw.reason, i);
       continue;
     }
     const unsettled = !step.settled && typeof raw === 'object' && raw !== null ? settle(raw) : undefined;
     if (unsettled) {
-      step.reject(standIn(raw as object, unsettled), unsettled, i);
+      await step.reject(standIn(raw as object, unsettled), unsettled, i);
       continue;
     }
     const notObject = notADocument(raw);
     if (notObject) {
-      step.reject(raw, notObject, i);
+      await step.reject(raw, notObject, i);
       continue;
     }
     let result = applyChain(transforms, raw as Doc, context);
     if (result instanceof Promise) result = await result;
     if ('error' in result) {
-      step.reject(raw, result.error, i);
+      await step.reject(raw, result.error, i);
       continue;
     }
     if (result.docs.length === 0) count?.('dropped');
     for (const doc of result.docs) {
       const unsettled = resettle && typeof doc === 'object' && doc !== null ? settle(doc) : undefined;
       if (unsettled) {
-        step.reject(standIn(doc, unsettled), unsettled, i);
+        await step.reject(standIn(doc, unsettled), unsettled, i);
         continue;
       }
       const reason = notADocument(doc) ?? badId(doc) ?? check?.(doc, context.collection);
       if (reason) {
-        step.reject(doc, reason, i);
+        await step.reject(doc, reason, i);
         continue;
       }
       const wait = step.accept(doc, i);

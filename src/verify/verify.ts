@@ -138,6 +138,9 @@ class Buckets {
   }
 }
 
+/** Stands for a target document that could not be read: no digest (base64 of a SHA-1) equals it. */
+const unreadableDigest = '(unreadable)';
+
 function digestOf(doc: Doc): string {
   return createHash('sha1').update(canonical(doc)).digest('base64');
 }
@@ -156,6 +159,18 @@ async function spread(
     if (options.progress.current !== label(chunk.collection)) await options.progress.enter(chunk.collection, label(chunk.collection));
     const read = options.read.of(label(chunk.collection));
     // What a migration would refuse is not compared: the dead letters of that run account for it.
+    // A target document that cannot be read (nested too deep, not valid UTF-8) is another matter:
+    // when it has an _id, it differs from whatever the source has, never passes unseen.
+    const refuse = (id: unknown): Promise<void> | undefined => {
+      read.failed++;
+      if (buckets.side === 'source' || typeof id !== 'string') return undefined;
+      stats.target++;
+      return buckets.add(chunk.collection, id, unreadableDigest);
+    };
+    for (const entry of chunk.refused ?? []) {
+      read.read++;
+      await refuse((entry.doc as { _id?: unknown } | null)?._id);
+    }
     await prepareDocuments(chunk.docs, {
       transforms: options.transforms,
       settled: chunk.settled,
@@ -166,7 +181,7 @@ async function spread(
         read.written++;
         return buckets.add(chunk.collection, doc._id as string, digestOf(doc));
       },
-      reject: () => void read.failed++,
+      reject: (doc) => refuse((doc as { _id?: unknown } | null)?._id),
     });
     options.progress.report(false);
   }
