@@ -146,6 +146,43 @@ describe('migrate', () => {
     expect(warnings).toEqual([]);
   });
 
+  test('what a transform returns is settled once: undefined is absent (null in a list); what JSON cannot hold is dead-lettered with its field', async () => {
+    const deadLetter = join(tmp(), 'dead.ndjson');
+    const from = uniquePrefix();
+    const to = uniquePrefix();
+    const ids = ['absent', 'date', 'bigint', 'nan', 'cycle', 'plain'];
+    memoryStore(from).set('agents', new Map(ids.map((id) => [id, { _id: id, keep: 1 }])));
+    const extras: Record<string, () => Record<string, unknown>> = {
+      absent: () => ({ gone: undefined, fn: () => 1, symbol: Symbol('s'), list: [undefined, 1, () => 2], nested: { gone: undefined } }),
+      date: () => ({ when: new Date(0) }),
+      bigint: () => ({ deep: { list: [{ n: 10n }] } }),
+      nan: () => ({ ratio: NaN }),
+      cycle: () => {
+        const loop: Record<string, unknown> = {};
+        loop.self = loop;
+        return { loop };
+      },
+      plain: () => ({}),
+    };
+    const report = await migrate({
+      from: `memory:${from}`,
+      to: `memory:${to}`,
+      deadLetter,
+      transforms: [(doc) => ({ ...doc, ...extras[doc._id as string]!() }) as unknown as Doc],
+      warn: () => {},
+    });
+    expect(report.collections.agents).toMatchObject({ read: 6, written: 2, failed: 4 });
+    expect(Object.fromEntries(memoryStore(to).get('agents')!)).toEqual({ absent: { _id: 'absent', keep: 1, list: [null, 1, null], nested: {} }, plain: { _id: 'plain', keep: 1 } });
+    // The memory store reads in _id order.
+    const lines = readFileSync(deadLetter, 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+    expect(lines.map((l) => [l._id, l.reason])).toEqual([
+      ['bigint', 'field deep.list[0].n: a bigint is not a JSON value (make it a number or a string)'],
+      ['cycle', 'nested deeper than 512 levels'],
+      ['date', 'field when: a Date is not a JSON value (return date.toISOString())'],
+      ['nan', 'field ratio: NaN is not a number JSON can hold'],
+    ]);
+  });
+
   test('prints reasons when there is no dead-letter file', async () => {
     const from = uniquePrefix();
     memoryStore(from).set('agents', new Map([['x', { name: 'no id' } as Doc]]));

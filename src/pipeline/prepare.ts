@@ -3,8 +3,9 @@
  * transforms return checked (an object, a string `_id`, what the target can hold), so both see the
  * same documents a migration would write.
  *
- * Documents are settled (undefined fields made absent, depth checked) as they enter, before any
- * transform can recurse into them, and again as a transform that may change their shape returns them.
+ * Documents are settled (undefined fields made absent, values JSON cannot hold refused, depth
+ * checked) as they enter, before any transform can recurse into them, and again as a transform that
+ * may change their shape returns them.
  */
 import { Unreadable } from '../formats/limits.js';
 import type { NamedTransform } from '../transforms/index.js';
