@@ -9,7 +9,9 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, beforeEach, expect, test } from 'vitest';
 import { ExactNumber } from '../src/formats/exact-number.js';
-import couchdbSink from '../src/sinks/couchdb.js';
+import couchdbSink, { createSink } from '../src/sinks/couchdb.js';
+import { CouchConnectionError, type CouchClient } from '../src/stores/couchdb/client.js';
+import { resolveEndpoint } from '../src/stores/couchdb/endpoint.js';
 import couchdbSource from '../src/sources/couchdb.js';
 import type { AdapterOptions, Doc, Sink, SourceChunk } from '../src/types.js';
 import { testAdapterOptions } from './helpers.js';
@@ -135,4 +137,27 @@ test('an overwrite that keeps conflicting gives up after a bounded number of rou
   const [outcome] = await sinkWith().write('c', [{ _id: 'a' }], signal);
   expect(outcome).toMatchObject({ status: 'failed', reason: expect.stringMatching(/kept changing/) });
   expect(revReads).toBe(4);
+});
+
+test('database calls ride out dropped connections under the run\'s retries; a server that is not there fails at once', async () => {
+  const endpoint = resolveEndpoint({ scheme: 'couchdb', rest: '//127.0.0.1:1', raw: 'couchdb://127.0.0.1:1' }, {});
+  /** A client failing its first requests with `codes` in turn, then answering; counts the requests. */
+  const failing = (codes: string[]) => {
+    const client = {
+      endpoint,
+      calls: 0,
+      request: async () => {
+        const code = codes[client.calls++];
+        if (code) throw new CouchConnectionError(code, code === 'ECONNREFUSED' ? 'connection refused' : 'connection reset');
+        return { ok: true };
+      },
+    };
+    return client satisfies CouchClient;
+  };
+  const dropped = failing(['ECONNRESET', 'ECONNRESET']);
+  await createSink(dropped, testAdapterOptions({ retries: 2 })).prepare('agents');
+  expect(dropped.calls).toBe(3);
+  const refused = failing(['ECONNREFUSED', 'ECONNREFUSED', 'ECONNREFUSED']);
+  await expect(createSink(refused, testAdapterOptions({ retries: 8 })).prepare('agents')).rejects.toThrow('cannot reach CouchDB at 127.0.0.1:1: connection refused');
+  expect(refused.calls).toBe(1);
 });

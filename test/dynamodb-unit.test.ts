@@ -9,6 +9,7 @@ import { batchPut } from '../src/stores/dynamodb/batch-write.js';
 import type { DynamoApi } from '../src/stores/dynamodb/client.js';
 import { labelOf, resolveDynamoConfig } from '../src/stores/dynamodb/config.js';
 import { toItem } from '../src/stores/dynamodb/marshal.js';
+import { describeTable } from '../src/stores/dynamodb/tables.js';
 import { docFromItem, fromItem } from '../src/formats/dynamodb-json.js';
 import { decimalShape, numberProblem } from '../src/stores/dynamodb/numbers.js';
 import { ExactNumber } from '../src/formats/exact-number.js';
@@ -104,6 +105,37 @@ describe('batchPut', () => {
     const api = fakeApi(() => ({}));
     await batchPut(api, 't', docs(60), policy(0));
     expect(api.calls.map((c) => c.length).sort()).toEqual([10, 25, 25]);
+  });
+});
+
+describe('table calls', () => {
+  /** A client whose DescribeTable answers with `answers` in turn (an Error is thrown), counting the calls. */
+  function describing(answers: (Error | object)[]): DynamoApi & { calls: string[][] } {
+    const api = fakeApi(() => ({}));
+    let call = 0;
+    api.describeTable = async () => {
+      const answer = answers[Math.min(call++, answers.length - 1)]!;
+      api.calls.push(['DescribeTable']);
+      if (answer instanceof Error) throw answer;
+      return answer;
+    };
+    return api;
+  }
+
+  test('ride out throttling, 5xx and dropped connections under the run\'s retries', async () => {
+    const reset = Object.assign(new Error('socket hang up'), { code: 'ECONNRESET' });
+    const api = describing([serviceError('InternalServerError', 500), serviceError('ThrottlingException', 400), reset, { Table: { TableName: 't', TableStatus: 'ACTIVE' } }]);
+    expect(await describeTable(api, 't', 3)).toMatchObject({ TableName: 't' });
+    expect(api.calls).toHaveLength(4);
+    // With one retry fewer, the same faults end the call, named.
+    await expect(describeTable(describing([serviceError('InternalServerError', 500), serviceError('ThrottlingException', 400), reset]), 't', 2)).rejects.toThrow(/describing table t failed/);
+  });
+
+  test('an endpoint nothing answers on fails at once, not after the whole budget', async () => {
+    const refused = Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:1'), { code: 'ECONNREFUSED' });
+    const api = describing([refused]);
+    await expect(describeTable(api, 't', 8)).rejects.toThrow(/DynamoDB at 127\.0\.0\.1:1: describing table t failed: connect ECONNREFUSED/);
+    expect(api.calls).toHaveLength(1);
   });
 });
 

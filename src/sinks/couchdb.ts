@@ -7,7 +7,15 @@
  * request that fails transiently (429, 5xx, dropped connection) is retried with backoff; documents
  * still unwritten when the budget is spent are reported failed, never dropped.
  */
-import { CouchHttpError, fatalCouchError, isTransientCouchError, openCouch, CouchConnectionError, type CouchClient } from '../stores/couchdb/client.js';
+import {
+  CouchConnectionError,
+  CouchHttpError,
+  fatalCouchError,
+  isTransientCouchError,
+  isTransientDatabaseCall,
+  openCouch,
+  type CouchClient,
+} from '../stores/couchdb/client.js';
 import { documentJson, rejectionReason, withRevision } from '../stores/couchdb/documents.js';
 import { resolveEndpoint } from '../stores/couchdb/endpoint.js';
 import { assertDatabaseName } from '../stores/couchdb/names.js';
@@ -48,14 +56,17 @@ export function createSink(couch: CouchClient, options: AdapterOptions): Sink {
   const { endpoint } = couch;
   const prepared = new Set<string>();
 
-  /** Runs a request with the shared retry policy; a failure that outlives it is thrown as is. */
-  const retried = <T>(run: () => Promise<T>, signal?: AbortSignal): Promise<T> =>
-    withRetry(run, (error) => !signal?.aborted && isTransientCouchError(error), { retries: options.retries, signal });
+  /**
+   * Runs a request with the shared retry policy; a failure that outlives it is thrown as is. A
+   * database call (read, create, the session) fails at once on a server that is not there.
+   */
+  const retried = <T>(run: () => Promise<T>, signal?: AbortSignal, transient = isTransientCouchError): Promise<T> =>
+    withRetry(run, (error) => !signal?.aborted && transient(error), { retries: options.retries, signal });
 
   /** 'forbidden' when the user may not read the database (403: its _security leaves us out). */
   async function databaseState(db: string): Promise<'exists' | 'missing' | 'forbidden'> {
     try {
-      await retried(() => couch.request({ db }));
+      await retried(() => couch.request({ db }), undefined, isTransientDatabaseCall);
       return 'exists';
     } catch (error) {
       if (error instanceof CouchHttpError && error.status === 404) return 'missing';
@@ -76,7 +87,7 @@ export function createSink(couch: CouchClient, options: AdapterOptions): Sink {
    */
   async function mayCreateDatabases(): Promise<boolean> {
     try {
-      const session = (await retried(() => couch.request({ path: '_session' }))) as { userCtx?: { roles?: unknown } } | null;
+      const session = (await retried(() => couch.request({ path: '_session' }), undefined, isTransientDatabaseCall)) as { userCtx?: { roles?: unknown } } | null;
       const roles = session?.userCtx?.roles;
       return !Array.isArray(roles) || roles.includes('_admin');
     } catch {
@@ -176,7 +187,7 @@ export function createSink(couch: CouchClient, options: AdapterOptions): Sink {
       assertDatabaseName(collection);
       if (prepared.has(collection)) return;
       try {
-        await retried(() => couch.request({ method: 'PUT', db: collection }));
+        await retried(() => couch.request({ method: 'PUT', db: collection }), undefined, isTransientDatabaseCall);
       } catch (error) {
         // 412: the database exists already, which is what we want.
         if (!(error instanceof CouchHttpError && error.status === 412)) throw fatalCouchError(error, endpoint, `creating database ${collection}`);

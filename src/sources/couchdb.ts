@@ -6,7 +6,7 @@
  * `_rev` and `_attachments` are CouchDB's own and are stripped (as the seed scripts did); how many
  * documents had attachments is reported per collection so nobody loses them unknowingly.
  */
-import { CouchHttpError, fatalCouchError, isTransientCouchError, openCouch, type CouchClient } from '../stores/couchdb/client.js';
+import { CouchHttpError, fatalCouchError, isTransientCouchError, isTransientDatabaseCall, openCouch, type CouchClient } from '../stores/couchdb/client.js';
 import { resolveEndpoint } from '../stores/couchdb/endpoint.js';
 import { isDesignId, isSystemDatabase } from '../stores/couchdb/names.js';
 import { collectionsToRead } from '../stores/common/collections.js';
@@ -29,10 +29,14 @@ export function createSource(couch: CouchClient, options: AdapterOptions): Sourc
   const { endpoint } = couch;
   const pageSize = Math.max(1, options.batchSize ?? defaultPageSize);
 
-  /** A request under the run's retry policy: listing and counting ride out failures as reads and writes do. */
-  async function get(what: string, request: Parameters<CouchClient['request']>[0], signal?: AbortSignal): Promise<JsonValue> {
+  /**
+   * A request under the run's retry policy: listing and counting ride out failures as reads and
+   * writes do, but a `database` call (listing, counting) fails at once on a server that is not there.
+   */
+  async function get(what: string, request: Parameters<CouchClient['request']>[0], signal?: AbortSignal, database = false): Promise<JsonValue> {
+    const transient = database ? isTransientDatabaseCall : isTransientCouchError;
     try {
-      return await withRetry(() => couch.request({ ...request, signal }), (e) => !signal?.aborted && isTransientCouchError(e), {
+      return await withRetry(() => couch.request({ ...request, signal }), (e) => !signal?.aborted && transient(e), {
         retries: options.retries,
         signal,
       });
@@ -43,7 +47,7 @@ export function createSource(couch: CouchClient, options: AdapterOptions): Sourc
   }
 
   async function databases(): Promise<string[]> {
-    const all = (await get('listing databases', { path: '_all_dbs' })) as string[];
+    const all = (await get('listing databases', { path: '_all_dbs' }, undefined, true)) as string[];
     return all.filter((name) => !isSystemDatabase(name)).sort();
   }
 
@@ -101,7 +105,7 @@ export function createSource(couch: CouchClient, options: AdapterOptions): Sourc
 
     async count(collection) {
       try {
-        const info = (await get(`reading database ${collection}`, { db: collection })) as { doc_count?: number };
+        const info = (await get(`reading database ${collection}`, { db: collection }, undefined, true)) as { doc_count?: number };
         return info.doc_count;
       } catch (error) {
         if ((error as Error).cause instanceof CouchHttpError && ((error as Error).cause as CouchHttpError).status === 404) return undefined;

@@ -7,7 +7,7 @@ import { collectionsToRead } from '../stores/common/collections.js';
 import { openDynamoApi, type DynamoApi } from '../stores/dynamodb/client.js';
 import { resolveDynamoConfig } from '../stores/dynamodb/config.js';
 import { withRetry } from '../stores/common/retry.js';
-import { dynamoFatal, isTransientDynamoError } from '../stores/dynamodb/errors.js';
+import { dynamoFatal, isTransientTableCall } from '../stores/dynamodb/errors.js';
 import { docFromItem } from '../formats/dynamodb-json.js';
 import { freshCursors, scanTable, type SegmentCursor } from '../stores/dynamodb/scan.js';
 import { describeTable, tableName } from '../stores/dynamodb/tables.js';
@@ -27,7 +27,7 @@ export function createSource(api: DynamoApi, options: AdapterOptions): Source {
     let start: string | undefined;
     do {
       const from = start;
-      const page = await withRetry(() => api.listTables({ ExclusiveStartTableName: from }), isTransientDynamoError, { retries: options.retries }).catch(
+      const page = await withRetry(() => api.listTables({ ExclusiveStartTableName: from }), isTransientTableCall, { retries: options.retries }).catch(
         (error: unknown) => {
           throw dynamoFatal(api.where, 'listing tables', error);
         },

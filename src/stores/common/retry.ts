@@ -61,6 +61,19 @@ export function isTransientStatus(status: number | undefined): boolean {
   return status === 408 || status === 429 || (status !== undefined && status >= 500);
 }
 
+/** Codes of a server that cannot be reached at all: nothing listens there, or the name does not resolve. */
+export const unreachableCodes: readonly string[] = ['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH'];
+
+/**
+ * Whether a store-level call (list, describe or create a container) found no server at all. Those
+ * calls ride out throttling, 5xx and dropped connections under the run's retry budget, as writes
+ * do; a wrong address is no blip, though, and waiting out the whole budget (about 25 s at the
+ * default 8 retries) would only delay the line that names it.
+ */
+export function isUnreachable(error: unknown): boolean {
+  return unreachableCodes.includes((error as { code?: string } | undefined)?.code ?? '');
+}
+
 /** Dropped connections and timeouts, whatever library raised them. */
 export function isNetworkError(error: unknown): boolean {
   const code = (error as { code?: string } | undefined)?.code;

@@ -8,7 +8,7 @@
  */
 import { fatalError } from '../../errors.js';
 import { parseJson } from '../../formats/parse.js';
-import { isNetworkError, isTransientStatus } from '../common/retry.js';
+import { isNetworkError, isTransientStatus, unreachableCodes } from '../common/retry.js';
 import { redact, registerSecret } from '../../util/redact.js';
 import type { JsonValue } from '../../types.js';
 import type { CouchEndpoint } from './endpoint.js';
@@ -58,7 +58,7 @@ export class CouchConnectionError extends Error {
 
   /** The server could not be reached at all (as opposed to a connection lost mid-request). */
   get unreachable(): boolean {
-    return ['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH'].includes(this.code);
+    return unreachableCodes.includes(this.code);
   }
 }
 
@@ -163,6 +163,14 @@ function describeCode(code: string, message: string): string {
 export function isTransientCouchError(error: unknown): boolean {
   if (error instanceof CouchHttpError) return error.error !== 'doc_validation' && isTransientStatus(error.status);
   return error instanceof CouchConnectionError || isNetworkError(error);
+}
+
+/**
+ * The same for store-level calls (listing, reading, creating a database; the session), except that
+ * a server that cannot be reached at all fails at once (isUnreachable in common/retry.ts).
+ */
+export function isTransientDatabaseCall(error: unknown): boolean {
+  return !(error instanceof CouchConnectionError && error.unreachable) && isTransientCouchError(error);
 }
 
 /**

@@ -1,7 +1,7 @@
 /** How DynamoDB's errors are judged: worth another try, one bad item, or the end of the run. */
 import { fatalError, messageOf } from '../../errors.js';
 import { redact } from '../../util/redact.js';
-import { isNetworkError, isTransientStatus } from '../common/retry.js';
+import { isNetworkError, isTransientStatus, isUnreachable } from '../common/retry.js';
 
 const throttling = new Set([
   'ProvisionedThroughputExceededException',
@@ -24,6 +24,11 @@ function httpStatus(error: unknown): number | undefined {
 /** Throttling, 5xx, dropped connections, and our own "items left unprocessed" signal. */
 export function isTransientDynamoError(error: unknown): boolean {
   return throttling.has(errorName(error) ?? '') || isTransientStatus(httpStatus(error)) || isNetworkError(error);
+}
+
+/** The same for table calls (list, describe, create), except that an endpoint nothing answers on fails at once. */
+export function isTransientTableCall(error: unknown): boolean {
+  return !isUnreachable(error) && isTransientDynamoError(error);
 }
 
 export function isValidationError(error: unknown): boolean {

@@ -7,7 +7,7 @@ import type { TableDescription } from '@aws-sdk/client-dynamodb';
 import { fatalError, isEtlError, usageError, type EtlError } from '../../errors.js';
 import { withRetry } from '../common/retry.js';
 import type { DynamoApi } from './client.js';
-import { dynamoFatal, errorName, isTransientDynamoError } from './errors.js';
+import { dynamoFatal, errorName, isTransientTableCall } from './errors.js';
 
 const tableNamePattern = /^[A-Za-z0-9_.-]{3,255}$/;
 
@@ -22,7 +22,7 @@ export function tableName(prefix: string, collection: string): string {
 /** The table, or undefined when it does not exist; transient failures retried under the run's `--retries`. */
 export async function describeTable(api: DynamoApi, name: string, retries: number): Promise<TableDescription | undefined> {
   try {
-    return (await withRetry(() => api.describeTable(name), isTransientDynamoError, { retries })).Table;
+    return (await withRetry(() => api.describeTable(name), isTransientTableCall, { retries })).Table;
   } catch (error) {
     if (errorName(error) === 'ResourceNotFoundException') return undefined;
     throw dynamoFatal(api.where, `describing table ${name}`, error);
@@ -73,7 +73,7 @@ export async function ensureTable(api: DynamoApi, name: string, retries: number)
         AttributeDefinitions: [{ AttributeName: '_id', AttributeType: 'S' }],
       });
     try {
-      await withRetry(create, isTransientDynamoError, { retries });
+      await withRetry(create, isTransientTableCall, { retries });
     } catch (error) {
       // Someone (another run, another prepare, or our own attempt whose answer was lost) created
       // it first: use it, after the key check.
