@@ -41,6 +41,7 @@ export type UsageErrorCode =
   | 'transform-no-default'
   | 'transform-not-found'
   | 'transform-unreadable'
+  | 'unknown-aws-profile'
   | 'unknown-collection'
   | 'unknown-scheme'
   | 'unsupported-export';

@@ -107,6 +107,12 @@ describe('DynamoDB with an AWS profile and no key variables', () => {
     expect(run.stderr).not.toContain(keyId);
   });
 
+  test('an AWS_PROFILE that is not in the files is named, with the profiles that are (not taken for a missing region)', async () => {
+    const run = await runCli(['--from', 'dynamodb', '--to', 'null'], profileEnv('gofanon'));
+    expect(run.code, run.stderr).toBe(2);
+    expect(run.stderr.trim()).toBe(`gofannon-etl: AWS_PROFILE=gofanon is not a profile in ${credentialsFile} or ${configFile}; the profiles there: gofannon, noregion, other`);
+  });
+
   test('no region anywhere is a usage error naming DYNAMODB_REGION', async () => {
     const run = await runCli(['--from', 'dynamodb', '--to', 'null'], profileEnv('noregion'));
     expect(run.code, run.stderr).toBe(2);

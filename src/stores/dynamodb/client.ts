@@ -25,7 +25,7 @@ import {
 } from '@aws-sdk/client-dynamodb';
 import { messageOf, usageError } from '../../errors.js';
 import { redact, registerSecret } from '../../util/redact.js';
-import { identityOf, labelOf, type DynamoConfig, type StaticCredentials } from './config.js';
+import { checkProfile, identityOf, labelOf, type DynamoConfig, type StaticCredentials } from './config.js';
 import { errorName } from './errors.js';
 
 export interface DynamoApi {
@@ -136,6 +136,7 @@ async function chainKeyId(client: DynamoDBClient): Promise<string | undefined> {
  */
 export async function openDynamoApi(config: DynamoConfig, warn: (message: string) => void): Promise<DynamoApi> {
   silenceSdkNotices();
+  await checkProfile(config);
   let client = sdkClient(config, config.credentials, warn);
   try {
     const region = await regionOf(client);

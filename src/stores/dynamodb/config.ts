@@ -73,6 +73,23 @@ export function resolveDynamoConfig(uri: ParsedUri, options: Pick<AdapterOptions
   };
 }
 
+/**
+ * A named profile must be in the shared files the SDK reads (AWS_SHARED_CREDENTIALS_FILE and
+ * AWS_CONFIG_FILE, else ~/.aws). Otherwise the SDK's chains fail each in its own way (no region, no
+ * credentials) and neither says that the name is the problem. Read with the SDK's own file loader.
+ */
+export async function checkProfile(config: Pick<DynamoConfig, 'profile'>): Promise<void> {
+  const { profile } = config;
+  if (!profile) return;
+  const { loadSharedConfigFiles } = await import('@smithy/core/config');
+  const { configFile, credentialsFile } = await loadSharedConfigFiles();
+  if (configFile[profile] || credentialsFile[profile]) return;
+  // Other sections of the config file (sso-session.x, services.x) are not profiles.
+  const known = [...new Set([...Object.keys(credentialsFile), ...Object.keys(configFile)])].filter((name) => !/^(sso-session|services)\./.test(name)).sort();
+  const files = `${process.env.AWS_SHARED_CREDENTIALS_FILE || '~/.aws/credentials'} or ${process.env.AWS_CONFIG_FILE || '~/.aws/config'}`;
+  throw usageError('unknown-aws-profile', `AWS_PROFILE=${profile} is not a profile in ${files}${known.length > 0 ? `; the profiles there: ${known.join(', ')}` : ''}`);
+}
+
 /** `dynamodb://127.0.0.1:8000` or `dynamodb (region eu-west-1)`, with the prefix when there is one. */
 export function labelOf(config: Pick<DynamoConfig, 'endpoint' | 'where' | 'tablePrefix'>): string {
   const base = config.endpoint ? `dynamodb://${config.where}` : `dynamodb (${config.where})`;
