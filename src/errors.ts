@@ -17,6 +17,7 @@ export type UsageErrorCode =
   | 'bad-table-name'
   | 'ambiguous-export'
   | 'bad-uri'
+  | 'cannot-list-collections'
   | 'cannot-resume'
   | 'cannot-verify'
   | 'checkpoint-complete'

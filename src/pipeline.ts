@@ -4,7 +4,7 @@
  * handing the previous one to the writer, and the writer makes it wait while every slot is busy,
  * so nothing ever holds more than (concurrency + 1) batches and one source chunk.
  */
-import { nothingFound, selectCollections, type Selection } from './pipeline/collections.js';
+import { checkChosenRead, nothingFound, selectCollections, type Selection } from './pipeline/collections.js';
 import { BatchWriter } from './pipeline/batch-writer.js';
 import { assertMayStart, assertSameRun, Checkpointer, loadCheckpoint, type CheckpointData, type RunIdentity } from './pipeline/checkpoint.js';
 import { DeadLetters } from './pipeline/dead-letter.js';
@@ -309,6 +309,8 @@ async function copy(r: Run): Promise<unknown> {
     // run's checkpoint then stands exactly for what the target holds, and its resume sends none of it again.
     await writer.drain();
     if (!signals.stop?.aborted && foundNothing(r, selection.listed)) throw nothingFound(source);
+    // A resumed run skips what its first run read: only a whole read can tell what was not there.
+    if (!signals.stop?.aborted && !r.checkpointer?.resumeFrom) await checkChosenRead(source, selection, new Set(Object.keys(r.stats.toJSON())));
     return undefined;
   } catch (error) {
     signals.fail();

@@ -103,6 +103,11 @@ export interface Source {
   readonly shared?: boolean;
   /** Where the source looked (endpoint, region, key id's last four, project), for "nothing found"; default the label. */
   lookedAt?(): string;
+  /**
+   * For a store that cannot list (the Firestore emulator): which of these names it holds. Absent
+   * when it cannot tell either.
+   */
+  holding?(names: string[]): Promise<string[]>;
   /** Document count of a collection when the store can tell cheaply (progress, plans). */
   count?(collection: string): Promise<number | undefined>;
   /** Total and done units (bytes for files) for an ETA, when the source knows them. */

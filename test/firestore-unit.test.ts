@@ -215,13 +215,18 @@ describe('sink batches', () => {
 });
 
 /** A read client that, like the emulator, ignores the cursor and returns every document. */
-function fakeReadClient(ids: string[], listing: () => Promise<string[]> = async () => ['b', 'a']): FirestoreReader & { pulled: number } {
+function fakeReadClient(
+  ids: string[],
+  listing: () => Promise<string[]> = async () => ['b', 'a'],
+  hasDocuments: (collection: string) => Promise<boolean> = async (collection) => ['a', 'b'].includes(collection),
+): FirestoreReader & { pulled: number } {
   const client = {
     label: 'firestore://fake',
     identity: 'firestore://fake',
     where: '127.0.0.1:1',
     pulled: 0,
     listCollections: listing,
+    hasDocuments,
     count: async () => ids.length,
     async *documents(): AsyncIterable<FirestoreDocument> {
       for (const id of ids) {
@@ -258,6 +263,18 @@ describe('source', () => {
     await iterator.next();
     expect(client.pulled).toBeLessThanOrEqual(3);
     await iterator.return?.();
+  });
+
+  test('a store that cannot list still tells which collections it holds (those with a document), riding out UNAVAILABLE', async () => {
+    let calls = 0;
+    const flaky = async (collection: string) => {
+      if (++calls <= 2) throw grpcError(14, 'UNAVAILABLE');
+      return collection === 'users';
+    };
+    const source = createSource(fakeReadClient([], async () => Promise.reject(grpcError(12, 'UNIMPLEMENTED')), flaky), { batchSize: 2, retries: 3 });
+    expect(await source.holding!(['agents', 'users'])).toEqual(['users']);
+    const down = createSource(fakeReadClient([], undefined, async () => Promise.reject(grpcError(14, 'UNAVAILABLE'))), { batchSize: 2, retries: 1 });
+    await expect(down.holding!(['users'])).rejects.toMatchObject({ kind: 'fatal', code: 'firestore-read-failed' });
   });
 
   test('lists collections sorted; UNIMPLEMENTED is "cannot list" (a run then reads the nine), other failures are fatal', async () => {

@@ -6,8 +6,11 @@
  * - Without a choice, a store that may hold other applications' data (a DynamoDB account, a
  *   Firestore project, a CouchDB server) gives Gofannon's collections found there, and one line
  *   names what was left out; files and memory give all they hold; a store that cannot list (the
- *   Firestore emulator) gives Gofannon's nine.
+ *   Firestore emulator) gives those of Gofannon's nine it holds (`Source.holding`), so nothing is
+ *   prepared in the target for a collection that is not there.
  * - Nothing found is never a quiet success: it is an error that says where the source looked.
+ * - A source that can tell neither (stdin, a gzipped export whose list comes last) is checked once
+ *   read whole: a named collection it turned out not to hold is refused then (`checkChosenRead`).
  */
 import { usageError, type EtlError } from '../errors.js';
 import { gofannonCollections, isGofannonCollection } from '../gofannon.js';
@@ -20,11 +23,28 @@ export interface Selection {
   chosen?: string[];
   /** The source listed what it holds (so a read that finds nothing is not "nothing found"). */
   listed: boolean;
+  /** Named collections the source could not confirm before reading: checked once read whole. */
+  unconfirmed: string[];
 }
 
 export async function selectCollections(source: Source, requested: string[] | undefined, warn: (message: string) => void): Promise<Selection> {
-  const held = await source.listCollections();
-  return { chosen: choose(source, held, requested, warn), listed: held !== undefined };
+  const held = (await source.listCollections()) ?? (await probe(source, requested));
+  const chosen = choose(source, held, requested, warn);
+  const named = requested && !requested.includes(allCollections) ? chosen! : [];
+  return { chosen, listed: held !== undefined, unconfirmed: held === undefined ? named : [] };
+}
+
+/**
+ * What a source that cannot list can still tell (the Firestore emulator: a collection exists while it
+ * has a document): which of Gofannon's nine and of the names asked for it holds. Undefined when it
+ * cannot tell either. `'*'` cannot be read from such a store.
+ */
+async function probe(source: Source, requested: string[] | undefined): Promise<string[] | undefined> {
+  if (!source.holding) return undefined;
+  if (requested?.includes(allCollections)) {
+    throw usageError('cannot-list-collections', `${lookedAt(source)} cannot list its collections, so '*' cannot be read: name them with --collections`);
+  }
+  return source.holding([...new Set([...gofannonCollections, ...(requested ?? [])])].sort());
 }
 
 function choose(source: Source, held: string[] | undefined, requested: string[] | undefined, warn: (message: string) => void): string[] | undefined {
@@ -50,6 +70,18 @@ function choose(source: Source, held: string[] | undefined, requested: string[] 
   }
   if (chosen.length === 0) throw nothingFound(source, held);
   return [...chosen].sort();
+}
+
+/**
+ * After a whole read: a named collection the source could not confirm up front (see Selection) and
+ * that never came is refused, naming what the source turned out to hold.
+ */
+export async function checkChosenRead(source: Source, selection: Selection, seen: ReadonlySet<string>): Promise<void> {
+  const unknown = selection.unconfirmed.filter((name) => !seen.has(name));
+  if (unknown.length === 0) return;
+  // A file learns its list of collections (its metadata) as it is read.
+  const held = (await source.listCollections()) ?? [...seen].sort();
+  throw usageError('unknown-collection', `${source.label} holds no collection ${unknown.join(', ')}; it holds ${held.length > 0 ? held.join(', ') : 'none'} (looked at ${lookedAt(source)})`);
 }
 
 /** The error for a source where nothing was found to read. */

@@ -44,6 +44,17 @@ export function createSource(client: FirestoreReader, options: Pick<AdapterOptio
     shared: true,
     identity: async () => client.identity,
     listCollections,
+    // What a store that cannot list can still tell: a Firestore collection exists while it has a document.
+    holding: async (names) => {
+      const held = await Promise.all(
+        names.map((name) =>
+          withRetry(() => client.hasDocuments(name), isTransientFirestoreError, { retries: options.retries ?? 0 }).catch((error: unknown) => {
+            throw fatalError('firestore-read-failed', `cannot read ${label} collection ${name}: ${redact(messageOf(error))}`, error);
+          }),
+        ),
+      );
+      return names.filter((_, i) => held[i]);
+    },
     count: (collection) => client.count(collection),
     async *read({ collections, resumeFrom, signal }: SourceReadOptions): AsyncIterable<SourceChunk> {
       // With collections chosen, nothing is listed (the emulator cannot): a missing one reads as empty.

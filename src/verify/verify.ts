@@ -18,7 +18,7 @@ import { keepsData, openSource } from '../registry.js';
 import { sharedSignal } from '../pipeline/signals.js';
 import { defaultTransforms, loadTransforms, type NamedTransform, type TransformSpec } from '../transforms/index.js';
 import stripCouchMeta from '../transforms/strip-couch-meta.js';
-import { selectCollections } from '../pipeline/collections.js';
+import { checkChosenRead, selectCollections } from '../pipeline/collections.js';
 import { prepareDocuments } from '../pipeline/prepare.js';
 import { adapterOptions } from '../pipeline/store-options.js';
 import type { AdapterOptions, Doc, Progress, Source, StoreOptions } from '../types.js';
@@ -240,8 +240,8 @@ export async function verify(options: VerifyOptions): Promise<VerifyReport> {
   const signal = sharedSignal(options.signal);
   try {
     // Compare the same collections on both sides, chosen from the source as a run chooses them.
-    const selected = (await selectCollections(source, options.collections?.length ? options.collections : undefined, adapter.warn)).chosen;
-    const chosen = selected ? new Set(selected) : undefined;
+    const selection = await selectCollections(source, options.collections?.length ? options.collections : undefined, adapter.warn);
+    const chosen = selection.chosen ? new Set(selection.chosen) : undefined;
     const counts = new Map<string, CollectionComparison>();
     const read = new RunStats();
     const started = Date.now();
@@ -249,6 +249,7 @@ export async function verify(options: VerifyOptions): Promise<VerifyReport> {
     const sourceProgress = new ProgressReporter(options.onProgress, source, read, started);
     await spread(source, sourceBuckets, counts, { collections: chosen, transforms, signal, targetLabel: target.label, progress: sourceProgress, read });
     await sourceBuckets.close();
+    await checkChosenRead(source, selection, new Set(counts.keys()));
     const targetBuckets = new Buckets(dir, 'target');
     const targetProgress = new ProgressReporter(options.onProgress, target, read, started);
     // CouchDB's `_rev` and `_attachments` are the target's bookkeeping, not data to compare, unless

@@ -31,6 +31,8 @@ export interface FirestoreDocument {
 export interface FirestoreReader extends FirestoreAddress {
   /** Root collection ids. */
   listCollections(): Promise<string[]>;
+  /** Whether the collection has a document (a Firestore collection exists only while it does). */
+  hasDocuments(collection: string): Promise<boolean>;
   count(collection: string): Promise<number>;
   /** Documents in id order, after `afterId` when given, already converted to JSON values. */
   documents(collection: string, afterId: string | undefined): AsyncIterable<FirestoreDocument>;
@@ -62,6 +64,7 @@ export async function openFirestoreClient(config: FirestoreConfig, warn: (messag
     identity: label,
     where: config.emulatorHost ?? `project ${config.projectId}`,
     listCollections: async () => (await db.listCollections()).map((c) => c.id),
+    hasDocuments: async (collection) => !(await db.collection(collection).limit(1).get()).empty,
     count: async (collection) => Number((await db.collection(collection).count().get()).data().count),
     async *documents(collection, afterId) {
       let query = db.collection(collection).orderBy(sdk.FieldPath.documentId());
