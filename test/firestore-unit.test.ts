@@ -322,6 +322,18 @@ describe('configuration', () => {
     });
   });
 
+  test('FIRESTORE_PROJECT_ID that the app\'s variables override gets a line saying which project is used and how to choose it', () => {
+    const lines: string[] = [];
+    const warn = (m: string) => lines.push(m);
+    expect(firestoreConfig(uri('firestore'), { GOOGLE_CLOUD_PROJECT: 'gcp', FIRESTORE_PROJECT_ID: 'ours' }, warn).projectId).toBe('gcp');
+    expect(lines).toEqual(["Firestore: using project gcp, which the app's variables name, not FIRESTORE_PROJECT_ID=ours (write firestore://ours for that one)"]);
+    // Nothing to say when they agree, when the URI chooses, or when ours is the only one.
+    firestoreConfig(uri('firestore'), { GOOGLE_CLOUD_PROJECT: 'same', FIRESTORE_PROJECT_ID: 'same' }, warn);
+    firestoreConfig(uri('firestore://chosen'), { GOOGLE_CLOUD_PROJECT: 'gcp', FIRESTORE_PROJECT_ID: 'ours' }, warn);
+    firestoreConfig(uri('firestore'), { FIRESTORE_PROJECT_ID: 'ours' }, warn);
+    expect(lines).toHaveLength(1);
+  });
+
   test('no project anywhere: the error names every place a project can come from', () => {
     const error = (() => {
       try {

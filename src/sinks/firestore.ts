@@ -121,5 +121,5 @@ export function createSink(client: FirestoreWriter, options: AdapterOptions): Si
 }
 
 export default async function firestoreSink(uri: ParsedUri, options: AdapterOptions): Promise<Sink> {
-  return createSink(await openFirestoreClient(firestoreConfig(uri, options.env), options.warn), options);
+  return createSink(await openFirestoreClient(firestoreConfig(uri, options.env, options.warn), options.warn), options);
 }

@@ -103,5 +103,5 @@ function chunk(collection: string, docs: Doc[]): SourceChunk {
 }
 
 export default async function firestoreSource(uri: ParsedUri, options: AdapterOptions): Promise<Source> {
-  return createSource(await openFirestoreClient(firestoreConfig(uri, options.env), options.warn), options);
+  return createSource(await openFirestoreClient(firestoreConfig(uri, options.env, options.warn), options.warn), options);
 }

@@ -19,7 +19,8 @@ export interface FirestoreConfig {
   keyFilename?: string;
 }
 
-export function firestoreConfig(uri: ParsedUri, env: NodeJS.ProcessEnv): FirestoreConfig {
+/** `warn` hears when FIRESTORE_PROJECT_ID names another project than the app's variables, which win. */
+export function firestoreConfig(uri: ParsedUri, env: NodeJS.ProcessEnv, warn: (message: string) => void = () => {}): FirestoreConfig {
   const fromUri = uri.rest.replace(/^\/\//, '').replace(/\/$/, '');
   if (fromUri && !/^[a-z0-9][a-z0-9.:-]*$/i.test(fromUri)) {
     throw usageError('bad-firestore-uri', `"${uri.raw}" is not firestore://project-id`);
@@ -30,8 +31,12 @@ export function firestoreConfig(uri: ParsedUri, env: NodeJS.ProcessEnv): Firesto
   if (keyFile && !emulatorHost && !existsSync(keyFile)) {
     throw usageError('missing-credentials-file', `GOOGLE_APPLICATION_CREDENTIALS names ${keyFile}, which does not exist`);
   }
-  const projectId =
-    fromUri || env.GOOGLE_CLOUD_PROJECT?.trim() || env.GCLOUD_PROJECT?.trim() || keyFileProject(keyFile) || env.FIRESTORE_PROJECT_ID?.trim();
+  const ours = env.FIRESTORE_PROJECT_ID?.trim() || undefined;
+  const apps = fromUri ? undefined : env.GOOGLE_CLOUD_PROJECT?.trim() || env.GCLOUD_PROJECT?.trim() || keyFileProject(keyFile);
+  if (apps && ours && apps !== ours) {
+    warn(`Firestore: using project ${apps}, which the app's variables name, not FIRESTORE_PROJECT_ID=${ours} (write firestore://${ours} for that one)`);
+  }
+  const projectId = fromUri || apps || ours;
   if (!projectId) {
     throw usageError(
       'missing-firestore-project',
