@@ -194,6 +194,14 @@ describe('CouchDB with an admin: COUCHDB_USER / COUCHDB_PASSWORD win over the UR
     expect(run.stderr).not.toMatch(/right-pw|wrong-pw/);
   });
 
+  test('a URI typed in the command keeps its own credentials; the variables fill in only what it leaves out', async () => {
+    const env = bare({ COUCHDB_USER: 'someone-else', COUCHDB_PASSWORD: 'wrong-pw' });
+    const typed = await runCli(['--from', `couchdb://admin:right-pw@${hostPort()}`, '--to', 'null', '--quiet'], env);
+    expect(typed.code, typed.stderr).toBe(0);
+    const userOnly = await runCli(['--from', `couchdb://admin@${hostPort()}`, '--to', 'null', '--quiet'], bare({ COUCHDB_PASSWORD: admin.password }));
+    expect(userOnly.code, userOnly.stderr).toBe(0);
+  });
+
   test('a server holding no Gofannon database, default choice: nothing found (exit 2), naming what it holds', async () => {
     const auth = { authorization: `Basic ${Buffer.from('admin:right-pw').toString('base64')}` };
     const fresh = await startCouch(admin);

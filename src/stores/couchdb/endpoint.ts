@@ -35,11 +35,15 @@ export function resolveEndpoint(uri: ParsedUri, env: NodeJS.ProcessEnv): CouchEn
   if (url.protocol !== 'http:' && url.protocol !== 'https:') {
     throw usageError('couchdb-url', `CouchDB URL must be http or https, not ${url.protocol.replace(':', '')}`);
   }
-  // As the app: COUCHDB_USER / COUCHDB_PASSWORD win over credentials written in the URL.
-  const user = env.COUCHDB_USER || (url.username ? decodeURIComponent(url.username) : undefined);
-  const password = env.COUCHDB_PASSWORD || (url.password ? decodeURIComponent(url.password) : undefined);
-  registerSecret(url.password ? decodeURIComponent(url.password) : undefined);
-  registerSecret(password);
+  // As the app: COUCHDB_USER / COUCHDB_PASSWORD win over credentials written in COUCHDB_URL. A URI
+  // typed in the command is the operator's explicit choice: its own win, the variables fill in.
+  const inUrl = { user: url.username ? decodeURIComponent(url.username) : undefined, password: url.password ? decodeURIComponent(url.password) : undefined };
+  const inEnv = { user: env.COUCHDB_USER || undefined, password: env.COUCHDB_PASSWORD || undefined };
+  const [first, second] = uri.rest.trim() === '' ? [inEnv, inUrl] : [inUrl, inEnv];
+  const user = first.user ?? second.user;
+  const password = first.password ?? second.password;
+  registerSecret(inUrl.password);
+  registerSecret(inEnv.password);
   url.username = '';
   url.password = '';
   url.search = '';
