@@ -15,16 +15,19 @@ import type { Doc } from '../src/types.js';
 import { verify } from '../src/verify/verify.js';
 import { corpusWithoutBigIntegers, sortById, uniquePrefix } from './corpus.js';
 import { startCouchbackupProxy, type CouchbackupProxy } from './servers/couchbackup-proxy.js';
+import { basicAuthorization } from './servers/couchdb.js';
 
 const couchdbUrl = inject('couchdbUrl');
-const couchUri = couchdbUrl.replace(/^http:/, 'couchdb:');
+// Databases are the admin's to create: the tool writes with the shared server's admin.
+const couchUri = inject('couchdbAuthUrl').replace(/^http:/, 'couchdb:');
 const couchbackupBin = createRequire(import.meta.url).resolve('@cloudant/couchbackup/bin/couchbackup.bin.js');
 const dir = mkdtempSync(join(tmpdir(), 'couchbackup-'));
 
 async function couch(path: string, init: { method?: string; body?: unknown } = {}): Promise<any> {
   const response = await fetch(`${couchdbUrl}/${path}`, {
     method: init.method ?? 'GET',
-    headers: { 'content-type': 'application/json' },
+    // The shared server has an admin: design documents are the database admin's to write.
+    headers: { 'content-type': 'application/json', authorization: basicAuthorization() },
     body: init.body === undefined ? undefined : JSON.stringify(init.body),
   });
   return response.json();

@@ -15,7 +15,7 @@ import { migrate } from '../src/pipeline.js';
 import type { Doc } from '../src/types.js';
 import { corpusWithoutBigIntegers, sortById, uniquePrefix } from './corpus.js';
 
-const couchUri = inject('couchdbUrl').replace(/^http:/, 'couchdb:');
+const couchUri = inject('couchdbAuthUrl').replace(/^http:/, 'couchdb:');
 const quiet = { warn: () => {} };
 
 function exportOf(prefix: string): { file: string; data: Record<string, Doc[]> } {

@@ -11,10 +11,13 @@ import stripCouchMeta from '../src/transforms/strip-couch-meta.js';
 import { describeConformance } from './conformance.js';
 import { corpusWithoutBigIntegers, uniquePrefix } from './corpus.js';
 import { testAdapterOptions } from './helpers.js';
+import { basicAuthorization } from './servers/couchdb.js';
 import { freePort } from './servers/free-port.js';
 
+// The shared pouchdb-server has an admin: the adapters and raw calls use its credentials.
 const couchdbUrl = inject('couchdbUrl');
-const uri = { scheme: 'couchdb', rest: couchdbUrl.replace(/^http:/, ''), raw: couchdbUrl.replace(/^http:/, 'couchdb:') };
+const couchdbAuthUrl = inject('couchdbAuthUrl');
+const uri = { scheme: 'couchdb', rest: couchdbAuthUrl.replace(/^http:/, ''), raw: couchdbAuthUrl.replace(/^http:/, 'couchdb:') };
 
 describeConformance('couchdb', {
   sink: async (o) => couchdbSink(uri, testAdapterOptions(o)),
@@ -33,7 +36,7 @@ const signal = new AbortController().signal;
 async function raw(path: string, init?: { method?: string; body?: unknown }): Promise<any> {
   const response = await fetch(`${couchdbUrl}/${path}`, {
     method: init?.method ?? 'GET',
-    headers: { 'content-type': 'application/json' },
+    headers: { 'content-type': 'application/json', authorization: basicAuthorization() },
     body: init?.body === undefined ? undefined : JSON.stringify(init.body),
   });
   return response.json();

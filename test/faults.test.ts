@@ -15,6 +15,7 @@ import { migrate } from '../src/pipeline.js';
 import { verify } from '../src/verify/verify.js';
 import { uniquePrefix } from './corpus.js';
 import { cleanEnv, runCli, writeGeneratedExport } from './generated-export.js';
+import { withTestAdmin } from './servers/couchdb.js';
 import { everyNth, startFaultProxy, type FaultProxy, type FaultKind, type RequestInfo } from './servers/fault-proxy.js';
 
 const dynamoUrl = inject('dynamodbUrl');
@@ -32,7 +33,8 @@ afterAll(async () => {
 });
 
 const asDynamo = (url: string) => url.replace(/^http:/, 'dynamodb:');
-const asCouch = (url: string) => url.replace(/^http:/, 'couchdb:');
+// The shared CouchDB creates databases for its admin only: through a proxy too.
+const asCouch = (url: string) => withTestAdmin(url).replace(/^http:/, 'couchdb:');
 const total = (counts: Record<string, number>) => Object.values(counts).reduce((a, b) => a + b, 0);
 
 function exportFor(prefix: string, counts: Record<string, number>) {

@@ -218,7 +218,7 @@ describe('undefined from a transform is absent', () => {
   };
   const expected = (id: string) => ({ _id: id, nested: { kept: 1 }, list: [null, 2] });
 
-  const couch = inject('couchdbUrl').replace(/^http:/, 'couchdb:');
+  const couch = inject('couchdbAuthUrl').replace(/^http:/, 'couchdb:');
   const dynamo = inject('dynamodbUrl').replace(/^http:/, 'dynamodb:');
   const env = { ...process.env, FIRESTORE_EMULATOR_HOST: inject('firestoreHost'), FIRESTORE_PROJECT_ID: 'hostile-undefined', AWS_ACCESS_KEY_ID: 'local', AWS_SECRET_ACCESS_KEY: 'local', AWS_REGION: 'us-east-1' };
 

@@ -20,7 +20,7 @@ import { localDynamoEnv } from './helpers.js';
 
 const dynamoUrl = inject('dynamodbUrl');
 const dynamoUri = dynamoUrl.replace(/^http:/, 'dynamodb:');
-const couchUri = inject('couchdbUrl').replace(/^http:/, 'couchdb:');
+const couchUri = inject('couchdbAuthUrl').replace(/^http:/, 'couchdb:');
 const dir = mkdtempSync(join(tmpdir(), 'resume-'));
 const quiet = { env: localDynamoEnv, warn: () => {} };
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';

@@ -16,6 +16,7 @@ import { commonOptions, migrateOptions } from '../src/cli/options.js';
 import type { RunReport } from '../src/types.js';
 import { uniquePrefix } from './corpus.js';
 import { cleanEnv, cliPath, generatedDoc, type CliResult } from './generated-export.js';
+import { basicAuthorization } from './servers/couchdb.js';
 
 const dynamoUrl = inject('dynamodbUrl');
 const dynamoUri = dynamoUrl.replace(/^http:/, 'dynamodb:');
@@ -153,7 +154,7 @@ describe('the commands the tool prints', () => {
     const password = 'pasted-secret-pw';
     const user = `${prefix}user`;
     const admin = (method: string, path: string, body?: unknown) =>
-      fetch(`${couchUrl}/${path}`, { method, headers: { 'content-type': 'application/json' }, body: body === undefined ? undefined : JSON.stringify(body) });
+      fetch(`${couchUrl}/${path}`, { method, headers: { 'content-type': 'application/json', authorization: basicAuthorization() }, body: body === undefined ? undefined : JSON.stringify(body) });
     // A plain (non-admin) user writing into databases that exist already.
     expect((await admin('PUT', `_users/org.couchdb.user:${user}`, { name: user, password, roles: [], type: 'user' })).ok).toBe(true);
     const agents = `${prefix}_agents`;
@@ -221,7 +222,7 @@ describe('a target that cannot take the run', () => {
     const password = 'plain-user-pw';
     await fetch(`${couchUrl}/_users/org.couchdb.user:${user}`, { method: 'PUT', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ name: user, password, roles: [], type: 'user' }) });
     const existing = `${prefix}_agents`;
-    expect((await fetch(`${couchUrl}/${existing}`, { method: 'PUT' })).ok).toBe(true);
+    expect((await fetch(`${couchUrl}/${existing}`, { method: 'PUT', headers: { authorization: basicAuthorization() } })).ok).toBe(true);
     const source = file(`${prefix}in.json`, exportOf({ [existing]: 3, [`${prefix}_users`]: 2 }));
     const run = await cli(['--from', `file:${source}`, '--to', couchUrl.replace('http://', `couchdb://${user}:${password}@`)]);
     expect(run.code).toBe(3);

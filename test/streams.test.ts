@@ -29,7 +29,7 @@ import { corpusWithoutBigIntegers, sortById, uniquePrefix } from './corpus.js';
 import { localDynamoEnv, testAdapterOptions } from './helpers.js';
 import { countedSource, heldSink, slowStage, turns, until } from './stream-helpers.js';
 
-const couchUri = inject('couchdbUrl').replace(/^http:/, 'couchdb:');
+const couchUri = inject('couchdbAuthUrl').replace(/^http:/, 'couchdb:');
 const dynamoUri = inject('dynamodbUrl').replace(/^http:/, 'dynamodb:');
 const dir = mkdtempSync(join(tmpdir(), 'streams-'));
 const quiet = { env: localDynamoEnv, warn: () => {} };

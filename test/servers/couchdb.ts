@@ -39,3 +39,22 @@ export async function startCouch(admin?: { user: string; password: string }): Pr
   }
   return { url, port, stop: () => stopChild(child) };
 }
+
+/**
+ * The admin of the shared test server (test/global-setup.ts), so every test writes as an operator
+ * of a real CouchDB does. The password is long enough to be masked wherever it appears (util/redact.ts).
+ */
+export const testCouchAdmin = { user: 'etl-admin', password: 'pouch-Admin-pw-4711' };
+
+/** `http://host:port` with the shared server's admin in it: for the tool's URIs, also through a proxy. */
+export function withTestAdmin(url: string): string {
+  const parsed = new URL(url);
+  parsed.username = encodeURIComponent(testCouchAdmin.user);
+  parsed.password = encodeURIComponent(testCouchAdmin.password);
+  return parsed.toString().replace(/\/$/, '');
+}
+
+/** The `Authorization` header of the shared server's admin, for raw requests (fetch takes no credentials in a URL). */
+export function basicAuthorization(): string {
+  return `Basic ${Buffer.from(`${testCouchAdmin.user}:${testCouchAdmin.password}`).toString('base64')}`;
+}
