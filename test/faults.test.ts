@@ -175,3 +175,66 @@ test('DynamoDB: CreateTable and DescribeTable failing transiently (500, throttli
   const report = JSON.parse(readFileSync(reportFile, 'utf8')) as { ok: boolean; total: Record<string, number> };
   expect(report).toMatchObject({ ok: true, total: { read: total(counts), written: total(counts), failed: 0 } });
 });
+
+/** Fails the first calls of each key in turn with `kinds`, then lets them through. */
+function firstCallsFail(key: (request: RequestInfo) => string | undefined, kinds: FaultKind[]) {
+  const seen = new Map<string, number>();
+  return (request: RequestInfo) => {
+    const k = key(request);
+    if (k === undefined) return 'forward';
+    const n = seen.get(k) ?? 0;
+    seen.set(k, n + 1);
+    return kinds[n] ?? 'forward';
+  };
+}
+
+const createTableOf = (request: RequestInfo) =>
+  request.operation === 'CreateTable' ? (JSON.parse(request.body.toString('utf8')) as { TableName: string }).TableName : undefined;
+
+test('DynamoDB: a CreateTable whose answer is lost after the table was made is found done; with --retries 0 a 500 stops the run', async () => {
+  const prefix = `${uniquePrefix()}_`;
+  const { file, counts } = exportFor('', { agents: 20, users: 10 });
+  dynamoProxy.resetCounts();
+  // Each table's create: the table is made but the answer lost, then (the retry) a 500, then through: DynamoDB says it exists.
+  dynamoProxy.plan(firstCallsFail(createTableOf, ['resetAfterWrite', '500']));
+  const run = await runCli(['--from', `file:${file}`, '--to', asDynamo(dynamoProxy.url), '--table-prefix', prefix, '--quiet'], cleanEnv());
+  dynamoProxy.plan(() => 'forward');
+  logFaults('lost CreateTable answers (CLI)', dynamoProxy);
+  expect(run.code, run.stderr).toBe(0);
+  expect(dynamoProxy.counts).toMatchObject({ resetAfterWrite: 2, '500': 2 });
+  const check = await verify({ from: `file:${file}`, to: asDynamo(dynamoUrl), tablePrefix: prefix, ...quiet });
+  expect(check.identical).toBe(true);
+  expect(Object.keys(check.collections).sort()).toEqual(Object.keys(counts).sort());
+
+  // The budget is --retries: with none, the same fault ends the run (exit 3), naming the call.
+  const none = `${uniquePrefix()}_`;
+  dynamoProxy.plan(firstCallsFail(createTableOf, ['500']));
+  const stopped = await runCli(['--from', `file:${file}`, '--to', asDynamo(dynamoProxy.url), '--table-prefix', none, '--retries', '0', '--quiet'], cleanEnv());
+  dynamoProxy.plan(() => 'forward');
+  expect(stopped.code).toBe(3);
+  expect(stopped.stderr).toMatch(/creating table .*agents failed: InternalServerError/);
+});
+
+test('CouchDB: listing, reading and creating databases fail transiently, and the runs still complete', async () => {
+  const prefix = `${uniquePrefix()}_`;
+  const { file, counts } = exportFor(prefix, { agents: 40, users: 30 });
+  // `_all_dbs`, `_session`, and GET or PUT of a database: one 500, one answer lost after the server acted, one 503 each.
+  const databaseCall = (request: RequestInfo) => {
+    const path = request.path.split('?')[0]!;
+    if (path === '/_all_dbs' || path === '/_session') return path;
+    return /^\/[^/_][^/]*$/.test(path) ? `${request.method} ${path}` : undefined;
+  };
+  couchProxy.resetCounts();
+  couchProxy.plan(firstCallsFail(databaseCall, ['500', 'resetAfterWrite', '503']));
+  const imported = await migrate({ from: `file:${file}`, to: asCouch(couchProxy.url), ...quiet });
+  expect(imported.ok).toBe(true);
+  const backup = join(dir, `${prefix}backup.json`);
+  const exported = await migrate({ from: asCouch(couchProxy.url), to: `file:${backup}`, collections: Object.keys(counts), onProgress: () => {}, ...quiet });
+  couchProxy.plan(() => 'forward');
+  logFaults('database calls → CouchDB', couchProxy);
+  expect(exported.ok).toBe(true);
+  for (const [collection, n] of Object.entries(counts)) expect(exported.collections[collection]).toMatchObject({ read: n, written: n });
+  // The creates (PUT), the reads and counts (GET) of both databases, the session and the listing each failed at first.
+  expect(couchProxy.counts['500']).toBeGreaterThanOrEqual(6);
+  expect(couchProxy.counts['503']).toBeGreaterThanOrEqual(6);
+});
