@@ -10,6 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { describe, expect, inject, test } from 'vitest';
+import { basicAuthorization } from './servers/couchdb.js';
 import { maxDepth, maxDocumentBytes, Unreadable } from '../src/formats/limits.js';
 import { firstInvalidByte } from '../src/formats/utf8.js';
 import { migrate } from '../src/pipeline.js';
@@ -188,9 +189,10 @@ describe('depth and size limits', () => {
   });
 
   test('CouchDB (it bounds no nesting) holding a document 600 levels deep: dead-lettered when read; as verify\'s target, a difference', async () => {
-    const couchdb = inject('couchdbUrl');
+    const couchdb = inject('couchdbAuthUrl');
     const collection = `deep${Date.now().toString(36)}`;
-    const put = async (path: string, body?: string) => expect((await fetch(`${couchdb}/${path}`, { method: 'PUT', body, headers: { 'content-type': 'application/json' } })).ok).toBe(true);
+    const put = async (path: string, body?: string) =>
+      expect((await fetch(`${inject('couchdbUrl')}/${path}`, { method: 'PUT', body, headers: { 'content-type': 'application/json', authorization: basicAuthorization() } })).ok).toBe(true);
     await put(collection);
     await put(`${collection}/deep`, `{"v":${nest(600, '1')}}`);
     await put(`${collection}/fine`, '{"v":1}');

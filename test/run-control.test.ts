@@ -89,9 +89,13 @@ async function tableKeyedId(name: string): Promise<void> {
 file('gate.mjs', `let seen = 0;
 export default async function gate(doc) {
   if (++seen === Number(process.env.GATE_AT)) {
+    // A signal listener does not keep Node alive: with nothing else pending, the process would
+    // exit (code 13) before the SIGTERM came. The timer holds it until then.
+    const alive = setInterval(() => {}, 1000);
     const released = new Promise((resolve) => process.once('SIGTERM', resolve));
     process.stderr.write('gate reached\\n');
     await released;
+    clearInterval(alive);
   }
   return doc;
 }
