@@ -63,6 +63,15 @@ export interface SourceChunk {
    */
   refused?: RefusedEntry[];
   /**
+   * Deletions (a change feed, an NDJSON change log's tombstones): these `_id`s are removed from the
+   * target, in order with the chunks around them. Such a chunk has no `docs`.
+   */
+  deletes?: string[];
+  /** From a change feed: how far the source's head is ahead of this chunk, where the store can say. */
+  lag?: Lag;
+  /** From a change feed: this chunk reaches the feed's head (nothing more is waiting); `--until-caught-up` ends there. */
+  caughtUp?: boolean;
+  /**
    * The source vouches that every document is a value JSON.parse made (so nothing is undefined) and
    * that none nests deeper than maxDepth: the pipeline then need not walk them (pipeline/prepare.ts).
    */
@@ -76,7 +85,40 @@ export interface RefusedEntry {
   where?: string;
 }
 
+/** How far a follower is behind its source's head: changes waiting and/or seconds, where the store says. */
+export interface Lag {
+  changes?: number;
+  seconds?: number;
+}
+
+/** This process's share of a source (`--shard INDEX/COUNT`): COUNT shards together read every document exactly once. */
+export interface Shard {
+  /** 0 .. count-1, as JOB_COMPLETION_INDEX and AWS_BATCH_JOB_ARRAY_INDEX count. */
+  index: number;
+  count: number;
+}
+
+/**
+ * A source's change feed (`--follow`). The run takes `head` before its snapshot, so no change made
+ * during the snapshot is lost, then applies `changes` from there until stopped.
+ */
+export interface ChangeFeed {
+  /**
+   * The feed's position now, for these collections. Throws a usage error saying what the store
+   * needs when it cannot follow them (a DynamoDB table without a stream: how to enable one).
+   */
+  head(collections: readonly string[], signal: AbortSignal): Promise<Position>;
+  /**
+   * Every change after `from` until `signal` aborts: creates and updates as chunks of whole
+   * documents, deletes as chunks with `deletes`. Each chunk's position is the feed's cursor after
+   * it. At least once (a change may come again after a restart), never out of order for one `_id`.
+   */
+  changes(options: { collections: ReadonlySet<string>; from: Position; signal: AbortSignal }): AsyncIterable<SourceChunk>;
+}
+
 export interface SourceReadOptions {
+  /** Only this share of the source; the source splits on its native split points (see Source.splits). */
+  shard?: Shard;
   /** Only these collections (chosen by src/pipeline/collections.ts); undefined means every collection the source holds. */
   collections?: ReadonlySet<string>;
   /** Continue after this cursor (from a checkpoint). */
@@ -114,6 +156,14 @@ export interface Source {
   progress?(): { done: number; total: number } | undefined;
   /** False for sources that cannot be read again from a position (stdin is read once). */
   readonly resumable?: boolean;
+  /**
+   * How the source splits into shards, for plans and errors (`parallel scan segments`). Absent
+   * when it has no native split point: `read` then ignores `shard` and the pipeline keeps, in
+   * each shard, the documents whose `_id` hashes to it (see src/pipeline/shards.ts).
+   */
+  readonly splits?: string;
+  /** Its change feed, for `--follow`; absent when the source has none (a file). */
+  readonly feed?: ChangeFeed;
   read(options: SourceReadOptions): AsyncIterable<SourceChunk>;
   close(): Promise<void>;
 }
@@ -166,6 +216,12 @@ export interface Sink {
    * is unreachable, misconfigured) that should stop the run.
    */
   write(collection: string, docs: Doc[], signal: AbortSignal): Promise<WriteOutcome[]>;
+  /**
+   * Removes documents by `_id` (from a change feed or a change log). A document already absent
+   * counts as removed: deletes are idempotent, like writes. Answers per `_id`, in order; retries
+   * transient failures itself. Absent on sinks that cannot delete (then --follow is refused).
+   */
+  remove?(collection: string, ids: string[], signal: AbortSignal): Promise<WriteOutcome[]>;
   /** `complete` is false when the run failed or was stopped: a file sink then leaves no file. */
   close(complete: boolean): Promise<void>;
 }
@@ -215,6 +271,8 @@ export interface StoreOptions {
   format?: InputFormat;
   /** File source: the collection of a file that holds one (couchbackup, array, DynamoDB export); default: named after the file. */
   collectionName?: string;
+  /** DynamoDB source with --follow: turn on the table's stream when it has none. */
+  enableStream?: boolean;
   /** Retries of transient errors per batch (default 8). */
   retries?: number;
   /** Configuration variables (default: process.env). */

@@ -92,6 +92,7 @@ export const storeOptionChecks: OptionChecks<StoreOptions> = {
   segments: isNumber,
   tablePrefix: isString,
   includeDesign: isBoolean,
+  enableStream: isBoolean,
   // Which formats there are is the file source's to say (`--format must be one of ...`).
   format: isString,
   collectionName: isString,
