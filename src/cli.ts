@@ -5,16 +5,17 @@
 import { createRequire } from 'node:module';
 import yargs, { type Argv } from 'yargs';
 import { hideBin } from 'yargs/helpers';
-import { isEtlError, messageOf } from './errors.js';
+import { isEtlError, messageOf, usageError } from './errors.js';
 import { migrate, type MigrateOptions } from './pipeline.js';
 import { redact } from './util/redact.js';
-import { isStdio, keepsData } from './registry.js';
+import { isStdio, keepsData, parseUri } from './registry.js';
+import { shardText } from './pipeline/shards.js';
 import { formatCommand, notRepeated, printedCommand } from './cli/commands.js';
 import { commonOptions, migrateOptions, stdioValues } from './cli/options.js';
 import { chooseMode, progressView } from './cli/progress.js';
 import { DifferenceLog } from './cli/differences.js';
 import { formatComparison, formatSummary } from './cli/summary.js';
-import type { OnConflict, RunReport } from './types.js';
+import type { OnConflict, RunReport, Shard } from './types.js';
 import { verify, type VerifyReport } from './verify/verify.js';
 
 export const exitCodes = { ok: 0, documentsFailed: 1, usage: 2, fatal: 3, interrupted: 130 } as const;
@@ -51,7 +52,7 @@ function withCommonOptions(y: Argv) {
 }
 
 type CommonArgs = Awaited<ReturnType<typeof withCommonOptions>['argv']>;
-type MigrateArgs = CommonArgs & { 'dry-run': boolean; 'dead-letter'?: string; report?: string; checkpoint?: string; resume: boolean; force: boolean; 'on-conflict': string; verify: boolean };
+type MigrateArgs = CommonArgs & { 'dry-run': boolean; 'dead-letter'?: string; report?: string; checkpoint?: string; resume: boolean; force: boolean; 'on-conflict': string; verify: boolean; shard?: string };
 
 function list(value: string | undefined): string[] | undefined {
   const items = value?.split(',').map((c) => c.trim()).filter(Boolean);
@@ -90,10 +91,19 @@ function startOverCommand(args: MigrateArgs): string {
 }
 
 /** A verify command for the same source, target, selection and transforms. */
-function verifyCommand(args: MigrateArgs): string | undefined {
+function verifyCommand(args: MigrateArgs, shard?: Shard): string | undefined {
   // stdin was read up and stdout keeps nothing: neither can be read again.
   if (!keepsData(args.to) || isStdio(args.from)) return undefined;
-  return formatCommand(printedCommand(['verify'], args, allMigrateOptions, notRepeated.verify));
+  // A shard's file holds its share only: the whole is checked once the parts are combined (README).
+  if (shard && parseUri(args.to).scheme === 'file') return undefined;
+  const command = printedCommand(['verify'], args, allMigrateOptions, notRepeated.verify);
+  if (shard) command.notes.push(`once all ${shard.count} shards have finished: it compares the whole source with the whole target`);
+  return formatCommand(command);
+}
+
+/** The arguments as printed commands repeat them: `--shard auto/4` as the index it resolved to, so a pasted resume continues the same shard. */
+function resolvedArgs(args: MigrateArgs, report: RunReport | undefined): MigrateArgs {
+  return report?.shard ? { ...args, shard: shardText(report.shard) } : args;
 }
 
 function exitCodeOf(report: RunReport): number {
@@ -188,6 +198,10 @@ function interrupted(message: string): number {
 
 async function runMigrate(args: MigrateArgs) {
   const say = sayer(args);
+  if (args.shard !== undefined && args.verify) {
+    process.exitCode = reportError(usageError('bad-shard', '--verify with --shard: verify checks the whole target, so run gofannon-etl verify (the command each shard prints) once all shards have finished'), args.verbose);
+    return;
+  }
   const view = progressView(chooseMode({ quiet: args.quiet, stream: process.stderr, env: process.env }), process.stderr);
   const signal = stopSignal((line) => view.log(line));
   const options: MigrateOptions = {
@@ -202,6 +216,7 @@ async function runMigrate(args: MigrateArgs) {
     force: args.force,
     onConflict: args['on-conflict'] as OnConflict,
     concurrency: args.concurrency,
+    shard: args.shard,
     signal,
   };
   try {
@@ -209,13 +224,14 @@ async function runMigrate(args: MigrateArgs) {
     view.stop();
     const stopped = report.interrupted;
     const resumable = Boolean(args.checkpoint) && report.resumable;
+    const printed = resolvedArgs(args, report);
     say(formatSummary(report, {
-      resume: stopped && resumable ? resumeCommand(args) : undefined,
-      verify: !stopped && !report.dryRun && !args.verify ? verifyCommand(args) : undefined,
+      resume: stopped && resumable ? resumeCommand(printed) : undefined,
+      verify: !stopped && !report.dryRun && !args.verify ? verifyCommand(args, report.shard) : undefined,
     }));
     if (stopped && isStdio(args.from)) say('stdin was read once, so this run cannot be resumed: run the whole pipeline again to start over.');
-    else if (stopped && !report.resumable) say(`${report.target} is written whole; to start over: ${startOverCommand(args)}`);
-    else if (stopped && !args.checkpoint) say(`No --checkpoint was given; to run it again (writes by _id are idempotent; add --checkpoint FILE to be able to resume): ${startOverCommand(args)}`);
+    else if (stopped && !report.resumable) say(`${report.target} is written whole; to start over: ${startOverCommand(printed)}`);
+    else if (stopped && !args.checkpoint) say(`No --checkpoint was given; to run it again (writes by _id are idempotent; add --checkpoint FILE to be able to resume): ${startOverCommand(printed)}`);
     process.exitCode = exitCodeOf(report);
     if (args.verify && process.exitCode === exitCodes.ok && !report.dryRun) {
       say('\nVerifying...');
@@ -230,7 +246,7 @@ async function runMigrate(args: MigrateArgs) {
   } catch (error) {
     view.stop();
     const partial = isEtlError(error) ? error.report : undefined;
-    process.exitCode = reportError(error, args.verbose, args.checkpoint && partial?.resumable ? resumeCommand(args) : undefined);
+    process.exitCode = reportError(error, args.verbose, args.checkpoint && partial?.resumable ? resumeCommand(resolvedArgs(args, partial)) : undefined);
   }
 }
 

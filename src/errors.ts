@@ -14,6 +14,7 @@ export type UsageErrorCode =
   | 'bad-option'
   | 'bad-record'
   | 'bad-resume'
+  | 'bad-shard'
   | 'bad-table-name'
   | 'ambiguous-export'
   | 'bad-uri'

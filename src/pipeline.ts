@@ -20,9 +20,10 @@ import { checkOutputFiles } from './pipeline/output-files.js';
 import { gofannonCollections } from './gofannon.js';
 import { defaultTransforms, loadTransforms, type NamedTransform, type TransformSpec } from './transforms/index.js';
 import { adapterOptions } from './pipeline/store-options.js';
-import type { Doc, FailedDocument, PlannedCollection, Progress, RunReport, Sink, Source, SourceChunk, StoreOptions } from './types.js';
+import type { Doc, FailedDocument, PlannedCollection, Progress, RunReport, Shard, Sink, Source, SourceChunk, StoreOptions } from './types.js';
+import { shardRead, shardText, withShardFiles, type Sharded } from './pipeline/shards.js';
 import { prepareDocuments } from './pipeline/prepare.js';
-import { checkOptions as checkTypes, isBoolean, isFunction, isNames, isSignal, isSink, isSource, isString, isTransforms, type OptionChecks, storeOptionChecks } from './pipeline/option-checks.js';
+import { checkOptions as checkTypes, isBoolean, isFunction, isNames, isShard, isSignal, isSink, isSource, isString, isTransforms, type OptionChecks, storeOptionChecks } from './pipeline/option-checks.js';
 
 export interface MigrateOptions extends StoreOptions {
   /** A URI (`file:backup.json`, `couchdb://host:5984`, `dynamodb`, `memory:name`, ...) or a Source. */
@@ -54,7 +55,15 @@ export interface MigrateOptions extends StoreOptions {
   onFailed?: (failure: FailedDocument) => void;
   /** Where relative transform paths are resolved (default: the working directory). */
   cwd?: string;
+  /**
+   * Only this share of the source (`--shard`): `{ index, count }`, or `'2/4'` / `'auto/4'` as on
+   * the command line. The report, dead letters, checkpoint and a file target get the shard in their name.
+   */
+  shard?: Shard | string;
 }
+
+/** The options once the shard is resolved and the files named for it (pipeline/shards.ts). */
+type RunOptions = Sharded<MigrateOptions>;
 
 /** What each option takes, checked for JavaScript callers (see pipeline/option-checks.ts). */
 const migrateOptionChecks: OptionChecks<MigrateOptions> = {
@@ -74,6 +83,7 @@ const migrateOptionChecks: OptionChecks<MigrateOptions> = {
   onProgress: isFunction,
   onFailed: isFunction,
   cwd: isString,
+  shard: isShard,
 };
 
 function checkOptions(options: MigrateOptions): void {
@@ -101,15 +111,19 @@ export async function migrate(options: MigrateOptions): Promise<RunReport> {
   checkTypes('migrate', options, migrateOptionChecks);
   const started = Date.now();
   let report: RunReport;
+  // A shard that cannot be resolved reports under the name given: there is no shard to name it for.
+  let named: MigrateOptions | RunOptions = options;
   try {
-    report = await start(options, started);
+    const sharded = withShardFiles(options);
+    named = sharded;
+    report = await start(sharded, started);
   } catch (error) {
-    const failure = withFailureReport(error, options, started);
+    const failure = withFailureReport(error, named, started);
     // The report's own file may be what failed (its directory is missing): the error says more.
-    if (options.report) await writeReport(options.report, failure.report!).catch(() => undefined);
+    if (named.report) await writeReport(named.report, failure.report!).catch(() => undefined);
     throw failure;
   }
-  if (options.report) await writeReport(options.report, report);
+  if (named.report) await writeReport(named.report, report);
   return report;
 }
 
@@ -118,7 +132,7 @@ function writeReport(path: string, report: RunReport): Promise<void> {
 }
 
 /** The error as an EtlError whose report says the run failed, why, and what it had done. */
-function withFailureReport(error: unknown, options: MigrateOptions, started: number): EtlError {
+function withFailureReport(error: unknown, options: MigrateOptions | RunOptions, started: number): EtlError {
   const failure = isEtlError(error) ? error : fatalError('run-failed', redact(messageOf(error)), error);
   const partial = failure.report ?? nothingDone(options.dryRun ?? false, labelOf(options.from), labelOf(options.to), [], started);
   failure.report = { ...partial, ok: false, error: redact(messageOf(failure)).split('\n')[0] };
@@ -134,7 +148,7 @@ function nothingDone(dryRun: boolean, source: string, target: string, transforms
 }
 
 /** Checks the options and the files the run writes, opens both ends and runs. */
-async function start(options: MigrateOptions, started: number): Promise<RunReport> {
+async function start(options: RunOptions, started: number): Promise<RunReport> {
   checkOptions(options);
   await checkOutputFiles({ '--report': options.report, '--dead-letter': options.deadLetter, '--checkpoint': options.checkpoint });
   const adapter = adapterOptions(options);
@@ -164,10 +178,12 @@ function filePath(store: string | Source | Sink): string | undefined {
 
 /** What every step of a run works on. */
 interface Run {
-  options: MigrateOptions;
+  options: RunOptions;
   source: Source;
   sink: Sink;
   transforms: NamedTransform[];
+  /** With --shard on a source without splits: keeps this shard's documents of each chunk. */
+  keep?: (chunk: SourceChunk) => SourceChunk;
   dryRun: boolean;
   /** The collections asked for (`--collections`); undefined when none were named. */
   collections?: string[];
@@ -193,7 +209,7 @@ interface Run {
 
 /** A run's steps in order: signals, checkpoint, the target's preflight, the main loop, teardown, the report. */
 async function run(
-  options: MigrateOptions,
+  options: RunOptions,
   source: Source,
   sink: Sink,
   transforms: NamedTransform[],
@@ -205,7 +221,9 @@ async function run(
   const signals = runSignals(options.signal);
   const deadLetters = new DeadLetters(options.deadLetter, Boolean(options.resume), warn, options.onFailed);
   let checkpointer: Checkpointer | undefined;
+  let keep: Run['keep'];
   try {
+    keep = options.shard && shardRead(options.shard, source, warn);
     checkpointer = dryRun ? undefined : await openCheckpoint(options, source, sink, collections ?? null, transforms, deadLetters);
   } catch (error) {
     // Refused before anything was read: close both ends, so no connection outlives the refusal.
@@ -217,7 +235,7 @@ async function run(
   const stats = new RunStats();
   const writer = new BatchWriter(sink, stats, deadLetters, signals.writing, (position, safe) => checkpointer?.advance(position, safe));
   const progress = new ProgressReporter(options.onProgress, source, stats, started);
-  const r: Run = { options, source, sink, transforms, dryRun, collections, signals, stats, deadLetters, checkpointer, writer, progress, plan: [], problems: [], checked: new Map(), copying: false, started, warn };
+  const r: Run = { options, source, sink, transforms, keep, dryRun, collections, signals, stats, deadLetters, checkpointer, writer, progress, plan: [], problems: [], checked: new Map(), copying: false, started, warn };
 
   let failure = await checkTarget(r);
   if (!failure) failure = await copy(r);
@@ -290,6 +308,7 @@ async function copy(r: Run): Promise<unknown> {
     const selection = r.selection!;
     await sink.begin?.({ sourceProvider: source.provider });
     const chunks = source.read({
+      shard: r.options.shard,
       collections: selection.chosen ? new Set(selection.chosen) : undefined,
       resumeFrom: r.checkpointer?.resumeFrom,
       signal: signals.reading,
@@ -297,7 +316,7 @@ async function copy(r: Run): Promise<unknown> {
     try {
       for await (const chunk of chunks) {
         if (chunk.collection !== r.progress.current) await enterCollection(r, chunk.collection);
-        await handleChunk(chunk, r);
+        await handleChunk(r.keep ? r.keep(chunk) : chunk, r);
         r.progress.report(false);
         if (signals.stop?.aborted) break;
       }
@@ -378,6 +397,7 @@ function runReport(r: Run, failure: unknown, interrupted: boolean): RunReport {
     // Named only when this run saved it: a run refused before its first document saved none.
     checkpoint: r.checkpointer && r.copying ? options.checkpoint : undefined,
     resumable: resumableRun(r.source, r.sink),
+    ...(options.shard ? { shard: options.shard } : {}),
     ...(r.dryRun ? { plan: r.plan, problems: r.problems } : {}),
     ...(failure ? { error: redact(messageOf(failure)).split('\n')[0] } : {}),
     ...(Object.keys(earlier).length > 0 ? { earlier: totalOf(earlier) } : {}),
@@ -385,7 +405,7 @@ function runReport(r: Run, failure: unknown, interrupted: boolean): RunReport {
 }
 
 /** The options that change what a run reads or writes, as a checkpoint records them (see RunIdentity). */
-function runSettings(options: MigrateOptions, transforms: NamedTransform[]): RunIdentity['settings'] {
+function runSettings(options: RunOptions, transforms: NamedTransform[]): RunIdentity['settings'] {
   return {
     '--transform': transforms.map((t) => t.name),
     // The same names may do something else: a module edited, another argument to a built-in.
@@ -395,6 +415,8 @@ function runSettings(options: MigrateOptions, transforms: NamedTransform[]): Run
     '--segments': options.segments ?? null,
     '--format': options.format ?? null,
     '--collection-name': options.collectionName ?? null,
+    // A shard continues only its own checkpoint, even one given under another shard's file name.
+    '--shard': options.shard ? shardText(options.shard) : null,
   };
 }
 
@@ -405,7 +427,7 @@ function resumableRun(source: Source, sink: Sink): boolean {
 
 /** The run's checkpoint, if asked for; with --resume, the saved one, after checking it belongs to this run. */
 async function openCheckpoint(
-  options: MigrateOptions,
+  options: RunOptions,
   source: Source,
   sink: Sink,
   collections: string[] | null,

@@ -326,6 +326,8 @@ export interface RunReport {
   checkpoint?: string;
   /** Whether the run can be resumed (a file target is written whole, stdin is read once). */
   resumable: boolean;
+  /** With --shard: the share of the source this run read (the shards' reports add up to the whole). */
+  shard?: Shard;
   /** With dryRun: per collection, what the target would create. */
   plan?: PlannedCollection[];
   /** With dryRun: every reason the target could not take the run as it is (see Sink.preflight). */

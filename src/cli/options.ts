@@ -38,6 +38,11 @@ export const migrateOptions = {
   force: { type: 'boolean', default: false, describe: 'replace the --checkpoint file even when it holds another run\'s progress', group: 'Run:' },
   'on-conflict': { choices: ['overwrite', 'skip', 'fail'], default: 'overwrite', describe: 'when the target already has the _id', group: 'Run:' },
   verify: { type: 'boolean', default: false, describe: 'after writing, compare source and target document by document', group: 'Run:' },
+  shard: {
+    type: 'string',
+    describe: 'read only this share of the source: INDEX/COUNT (INDEX 0..COUNT-1), or auto/COUNT with the index from JOB_COMPLETION_INDEX or AWS_BATCH_JOB_ARRAY_INDEX; --report, --dead-letter, --checkpoint and a file target get .shard-INDEX-of-COUNT in their names',
+    group: 'Scale-out:',
+  },
 } as const satisfies OptionTable;
 
 /** Options whose value is a store: `-` after them means stdin or stdout (see stdioValues). */

@@ -47,6 +47,10 @@ export const isNumber = takes('a number', (v) => typeof v === 'number');
 export const isFunction = takes('a function', (v) => typeof v === 'function');
 export const isSignal = takes('an AbortSignal', (v) => v instanceof AbortSignal);
 export const isEnvironment = takes('an object of variables, like process.env', (v) => v !== null && typeof v === 'object' && !Array.isArray(v));
+export const isShard = takes(
+  "{ index, count } or a string like '2/4' or 'auto/4'",
+  (v) => typeof v === 'string' || (v !== null && typeof v === 'object' && !Array.isArray(v) && 'index' in v && 'count' in v),
+);
 export const isNames = takes(
   "an array of collection names, e.g. ['agents']",
   (v) => Array.isArray(v) && v.every((n) => typeof n === 'string' && n !== ''),
