@@ -328,8 +328,8 @@ async function copy(r: Run): Promise<unknown> {
     // run's checkpoint then stands exactly for what the target holds, and its resume sends none of it again.
     await writer.drain();
     if (!signals.stop?.aborted && foundNothing(r, selection.listed)) throw nothingFound(source);
-    // A resumed run skips what its first run read: only a whole read can tell what was not there.
-    if (!signals.stop?.aborted && !r.checkpointer?.resumeFrom) await checkChosenRead(source, selection, new Set(Object.keys(r.stats.toJSON())));
+    // A resumed run skips what its first run read, a shard on a split what the others read: only a whole read can tell what was not there.
+    if (!signals.stop?.aborted && !r.checkpointer?.resumeFrom && !splitShard(r)) await checkChosenRead(source, selection, new Set(Object.keys(r.stats.toJSON())));
     return undefined;
   } catch (error) {
     signals.fail();
@@ -344,7 +344,16 @@ async function copy(r: Run): Promise<unknown> {
  */
 function foundNothing(r: Run, listed: boolean): boolean {
   if (r.checkpointer?.resumeFrom) return false;
+  // A shard's share of a small source may rightly be empty (the shards' reports together tell); one
+  // that hashes sees every chunk go by, and finds nothing only where the whole source holds nothing.
+  if (splitShard(r)) return false;
+  if (r.options.shard) return r.progress.current === undefined;
   return r.progress.current === undefined || (!listed && r.stats.total().read === 0);
+}
+
+/** A shard that reads only its part of the source (on the source's own split points, not by hashing). */
+function splitShard(r: Run): boolean {
+  return Boolean(r.options.shard && !r.keep);
 }
 
 /** Before a collection's first chunk: the previous collection's batches answered, this one's container prepared. */

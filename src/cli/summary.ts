@@ -55,7 +55,8 @@ export function formatSummary(report: RunReport, next: NextSteps = {}): string {
   const state = report.dryRun ? 'Dry run' : report.interrupted ? 'Interrupted' : report.total.failed > 0 ? 'Finished with failures' : 'Done';
   // The pace is this run's own: the earlier runs' documents took their own time.
   const readNow = report.total.read - (report.earlier?.read ?? 0);
-  lines.push('', `${state} in ${seconds} s, ${rate(readNow, report.durationMs)}: ${report.source} -> ${report.target}`);
+  const share = report.shard ? ` (shard ${report.shard.index}/${report.shard.count})` : '';
+  lines.push('', `${state} in ${seconds} s, ${rate(readNow, report.durationMs)}: ${report.source} -> ${report.target}${share}`);
   if (report.earlier) {
     const from = report.checkpoint ? ` (from ${report.checkpoint})` : '';
     lines.push(`The counts cover the whole migration, including ${plural(report.earlier.written, 'document')} written by the earlier run(s)${from}.`);

@@ -10,7 +10,7 @@
  * too deep or too large becomes an Unreadable document of its collection when the collection can
  * be told, and stops the run otherwise.
  */
-import type { JsonValue, SourceChunk } from '../types.js';
+import type { JsonValue, Position, SourceChunk } from '../types.js';
 import { ExactNumber } from './exact-number.js';
 import { type ExportMetadata, toMetadata } from './export-metadata.js';
 import { InputError } from './export-reader.js';
@@ -23,39 +23,50 @@ export interface NdjsonReadOptions {
   batchSize: number;
   collections?: ReadonlySet<string>;
   signal: AbortSignal;
-  /** Where to start: decompressed offset of a line start and its 1-based line number. */
-  resume?: { offset: number; line: number; collection: string };
+  /** Where to start: decompressed offset of a line start and its 1-based line number (unknown inside a shard's byte range). */
+  resume?: { offset: number; line?: number; collection: string };
+  /** A shard's share (see NdjsonShare); the whole input when absent. */
+  share?: NdjsonShare;
   onMetadata(metadata: ExportMetadata): void;
 }
 
-export interface NdjsonPosition {
-  format: 'ndjson';
-  /** Decompressed offset of the next line. */
-  offset: number;
-  /** Its line number. */
-  line: number;
-  collection: string;
-  [key: string]: string | number;
-}
+/**
+ * A shard's lines. By bytes (a plain file, read from `from`): the lines that start in [from, end);
+ * with `align` the input begins one byte before `from`, inside a line that belongs to the shard
+ * before unless that byte is a newline, and is skipped to the next line start. Line numbers are
+ * then unknown (counting them would read the whole file before the range): error lines and
+ * positions name byte offsets. By line (a gzipped file, read from its start): the lines whose
+ * number is `index` modulo `count`, the others skipped without being parsed.
+ */
+export type NdjsonShare = { from: number; end: number; align: boolean } | { index: number; count: number };
 
 const chunkBytes = 1 << 20;
 
 export async function* readNdjson(input: AsyncIterable<Buffer>, options: NdjsonReadOptions): AsyncGenerator<SourceChunk> {
-  const { name, batchSize, collections } = options;
+  const { name, batchSize, collections, share } = options;
+  const byBytes = share && 'end' in share ? share : undefined;
+  const byLine = share && 'count' in share ? share : undefined;
+  // Inside a byte range the lines before it were never counted.
+  const numbered = !byBytes || (byBytes.from === 0 && !options.resume) || options.resume?.line !== undefined;
+  /** How error lines and dead letters name a line: its number, else its first byte's offset. */
+  const lineName = (number: number, start: number) => (numbered ? `line ${number}` : `byte ${start}`);
   const ready: SourceChunk[] = [];
   // Collections seen so far: only names, a handful per file.
   const announced = new Set<string>(options.resume ? [options.resume.collection] : []);
   let collection = options.resume?.collection ?? '';
   let docs: unknown[] = [];
-  let lines: number[] = [];
+  let lines: string[] = [];
   let bytes = 0;
-  let next = { offset: options.resume?.offset ?? 0, line: options.resume?.line ?? 1 };
+  let next = { offset: options.resume?.offset ?? (byBytes ? byBytes.from : 0), line: options.resume?.line ?? 1 };
+  /** `{format: 'ndjson', offset, line, collection}`: the next line's offset and number (the number only when known). */
+  const positionAt = (at: { offset: number; line: number }, of: string): Position =>
+    numbered ? { format: 'ndjson', offset: at.offset, line: at.line, collection: of } : { format: 'ndjson', offset: at.offset, collection: of };
 
   const flush = () => {
     if (docs.length === 0) return;
     const at = lines;
-    const position: NdjsonPosition = { format: 'ndjson', offset: next.offset, line: next.line, collection };
-    ready.push({ collection, docs, position, where: (index) => `${name} line ${at[index]}` });
+    const position = positionAt(next, collection);
+    ready.push({ collection, docs, position, where: (index) => `${name} ${at[index]}` });
     docs = [];
     lines = [];
     bytes = 0;
@@ -63,10 +74,13 @@ export async function* readNdjson(input: AsyncIterable<Buffer>, options: NdjsonR
 
   /** A line whose document cannot be read: dead-lettered in its collection, or the run stops when that cannot be told. */
   const unreadable = (what: string, at: number | undefined, told: { collection?: string; id?: string }, raw: Buffer | undefined, start: number, number: number, end: number) => {
-    if (told.collection === undefined) throw new InputError(`line ${number}: ${what}`, at ?? start, collection || undefined);
+    if (told.collection === undefined) throw new InputError(numbered ? `line ${number}: ${what}` : what, at ?? start, collection || undefined);
     const reason = at === undefined ? what : `${what} at byte ${at}`;
     place(told.collection, true, new Unreadable(reason, told.id, raw && Buffer.from(raw)), raw?.length ?? 0, start, number, end);
   };
+
+  // Without line numbers the reason is bare: the error line adds the byte, and the line counted from the file.
+  const numberedReason = (number: number, reason: string) => (numbered ? `line ${number}: ${reason}` : reason);
 
   const line = (raw: Buffer, start: number, number: number, end: number) => {
     if (!utf8.valid(raw, start)) {
@@ -81,14 +95,14 @@ export async function* readNdjson(input: AsyncIterable<Buffer>, options: NdjsonR
     } catch (error) {
       if (error instanceof TooDeepError) return unreadable(error.reason, undefined, tell(text), raw, start, number, end);
       if (!(error instanceof JsonSyntaxError)) throw error;
-      throw new InputError(`line ${number}: ${error.reason}`, start + Buffer.byteLength(text.slice(0, error.position)), collection || undefined);
+      throw new InputError(numberedReason(number, error.reason), start + Buffer.byteLength(text.slice(0, error.position)), collection || undefined);
     }
     if (!parsed || typeof parsed !== 'object' || Array.isArray(parsed) || parsed instanceof ExactNumber) {
-      throw new InputError(`line ${number}: expected an object like {"collection":…,"doc":…}`, start, collection || undefined);
+      throw new InputError(numberedReason(number, 'expected an object like {"collection":…,"doc":…}'), start, collection || undefined);
     }
     const value = parsed;
     if (typeof value.collection !== 'string') {
-      if (!('metadata' in value)) throw new InputError(`line ${number}: no "collection" name`, start, collection || undefined);
+      if (!('metadata' in value)) throw new InputError(numberedReason(number, 'no "collection" name'), start, collection || undefined);
       const metadata = toMetadata(value.metadata!);
       if (metadata) options.onMetadata(metadata);
       return;
@@ -106,28 +120,47 @@ export async function* readNdjson(input: AsyncIterable<Buffer>, options: NdjsonR
     next = { offset: end, line: number + 1 };
     if (!announced.has(lineCollection)) {
       announced.add(lineCollection);
-      if (wanted) ready.push({ collection: lineCollection, docs: [], position: { format: 'ndjson', offset: hasDoc ? start : end, line: hasDoc ? number : number + 1, collection: lineCollection } });
+      if (wanted) ready.push({ collection: lineCollection, docs: [], position: positionAt(hasDoc ? { offset: start, line: number } : next, lineCollection) });
     }
     if (!wanted || !hasDoc) return;
     docs.push(doc);
-    lines.push(number);
+    lines.push(lineName(number, start));
     bytes += size;
     if (docs.length >= batchSize || bytes >= chunkBytes) flush();
   }
 
-  let base = next.offset;
+  // An aligned byte range's input begins one byte early (see NdjsonShare).
+  let aligning = Boolean(byBytes?.align) && !options.resume;
+  let base = aligning ? next.offset - 1 : next.offset;
   let number = next.line;
   let lineStart = base;
   let carry: Buffer[] = [];
   let carried = 0;
   /** The start of a line past maxDocumentBytes: kept only to tell its collection. */
   let oversized: Buffer | undefined;
+  const mine = (n: number) => !byLine || (n - 1) % byLine.count === byLine.index;
+  let rangeDone = false;
   const utf8 = new Utf8Guard();
   for await (const buf of input) {
     options.signal.throwIfAborted();
     utf8.see(buf, base);
     let from = 0;
+    if (aligning) {
+      const newline = buf.indexOf(0x0a);
+      if (newline < 0) {
+        base += buf.length;
+        continue;
+      }
+      aligning = false;
+      from = newline + 1;
+      lineStart = base + from;
+    }
     for (;;) {
+      // A line that starts past the range is the next shard's: this one is done.
+      if (byBytes && carry.length === 0 && !oversized && lineStart >= byBytes.end) {
+        rangeDone = true;
+        break;
+      }
       const newline = buf.indexOf(0x0a, from);
       if (newline < 0) {
         if (from < buf.length && !oversized) {
@@ -143,7 +176,9 @@ export async function* readNdjson(input: AsyncIterable<Buffer>, options: NdjsonR
       }
       const piece = buf.subarray(from, newline);
       const end = base + newline + 1;
-      if (oversized || carried + piece.length > maxDocumentBytes) {
+      if (!mine(number)) {
+        // Another shard's line: not parsed here.
+      } else if (oversized || carried + piece.length > maxDocumentBytes) {
         unreadable(tooLargeReason, undefined, tellHead(oversized ?? (carry[0] ?? piece).subarray(0, 4096)), undefined, lineStart, number, end);
       } else {
         line(carry.length ? Buffer.concat([...carry, piece]) : piece, lineStart, number, end);
@@ -160,8 +195,11 @@ export async function* readNdjson(input: AsyncIterable<Buffer>, options: NdjsonR
       yield* ready;
       ready.length = 0;
     }
+    if (rangeDone) break;
   }
-  if (oversized) unreadable(tooLargeReason, undefined, tellHead(oversized), undefined, lineStart, number, base);
+  if (rangeDone || aligning || !mine(number)) {
+    // The last line is another shard's, or the range ended before it.
+  } else if (oversized) unreadable(tooLargeReason, undefined, tellHead(oversized), undefined, lineStart, number, base);
   else if (carry.length) line(Buffer.concat(carry), lineStart, number, base);
   flush();
   yield* ready;

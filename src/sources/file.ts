@@ -19,18 +19,19 @@ import { checkedFormat, collectionOf, foreignMetadata, readForeign } from '../st
 import { type ExportMetadata, metadataFromHead, metadataFromTail, toMetadata } from '../formats/export-metadata.js';
 import { InputError, readExport } from '../formats/export-reader.js';
 import { type InputFormat, isForeignFormat, sniffForeign } from '../formats/input-format.js';
-import { readNdjson } from '../formats/ndjson-reader.js';
-import type { AdapterOptions, JsonValue, ParsedUri, Position, Source, SourceChunk, SourceReadOptions } from '../types.js';
+import { type NdjsonShare, readNdjson } from '../formats/ndjson-reader.js';
+import type { AdapterOptions, JsonValue, ParsedUri, Position, Shard, Source, SourceChunk, SourceReadOptions } from '../types.js';
 
 /** What a file source is told: the store options it reads, and a smaller read buffer for tests. */
 export interface FileSourceOptions extends Pick<AdapterOptions, 'format' | 'collectionName' | 'includeDesign' | 'batchSize' | 'warn'> {
   highWaterMark?: number;
 }
 
-/** What a path's name and first bytes told before reading: its size for progress, its metadata. */
+/** What a path's name and first bytes told before reading: its size for progress, its metadata, whether it is gzipped. */
 interface Peeked {
   info: { size: number; mtimeMs: number };
   metadata?: ExportMetadata;
+  gzip: boolean;
 }
 
 const peekBytes = 64 * 1024;
@@ -46,7 +47,7 @@ export default async function fileSource(uri: ParsedUri, options: AdapterOptions
   const peeked = await peekFile(path, info.size, forced);
   // Pointed at an export's manifest-summary.json: read the export it describes.
   if (peeked.format === 'dynamodb-export') return dynamodbExportSource(path, dirname(path), options);
-  return createSource({ path }, { ...options, format: peeked.format }, `file:${path}`, { info, metadata: peeked.metadata });
+  return createSource({ path }, { ...options, format: peeked.format }, `file:${path}`, { info, metadata: peeked.metadata, gzip: peeked.gzip });
 }
 
 /**
@@ -61,6 +62,10 @@ export function createSource(input: FileInput, options: FileSourceOptions, label
   let format = options.format;
   let metadata: ExportMetadata | undefined = isForeignFormat(format) ? foreignMetadata(format, collection) : peeked?.metadata;
   let done = 0;
+  /** A shard's byte range of a plain file, for progress. */
+  let span: { from: number; end: number } | undefined;
+  // Only our NDJSON has a split point of its own: a line start (see NdjsonShare).
+  const split = path !== undefined && format === 'ndjson' ? (peeked?.gzip ? 'gzip' : 'bytes') : undefined;
 
   return {
     label,
@@ -69,20 +74,30 @@ export function createSource(input: FileInput, options: FileSourceOptions, label
     },
     identity: async () => (path !== undefined && info ? `file:${resolve(path)} size=${info.size} mtime=${new Date(info.mtimeMs).toISOString()}` : label),
     listCollections: async () => metadata?.collections,
-    progress: () => (info ? { done, total: info.size } : undefined),
+    progress: () => (info ? (span ? { done: Math.min(done, span.end) - span.from, total: span.end - span.from } : { done, total: info.size }) : undefined),
+    splits: split === 'bytes'
+      ? 'byte ranges split at line starts'
+      : split === 'gzip'
+        ? 'line numbers modulo the shard count (gzip has no random access: every shard decompresses the whole file and parses only its own lines)'
+        : undefined,
     // A stream (stdin) is read once.
     resumable: path !== undefined,
 
-    async *read({ collections, resumeFrom, signal }: SourceReadOptions): AsyncIterable<SourceChunk> {
+    async *read({ collections, resumeFrom, signal, shard }: SourceReadOptions): AsyncIterable<SourceChunk> {
       if (resumeFrom && path === undefined) throw usageError('cannot-resume', `${label === name ? name : `${label} (${name})`} cannot resume: read from a file to use a checkpoint`);
       const resume = resumeFrom && !isForeignFormat(format) ? checkedResume(resumeFrom, name) : undefined;
+      const share: NdjsonShare | undefined = shard && split ? (split === 'gzip' ? shard : byteRange(shard, info!.size)) : undefined;
+      span = share && 'end' in share ? share : undefined;
+      // A byte range that does not start the file begins one byte early, to find its first line start.
+      const offset = resume?.offset ?? (span && span.from > 0 ? span.from - 1 : 0);
       done = 0;
       const opened = await openInput({
         input,
         highWaterMark: options.highWaterMark ?? 1 << 20,
-        offset: resume?.offset ?? 0,
+        offset,
         onRead: (bytes) => (done += bytes),
         format,
+        gzip: peeked?.gzip,
       });
       if (format === undefined && isForeignFormat(opened.format)) metadata = foreignMetadata(opened.format, collection);
       format = opened.format;
@@ -101,7 +116,7 @@ export function createSource(input: FileInput, options: FileSourceOptions, label
       const chunks = isForeignFormat(opened.format)
         ? readForeign(opened.format, opened.chunks, { ...common, collection, collectionGiven: options.collectionName !== undefined, includeDesign: options.includeDesign, warn: options.warn, resumeFrom })
         : opened.format === 'ndjson'
-          ? readNdjson(opened.chunks, { ...common, resume: resume && { offset: resume.offset, line: resume.line ?? 1, collection: resume.collection } })
+          ? readNdjson(opened.chunks, { ...common, share, resume: resume && { offset: resume.offset, line: resume.line, collection: resume.collection } })
           : readExport(opened.chunks, { ...common, resume: resume && { offset: resume.offset, collection: resume.collection, afterDoc: resume.afterDoc ?? false } });
       const seen = new Set<string>();
       try {
@@ -113,8 +128,8 @@ export function createSource(input: FileInput, options: FileSourceOptions, label
         if (error instanceof InputError) throw fatalError('malformed-input', await describe(error, name, path === undefined ? undefined : () => lineAt(path, opened.gzip, error.offset)));
         throw error;
       }
-      // A file is known whole only once read; a resumed read began after collections seen before.
-      const absent = collections && !resume ? [...collections].filter((c) => !seen.has(c)).sort() : [];
+      // A file is known whole only once read; a resumed read began after collections seen before, a shard's in the middle.
+      const absent = collections && !resume && !share ? [...collections].filter((c) => !seen.has(c)).sort() : [];
       if (absent.length > 0) options.warn(`${name}: no collection ${absent.join(', ')}; nothing read from ${absent.length === 1 ? 'it' : 'them'}`);
     },
     close: async () => {
@@ -132,6 +147,17 @@ async function describe(error: InputError, name: string, lineOf?: () => Promise<
   const where = `at byte ${error.offset}${line === undefined ? '' : ` (line ${line})`}`;
   const collection = error.collection === undefined ? '' : ` in collection ${JSON.stringify(error.collection)}`;
   return `${name}: ${error.reason} ${where}${collection}`;
+}
+
+/**
+ * Shard k of N of a plain NDJSON file of `size` bytes: the lines that start in
+ * [k·size/N, (k+1)·size/N). Each bound is computed by one function of its number, so a shard's end
+ * is exactly the next one's start: no line in two shards, none in none.
+ */
+function byteRange(shard: Shard, size: number): NdjsonShare {
+  const bound = (k: number) => Number((BigInt(size) * BigInt(k)) / BigInt(shard.count));
+  const from = bound(shard.index);
+  return { from, end: bound(shard.index + 1), align: from > 0 };
 }
 
 interface Resume {
@@ -161,7 +187,7 @@ function checkedResume(position: Position, name: string): Resume {
  * content) and, for ours, its metadata: from the head (export.py puts it first) or, for a plain
  * file, the tail (our sink puts it last).
  */
-async function peekFile(path: string, size: number, forced: InputFormat | undefined): Promise<{ format: InputFormat; metadata?: ExportMetadata }> {
+async function peekFile(path: string, size: number, forced: InputFormat | undefined): Promise<{ format: InputFormat; metadata?: ExportMetadata; gzip: boolean }> {
   const named = formatFromName(path);
   const handle = await open(path, 'r');
   try {
@@ -170,14 +196,14 @@ async function peekFile(path: string, size: number, forced: InputFormat | undefi
     const gzip = named.gzip || (head[0] === 0x1f && head[1] === 0x8b);
     const text = gzip ? await gunzipHead(head) : head;
     const format = forced ?? sniffForeign(text) ?? named.format ?? sniffFormat(text);
-    if (isForeignFormat(format)) return { format };
+    if (isForeignFormat(format)) return { format, gzip };
     const fromHead = format === 'ndjson' ? metadataFromLine(text.toString('utf8').split('\n', 1)[0]!) : metadataFromHead(text);
     // The tail of a gzipped file cannot be read without decompressing all of it.
-    if (fromHead || gzip) return { format, metadata: fromHead };
+    if (fromHead || gzip) return { format, metadata: fromHead, gzip };
     const tail = Buffer.alloc(Math.min(size, peekBytes));
     await handle.read(tail, 0, tail.length, size - tail.length);
     const tailText = tail.toString('utf8');
-    return { format, metadata: format === 'ndjson' ? metadataFromLine(tailText.trimEnd().slice(tailText.trimEnd().lastIndexOf('\n') + 1)) : metadataFromTail(tailText) };
+    return { gzip, format, metadata: format === 'ndjson' ? metadataFromLine(tailText.trimEnd().slice(tailText.trimEnd().lastIndexOf('\n') + 1)) : metadataFromTail(tailText) };
   } finally {
     await handle.close();
   }

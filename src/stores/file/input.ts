@@ -48,6 +48,8 @@ export interface InputOptions {
   onRead: (bytes: number) => void;
   /** The format when already known (`--format`, or found at open), so neither name nor content is asked. */
   format?: InputFormat;
+  /** Whether the file is gzipped, when a peek at its first bytes already told: a plain one is then read from `offset` whatever its name. */
+  gzip?: boolean;
 }
 
 export interface OpenedInput {
@@ -65,12 +67,12 @@ const gzipMagic = [0x1f, 0x8b];
 export async function openInput(options: InputOptions): Promise<OpenedInput> {
   const { input } = options;
   const named = 'path' in input ? formatFromName(input.path) : { gzip: false };
-  const plainResume = 'path' in input && !named.gzip && named.format !== undefined;
+  const plainResume = 'path' in input && (options.gzip === false || (!named.gzip && named.format !== undefined));
   const raw: Readable =
     'path' in input ? createReadStream(input.path, { highWaterMark: options.highWaterMark, start: plainResume ? options.offset : 0 }) : input.stream;
   let rawChunks: AsyncIterable<Buffer> = counted(raw, options.onRead, inputName(input));
-  let gzip = named.gzip;
-  if (named.format === undefined) {
+  let gzip = options.gzip ?? named.gzip;
+  if (options.gzip === undefined && named.format === undefined) {
     const head = await peek(rawChunks, 2);
     rawChunks = head.chunks;
     gzip = head.bytes[0] === gzipMagic[0] && head.bytes[1] === gzipMagic[1];
