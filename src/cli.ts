@@ -9,7 +9,6 @@ import { isEtlError, messageOf, usageError } from './errors.js';
 import { migrate, type MigrateOptions } from './pipeline.js';
 import { redact } from './util/redact.js';
 import { isStdio, keepsData, parseUri } from './registry.js';
-import { shardText } from './pipeline/shards.js';
 import { formatCommand, notRepeated, printedCommand } from './cli/commands.js';
 import { commonOptions, migrateOptions, stdioValues } from './cli/options.js';
 import { chooseMode, progressView } from './cli/progress.js';
@@ -103,7 +102,7 @@ function verifyCommand(args: MigrateArgs, shard?: Shard): string | undefined {
 
 /** The arguments as printed commands repeat them: `--shard auto/4` as the index it resolved to, so a pasted resume continues the same shard. */
 function resolvedArgs(args: MigrateArgs, report: RunReport | undefined): MigrateArgs {
-  return report?.shard ? { ...args, shard: shardText(report.shard) } : args;
+  return report?.shard ? { ...args, shard: `${report.shard.index}/${report.shard.count}` } : args;
 }
 
 function exitCodeOf(report: RunReport): number {

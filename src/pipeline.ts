@@ -13,7 +13,7 @@ import { writePrivateAtomic } from './util/private-file.js';
 import { redact } from './util/redact.js';
 import { runSignals, type RunSignals } from './pipeline/signals.js';
 import { ProgressReporter } from './pipeline/progress-reporter.js';
-import { openSink, openSource, parseUri } from './registry.js';
+import { isStdio, openSink, openSource, parseUri } from './registry.js';
 import { formatOfEachSide } from './pipeline/file-formats.js';
 import { emptyStats, mergeStats, RunStats, totalOf } from './pipeline/stats.js';
 import { checkOutputFiles } from './pipeline/output-files.js';
@@ -21,7 +21,7 @@ import { gofannonCollections } from './gofannon.js';
 import { defaultTransforms, loadTransforms, type NamedTransform, type TransformSpec } from './transforms/index.js';
 import { adapterOptions } from './pipeline/store-options.js';
 import type { Doc, FailedDocument, PlannedCollection, Progress, RunReport, Shard, Sink, Source, SourceChunk, StoreOptions } from './types.js';
-import { shardRead, shardText, withShardFiles, type Sharded } from './pipeline/shards.js';
+import { shardFileName, shardRead, shardText, withShardFiles, type Sharded } from './pipeline/shards.js';
 import { prepareDocuments } from './pipeline/prepare.js';
 import { checkOptions as checkTypes, isBoolean, isFunction, isNames, isShard, isSignal, isSink, isSource, isString, isTransforms, type OptionChecks, storeOptionChecks } from './pipeline/option-checks.js';
 
@@ -114,7 +114,7 @@ export async function migrate(options: MigrateOptions): Promise<RunReport> {
   // A shard that cannot be resolved reports under the name given: there is no shard to name it for.
   let named: MigrateOptions | RunOptions = options;
   try {
-    const sharded = withShardFiles(options);
+    const sharded = withShardFiles(options, shardTarget);
     named = sharded;
     report = await start(sharded, started);
   } catch (error) {
@@ -174,6 +174,12 @@ function filePath(store: string | Source | Sink): string | undefined {
   if (typeof store !== 'string') return undefined;
   const uri = parseUri(store);
   return uri.scheme === 'file' ? uri.rest : undefined;
+}
+
+/** A shard's file target: `file:out.ndjson` → `file:out.shard-2-of-4.ndjson`. stdout is each process's own; other stores take every shard's writes. */
+function shardTarget(to: string | Sink, shard: Shard): string | Sink {
+  const path = typeof to === 'string' && !isStdio(to) ? filePath(to) : undefined;
+  return path ? `file:${shardFileName(path, shard)}` : to;
 }
 
 /** What every step of a run works on. */

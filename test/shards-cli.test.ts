@@ -151,6 +151,16 @@ function writtenIn(file: string): number {
   }
 }
 
+test('a shard writes to its own stdout as it is, and renames a bare path as a file: target', async () => {
+  const out = await cli(['--from', 'file:in.ndjson', '--to', 'file:-.ndjson', '--shard', '1/2']);
+  expect(out.code, out.stderr).toBe(0);
+  const bare = await cli(['--from', 'file:in.ndjson', '--to', 'bare.ndjson', '--shard', '0/2', '--quiet']);
+  expect(bare.code, bare.stderr).toBe(0);
+  const lines = (text: string) => text.split('\n').filter((l) => l.includes('"doc"'));
+  expect(lines(out.stdout).length + lines(readFileSync(join(dir, 'bare.shard-0-of-2.ndjson'), 'utf8')).length).toBe(total);
+  expect(readdirSync(dir)).not.toContain('bare.ndjson');
+});
+
 describe('a stopped shard continues with its index and --resume', () => {
   test('SIGKILLed mid-way, rerun with its index and --resume: the shards\' union in DynamoDB is exact', async () => {
     const prefix = `${uniquePrefix()}_`;

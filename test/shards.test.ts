@@ -104,15 +104,12 @@ describe('per-shard file names', () => {
     expect(all.size).toBe(given.length + made);
   });
 
-  test('report, dead letters, checkpoint and a file target are renamed; stdout and stores are not', () => {
-    const named = withShardFiles({ shard: 'auto/3', env: { JOB_COMPLETION_INDEX: '1' }, to: 'file:out.ndjson', report: 'r.json', deadLetter: 'dl.ndjson', checkpoint: 'c.ckpt' });
-    expect(named).toMatchObject({ shard: { index: 1, count: 3 }, to: 'file:out.shard-1-of-3.ndjson', report: 'r.shard-1-of-3.json', deadLetter: 'dl.shard-1-of-3.ndjson', checkpoint: 'c.shard-1-of-3.ckpt' });
-    expect(withShardFiles({ shard: '0/2', to: 'backup.json.gz' }).to).toBe('file:backup.shard-0-of-2.json.gz');
-    expect(withShardFiles({ shard: '0/2', to: 'file:-' }).to).toBe('file:-');
-    expect(withShardFiles({ shard: '0/2', to: '-' }).to).toBe('-');
-    expect(withShardFiles({ shard: { index: 0, count: 2 }, to: 'dynamodb' }).to).toBe('dynamodb');
+  test('report, dead letters and checkpoint are renamed, the target as the caller says', () => {
+    const target = (to: unknown, shard: Shard) => `${String(to)} for ${shard.index}`;
+    const named = withShardFiles({ shard: 'auto/3', env: { JOB_COMPLETION_INDEX: '1' }, to: 'file:out.ndjson', report: 'r.json', deadLetter: 'dl.ndjson', checkpoint: 'c.ckpt' }, target);
+    expect(named).toMatchObject({ shard: { index: 1, count: 3 }, to: 'file:out.ndjson for 1', report: 'r.shard-1-of-3.json', deadLetter: 'dl.shard-1-of-3.ndjson', checkpoint: 'c.shard-1-of-3.ckpt' });
     const unsharded = { to: 'file:out.ndjson', report: 'r.json' };
-    expect(withShardFiles(unsharded)).toBe(unsharded);
+    expect(withShardFiles(unsharded, target)).toBe(unsharded);
   });
 });
 

@@ -8,7 +8,6 @@
  */
 import { basename, dirname, join } from 'node:path';
 import { usageError } from '../errors.js';
-import { isStdio, parseUri } from '../registry.js';
 import type { Doc, Shard, Sink, Source, SourceChunk } from '../types.js';
 import { badId, notADocument } from './validate.js';
 
@@ -149,23 +148,21 @@ interface ShardedFiles {
   to: string | Sink;
 }
 
+/** Where a shard writes its part of a target named once: a file target's path renamed, anything else as it is. */
+export type ShardTarget = (to: string | Sink, shard: Shard) => string | Sink;
+
 /**
  * The options of one shard: the shard resolved (`auto/4` from the environment) and checked, and
- * the report, dead letters, checkpoint and a file target renamed for it (shardFileName), so
- * shards started side by side with the same command line never write the same file. stdout is
- * each process's own and keeps its name.
+ * the report, dead letters, checkpoint and target (`target` says how a target is renamed) named
+ * for it (shardFileName), so shards started side by side with the same command line never write
+ * the same file.
  */
-export function withShardFiles<T extends ShardedFiles>(options: T): Sharded<T> {
+export function withShardFiles<T extends ShardedFiles>(options: T, target: ShardTarget): Sharded<T> {
   const { shard: given } = options;
   if (given === undefined) return options as Sharded<T>;
   const shard = typeof given === 'string' ? parseShard(given, options.env ?? process.env) : checkedShard(given);
   const rename = (path: string | undefined) => (path === undefined ? undefined : shardFileName(path, shard));
-  let to = options.to;
-  if (typeof to === 'string' && !isStdio(to)) {
-    const uri = parseUri(to);
-    if (uri.scheme === 'file' && uri.rest) to = `file:${shardFileName(uri.rest, shard)}`;
-  }
-  return { ...options, shard, to, report: rename(options.report), deadLetter: rename(options.deadLetter), checkpoint: rename(options.checkpoint) };
+  return { ...options, shard, to: target(options.to, shard), report: rename(options.report), deadLetter: rename(options.deadLetter), checkpoint: rename(options.checkpoint) };
 }
 
 /**
