@@ -79,3 +79,24 @@ export function cleanEnv(extra: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv {
     ...extra,
   };
 }
+
+/**
+ * A transform that stops at document GATE_AT until the process gets SIGTERM (after the CLI's own
+ * handler, registered first, has begun stopping the run): the test interrupts the run exactly
+ * there, whatever the machine's pace (a SIGKILL never releases it). Without GATE_AT it passes every
+ * document through. Tests write it as `gate.mjs` next to their files.
+ */
+export const gateTransform = `let seen = 0;
+export default async function gate(doc) {
+  if (++seen === Number(process.env.GATE_AT)) {
+    // A signal listener does not keep Node alive: with nothing else pending, the process would
+    // exit (code 13) before the SIGTERM came. The timer holds it until then.
+    const alive = setInterval(() => {}, 1000);
+    const released = new Promise((resolve) => process.once('SIGTERM', resolve));
+    process.stderr.write('gate reached\\n');
+    await released;
+    clearInterval(alive);
+  }
+  return doc;
+}
+`;

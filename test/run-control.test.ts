@@ -15,7 +15,7 @@ import { notRepeated } from '../src/cli/commands.js';
 import { commonOptions, migrateOptions } from '../src/cli/options.js';
 import type { RunReport } from '../src/types.js';
 import { uniquePrefix } from './corpus.js';
-import { cleanEnv, cliPath, generatedDoc, type CliResult } from './generated-export.js';
+import { cleanEnv, cliPath, gateTransform, generatedDoc, type CliResult } from './generated-export.js';
 import { basicAuthorization } from './servers/couchdb.js';
 
 const dynamoUrl = inject('dynamodbUrl');
@@ -81,25 +81,7 @@ async function tableKeyedId(name: string): Promise<void> {
   }));
 }
 
-/**
- * A transform that stops at document GATE_AT until the process gets SIGTERM (after the CLI's own
- * handler, registered first, has begun stopping the run): the test interrupts the run exactly
- * there, whatever the machine's pace. Without GATE_AT it passes every document through.
- */
-file('gate.mjs', `let seen = 0;
-export default async function gate(doc) {
-  if (++seen === Number(process.env.GATE_AT)) {
-    // A signal listener does not keep Node alive: with nothing else pending, the process would
-    // exit (code 13) before the SIGTERM came. The timer holds it until then.
-    const alive = setInterval(() => {}, 1000);
-    const released = new Promise((resolve) => process.once('SIGTERM', resolve));
-    process.stderr.write('gate reached\\n');
-    await released;
-    clearInterval(alive);
-  }
-  return doc;
-}
-`);
+file('gate.mjs', gateTransform);
 
 /** Runs the CLI through the gate, stopped with SIGTERM at document `at`. */
 function stoppedAt(args: string[], at: number, input?: string): Promise<CliResult> {

@@ -14,7 +14,7 @@ import { describe, expect, inject, test } from 'vitest';
 import type { CheckpointData } from '../src/pipeline/checkpoint.js';
 import type { RunReport } from '../src/types.js';
 import { uniquePrefix } from './corpus.js';
-import { cleanEnv, cliPath, generatedDoc, type CliResult } from './generated-export.js';
+import { cleanEnv, cliPath, gateTransform, generatedDoc, type CliResult } from './generated-export.js';
 
 const dynamoUri = inject('dynamodbUrl').replace(/^http:/, 'dynamodb:');
 const dir = mkdtempSync(join(tmpdir(), 'shards-cli-'));
@@ -125,22 +125,7 @@ describe('shards started side by side read every document exactly once', () => {
   });
 });
 
-/**
- * A transform that holds document GATE_AT until the process is signalled (SIGTERM releases it, a
- * SIGKILL never does): the test stops a shard exactly there, whatever the machine's pace.
- */
-writeFileSync(join(dir, 'gate.mjs'), `let seen = 0;
-export default async function gate(doc) {
-  if (++seen === Number(process.env.GATE_AT)) {
-    const alive = setInterval(() => {}, 1000);
-    const released = new Promise((resolve) => process.once('SIGTERM', resolve));
-    process.stderr.write('gate reached\\n');
-    await released;
-    clearInterval(alive);
-  }
-  return doc;
-}
-`);
+writeFileSync(join(dir, 'gate.mjs'), gateTransform);
 
 /** Documents the checkpoint counts as written. */
 function writtenIn(file: string): number {
