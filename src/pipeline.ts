@@ -240,7 +240,7 @@ async function run(
   }
   const stats = new RunStats();
   const writer = new BatchWriter(sink, stats, deadLetters, signals.writing, (position, safe) => checkpointer?.advance(position, safe));
-  const progress = new ProgressReporter(options.onProgress, source, stats, started);
+  const progress = new ProgressReporter(options.onProgress, source, stats, started, !options.shard);
   const r: Run = { options, source, sink, transforms, keep, dryRun, collections, signals, stats, deadLetters, checkpointer, writer, progress, plan: [], problems: [], checked: new Map(), copying: false, started, warn };
 
   let failure = await checkTarget(r);

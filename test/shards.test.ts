@@ -11,7 +11,9 @@ import { gzipSync } from 'node:zlib';
 import { describe, expect, test } from 'vitest';
 import { readNdjson } from '../src/formats/ndjson-reader.js';
 import { checkedShard, parseShard, shardFileName, shardFilter, shardOfId, withShardFiles } from '../src/pipeline/shards.js';
+import { migrate } from '../src/pipeline.js';
 import fileSource from '../src/sources/file.js';
+import { memoryStore } from '../src/stores/memory/store.js';
 import type { Shard, Source, SourceChunk } from '../src/types.js';
 import { failure, testAdapterOptions } from './helpers.js';
 
@@ -244,3 +246,28 @@ async function chunksOf(bytes: Buffer, from: number, end: number): Promise<Sourc
   for await (const chunk of readNdjson(input(), options)) chunks.push(chunk);
   return chunks;
 }
+
+describe('the library\'s shard option', () => {
+  test('two shards of a store without splits copy it whole between them, each saying how; progress has no whole-collection counts', async () => {
+    const from = memoryStore('shard-lib-from');
+    from.set('agents', new Map(Array.from({ length: 300 }, (_, i) => [`a${i}`, { _id: `a${i}`, n: i }])));
+    const reports = [];
+    for (const index of [0, 1]) {
+      const warnings: string[] = [];
+      const expected: Record<string, number>[] = [];
+      reports.push(await migrate({ from: 'memory:shard-lib-from', to: 'memory:shard-lib-to', shard: { index, count: 2 }, warn: (m) => warnings.push(m), onProgress: (p) => expected.push(p.expected) }));
+      expect(warnings).toEqual([expect.stringMatching(new RegExp(`^--shard ${index}/2: memory:shard-lib-from has no native split point, so every shard reads all of it`))]);
+      expect(expected.at(-1)).toEqual({});
+    }
+    expect(reports.map((r) => r.shard)).toEqual([{ index: 0, count: 2 }, { index: 1, count: 2 }]);
+    expect(reports[0]!.total.written + reports[1]!.total.written).toBe(300);
+    expect(reports[0]!.total.written).toBeGreaterThan(100);
+    expect([...memoryStore('shard-lib-to').get('agents')!.keys()].sort()).toEqual([...from.get('agents')!.keys()].sort());
+  });
+
+  test('a shard that is neither { index, count } nor a string is refused by the option check', async () => {
+    const error = await failure(() => migrate({ from: 'memory', to: 'null', shard: 2 as never }));
+    expect(error.message).toBe("migrate: option \"shard\" must be { index, count } or a string like '2/4' or 'auto/4', not the number 2");
+    expect((await failure(() => migrate({ from: 'memory', to: 'null', shard: 'auto/2', env: {} }))).message).toMatch(/neither JOB_COMPLETION_INDEX/);
+  });
+});

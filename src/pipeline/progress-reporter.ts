@@ -18,6 +18,8 @@ export class ProgressReporter {
     private readonly source: Source,
     private readonly stats: RunStats,
     private readonly started: number,
+    /** False for a shard: the store counts whole collections, of which a shard reads a part only. */
+    private readonly counted = true,
   ) {}
 
   /**
@@ -26,7 +28,7 @@ export class ProgressReporter {
    */
   async enter(collection: string, label = collection): Promise<void> {
     this.current = label;
-    if (!this.onProgress || !this.source.count) return;
+    if (!this.onProgress || !this.source.count || !this.counted) return;
     const count = await this.source.count(collection).catch(() => undefined);
     if (count !== undefined) this.expected[label] = count;
   }
