@@ -27,6 +27,12 @@ export interface NdjsonReadOptions {
   resume?: { offset: number; line?: number; collection: string };
   /** A shard's share (see NdjsonShare); the whole input when absent. */
   share?: NdjsonShare;
+  /**
+   * The collections the file's metadata line lists, when the source listed them from it: a line of
+   * any other collection means the list is wrong (files concatenated, each with its own metadata),
+   * and since the run chose what to read from that list, reading on would quietly leave collections out.
+   */
+  listed?: ReadonlySet<string>;
   onMetadata(metadata: ExportMetadata): void;
 }
 
@@ -113,6 +119,10 @@ export async function* readNdjson(input: AsyncIterable<Buffer>, options: NdjsonR
   /** A collection line, with its document when `hasDoc`. */
   function place(lineCollection: string, hasDoc: boolean, doc: unknown, size: number, start: number, number: number, end: number) {
     const wanted = !collections || collections.has(lineCollection);
+    if (lineCollection !== collection && options.listed && !options.listed.has(lineCollection)) {
+      const reason = `collection ${JSON.stringify(lineCollection)} is not among those the file's metadata line lists (${[...options.listed].join(', ')}; files joined into one must leave their {"metadata"} lines out)`;
+      throw new InputError(numberedReason(number, reason), start, collection || undefined);
+    }
     if (lineCollection !== collection) {
       flush();
       collection = lineCollection;

@@ -60,16 +60,16 @@ export function shardText(shard: Shard): string {
 /**
  * The file a shard writes where the user named one: `run.ckpt` → `run.shard-2-of-4.ckpt`,
  * `out.ndjson.gz` → `out.shard-2-of-4.ndjson.gz`, `report` → `report.shard-2-of-4`. The suffix goes
- * before the extension (both of `.X.gz`) so the file keeps the format its name says, and the index
- * is padded to the width of COUNT so the parts sort in order (`shard-02-of-10`).
+ * before the extension (both of `.X.gz`) so the file keeps the format its name says. The index is
+ * written as the runners give it, unpadded, so a script can name a shard's file from
+ * `$JOB_COMPLETION_INDEX` (docs/job-arrays.md).
  */
 export function shardFileName(path: string, shard: Shard): string {
   const name = basename(path);
   const extension = /(\.[^./]+)?(\.gz)?$/i.exec(name.slice(1));
   const ext = extension?.[0] ?? '';
   const stem = name.slice(0, name.length - ext.length);
-  const index = String(shard.index).padStart(String(shard.count).length, '0');
-  const sharded = `${stem}.shard-${index}-of-${shard.count}${ext}`;
+  const sharded = `${stem}.shard-${shard.index}-of-${shard.count}${ext}`;
   return path === name ? sharded : join(dirname(path), sharded);
 }
 

@@ -116,7 +116,7 @@ export function createSource(input: FileInput, options: FileSourceOptions, label
       const chunks = isForeignFormat(opened.format)
         ? readForeign(opened.format, opened.chunks, { ...common, collection, collectionGiven: options.collectionName !== undefined, includeDesign: options.includeDesign, warn: options.warn, resumeFrom })
         : opened.format === 'ndjson'
-          ? readNdjson(opened.chunks, { ...common, share, resume: resume && { offset: resume.offset, line: resume.line, collection: resume.collection } })
+          ? readNdjson(opened.chunks, { ...common, share, listed: metadata?.collections && new Set(metadata.collections), resume: resume && { offset: resume.offset, line: resume.line, collection: resume.collection } })
           : readExport(opened.chunks, { ...common, resume: resume && { offset: resume.offset, collection: resume.collection, afterDoc: resume.afterDoc ?? false } });
       const seen = new Set<string>();
       try {
