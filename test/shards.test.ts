@@ -42,7 +42,7 @@ describe('parsing --shard', () => {
     ['1.5/4', /expected INDEX\/COUNT/],
     ['01/4', /expected INDEX\/COUNT/],
     ['1/', /expected INDEX\/COUNT/],
-    ['', /expected INDEX\/COUNT/],
+    ['', /^--shard needs INDEX\/COUNT/],
   ])('%j is refused with one usage line', async (text, message) => {
     const error = await failure(async () => parseShard(text, {}));
     expect(error.kind).toBe('usage');
@@ -58,7 +58,7 @@ describe('parsing --shard', () => {
     const empty = await failure(async () => parseShard('auto/4', { JOB_COMPLETION_INDEX: '' }));
     expect(empty.message).toMatch(/neither JOB_COMPLETION_INDEX/);
     const range = await failure(async () => parseShard('auto/4', { AWS_BATCH_JOB_ARRAY_INDEX: '4' }));
-    expect(range.message).toMatch(/^--shard auto\/4 \(AWS_BATCH_JOB_ARRAY_INDEX=4\): INDEX must be from 0 to 3/);
+    expect(range.message).toBe("--shard auto/4 (AWS_BATCH_JOB_ARRAY_INDEX=4): INDEX must be from 0 to 3 (COUNT-1); the AWS Batch array job's size must be the COUNT of --shard auto/COUNT");
     const word = await failure(async () => parseShard('auto/4', { JOB_COMPLETION_INDEX: 'two' }));
     expect(word.message).toBe('--shard auto/4: JOB_COMPLETION_INDEX=two is not a whole number');
     for (const error of [missing, range, word]) expect(error.kind).toBe('usage');

@@ -24,6 +24,7 @@ const wholeNumber = /^(0|[1-9][0-9]*)$/;
  * else is a usage error of one line saying what was expected.
  */
 export function parseShard(text: string, env: NodeJS.ProcessEnv): Shard {
+  if (text.trim() === '') throw usageError('bad-shard', '--shard needs INDEX/COUNT (e.g. 0/4, INDEX from 0 to COUNT-1) or auto/COUNT');
   const parts = text.trim().split('/');
   if (parts.length !== 2 || !(wholeNumber.test(parts[0]!) || parts[0] === 'auto') || !wholeNumber.test(parts[1]!)) {
     throw usageError('bad-shard', `--shard ${text}: expected INDEX/COUNT (e.g. 0/4, INDEX from 0 to COUNT-1) or auto/COUNT`);
@@ -39,15 +40,15 @@ export function parseShard(text: string, env: NodeJS.ProcessEnv): Shard {
   const [name] = found;
   const value = env[name]!.trim();
   if (!wholeNumber.test(value)) throw usageError('bad-shard', `--shard ${text}: ${name}=${env[name]} is not a whole number`);
-  return checkedShard({ index: Number(value), count }, `--shard ${text} (${name}=${value})`);
+  return checkedShard({ index: Number(value), count }, `--shard ${text} (${name}=${value})`, `the ${found[1]}'s size must be the COUNT of --shard auto/COUNT`);
 }
 
 /** A shard given as an object (the library's option), checked as the command line's is. */
-export function checkedShard(shard: Shard, what = `shard ${JSON.stringify(shard)}`): Shard {
+export function checkedShard(shard: Shard, what = `shard ${JSON.stringify(shard)}`, hint = 'shards are numbered from 0, as JOB_COMPLETION_INDEX and AWS_BATCH_JOB_ARRAY_INDEX are'): Shard {
   const { index, count } = shard;
   if (!Number.isSafeInteger(count) || count < 1) throw usageError('bad-shard', `${what}: COUNT must be a whole number of at least 1`);
   if (!Number.isSafeInteger(index) || index < 0 || index >= count) {
-    throw usageError('bad-shard', `${what}: INDEX must be from 0 to ${count - 1} (COUNT-1); shards are numbered from 0, as JOB_COMPLETION_INDEX and AWS_BATCH_JOB_ARRAY_INDEX are`);
+    throw usageError('bad-shard', `${what}: INDEX must be from 0 to ${count - 1} (COUNT-1); ${hint}`);
   }
   return { index, count };
 }
