@@ -116,6 +116,18 @@ describe('shards started side by side read every document exactly once', () => {
     expect(results[0]!.stdout).toMatch(/Done in [\d.]+ s, .*: file:in\.json -> file:js\.shard-0-of-3\.ndjson \(shard 0\/3\)/);
   });
 
+  test('another tool\'s backup (couchbackup) by hashing _id, COUNT 2', async () => {
+    const agents = data.agents!;
+    const lines = [JSON.stringify({ name: '@cloudant/couchbackup', version: '2.11.12', mode: 'full' })];
+    for (let i = 0; i < agents.length; i += 500) lines.push(JSON.stringify(agents.slice(i, i + 500).map((doc) => ({ ...doc, _rev: '1-a' }))));
+    writeFileSync(join(dir, 'agents.txt'), `${lines.join('\n')}\n`);
+    const results = await runShards(['--from', 'file:agents.txt', '--to', 'file:cb.ndjson', '--quiet'], 2);
+    expect(results[1]!.stderr).toMatch(/--shard 1\/2: file:agents\.txt has no native split point/);
+    const parts = [0, 1].map((i) => docsOf(`cb.shard-${i}-of-2.ndjson`));
+    for (const part of parts) expect(part.length).toBeGreaterThan(agents.length / 4);
+    expect(parts.flat().sort()).toEqual(expected.filter((line) => line.startsWith('agents/')));
+  });
+
   test('a document without a usable _id is dead-lettered by shard 0 alone', async () => {
     writeFileSync(join(dir, 'bad.json'), JSON.stringify({ metadata: { provider: 'memory', exported_at: 'x', collections: ['agents'] }, data: { agents: [{ _id: 'a' }, { name: 'no id' }, { _id: 'b' }, { _id: 'c' }] } }));
     const results = await Promise.all([0, 1, 2].map((i) => cli(shardArgs(['--from', 'file:bad.json', '--to', 'null', '--dead-letter', 'bad-dl.ndjson', '--quiet'], i, 3))));
