@@ -6,10 +6,11 @@ import { createRequire } from 'node:module';
 import yargs, { type Argv } from 'yargs';
 import { hideBin } from 'yargs/helpers';
 import { isEtlError, messageOf, usageError } from './errors.js';
-import { migrate, type MigrateOptions } from './pipeline.js';
+import { migrate, shardFileName, type MigrateOptions } from './pipeline.js';
+import { formatFromName } from './formats/file-name.js';
 import { redact } from './util/redact.js';
 import { isStdio, keepsData, parseUri } from './registry.js';
-import { formatCommand, notRepeated, printedCommand } from './cli/commands.js';
+import { formatCommand, notRepeated, printedCommand, shellQuote } from './cli/commands.js';
 import { commonOptions, migrateOptions, stdioValues } from './cli/options.js';
 import { chooseMode, progressView } from './cli/progress.js';
 import { DifferenceLog } from './cli/differences.js';
@@ -93,11 +94,28 @@ function startOverCommand(args: MigrateArgs): string {
 function verifyCommand(args: MigrateArgs, shard?: Shard): string | undefined {
   // stdin was read up and stdout keeps nothing: neither can be read again.
   if (!keepsData(args.to) || isStdio(args.from)) return undefined;
-  // A shard's file holds its share only: the whole is checked once the parts are combined (README).
-  if (shard && parseUri(args.to).scheme === 'file') return undefined;
   const command = printedCommand(['verify'], args, allMigrateOptions, notRepeated.verify);
-  if (shard) command.notes.push(`once all ${shard.count} shards have finished: it compares the whole source with the whole target`);
+  const target = parseUri(args.to);
+  if (shard && target.scheme === 'file') {
+    // A shard's file holds its share only: the whole is checked once the parts are joined under the name given.
+    const join = joinCommand(target.rest, shard);
+    if (!join) return undefined;
+    command.notes.push(`once all ${shard.count} shards have finished, on their files joined into one: ${join}`);
+  } else if (shard) command.notes.push(`once all ${shard.count} shards have finished: it compares the whole source with the whole target`);
   return formatCommand(command);
+}
+
+/**
+ * The shell line that joins the shards' NDJSON files into the file named once, leaving out each
+ * part's metadata line (it lists that part's collections only); undefined where there is no such
+ * line (JSON exports do not join, nor names the shell would need quoted).
+ */
+function joinCommand(path: string, shard: Shard): string | undefined {
+  const { format, gzip } = formatFromName(path);
+  if (format !== 'ndjson' || shellQuote(path) !== path) return undefined;
+  const parts = shardFileName(path, shard).replace(`.shard-${shard.index}-of-`, '.shard-*-of-');
+  const metadata = `'^{"metadata"'`;
+  return gzip ? `zcat ${parts} | grep -v ${metadata} | gzip > ${path}` : `grep -hv ${metadata} ${parts} > ${path}`;
 }
 
 /** The arguments as printed commands repeat them: `--shard auto/4` as the index it resolved to, so a pasted resume continues the same shard. */

@@ -62,6 +62,8 @@ export interface MigrateOptions extends StoreOptions {
   shard?: Shard | string;
 }
 
+export { shardFileName };
+
 /** The options once the shard is resolved and the files named for it (pipeline/shards.ts). */
 type RunOptions = Sharded<MigrateOptions>;
 
