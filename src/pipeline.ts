@@ -137,7 +137,9 @@ function writeReport(path: string, report: RunReport): Promise<void> {
 function withFailureReport(error: unknown, options: MigrateOptions | RunOptions, started: number): EtlError {
   const failure = isEtlError(error) ? error : fatalError('run-failed', redact(messageOf(error)), error);
   const partial = failure.report ?? nothingDone(options.dryRun ?? false, labelOf(options.from), labelOf(options.to), [], started);
-  failure.report = { ...partial, ok: false, error: redact(messageOf(failure)).split('\n')[0] };
+  // A refused shard's report still says which share it stands for (once the shard is known).
+  const shard = typeof options.shard === 'object' ? { shard: options.shard } : {};
+  failure.report = { ...shard, ...partial, ok: false, error: redact(messageOf(failure)).split('\n')[0] };
   return failure;
 }
 

@@ -256,7 +256,7 @@ describe('what cannot be sharded is refused in one line (exit 2)', () => {
   test('the report of a refused shard is still written, under the shard\'s name when it has one', async () => {
     const refused = await cli(['--from', '-', '--to', 'null', '--shard', '1/2', '--report', 'refused.json'], cleanEnv(), '');
     expect(refused.code).toBe(2);
-    expect(readJson<RunReport>('refused.shard-1-of-2.json')).toMatchObject({ ok: false, error: expect.stringMatching(/cannot be shared between shards/) });
+    expect(readJson<RunReport>('refused.shard-1-of-2.json')).toMatchObject({ ok: false, shard: { index: 1, count: 2 }, error: expect.stringMatching(/cannot be shared between shards/) });
     expect(readdirSync(dir)).not.toContain('refused.json');
   });
 });
