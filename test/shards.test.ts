@@ -232,6 +232,22 @@ describe('NDJSON files split natively', () => {
     const resumed = await readAll(source, shard, withDocs[0]!.position);
     expect(ids(resumed)).toEqual(ids(withDocs.slice(1)));
   });
+
+  test('a gzipped file\'s shard resumes from a position it gave, keeping the same lines', async () => {
+    const path = join(dir, 'resume.ndjson.gz');
+    writeFileSync(path, gzipSync(text));
+    const source = await fileSource({ scheme: 'file', rest: path, raw: `file:${path}` }, { ...testAdapterOptions(), batchSize: 10 });
+    const shard = { index: 2, count: 3 };
+    const withDocs = (await readAll(source, shard)).filter((c) => c.docs.length > 0);
+    expect(withDocs.length).toBeGreaterThan(2);
+    // Read from the start, its lines are counted, and the count decides which are this shard's.
+    expect(withDocs[1]!.position).toHaveProperty('line');
+    expect(withDocs[0]!.where!(0)).toMatch(/resume\.ndjson\.gz line \d+$/);
+    const line = Number(withDocs[0]!.where!(0).split(' ').pop());
+    expect(text.split('\n')[line - 1]).toContain(`"_id":"${(withDocs[0]!.docs[0] as { _id: string })._id}"`);
+    const resumed = await readAll(source, shard, withDocs[1]!.position);
+    expect(ids(resumed)).toEqual(ids(withDocs.slice(2)));
+  });
 });
 
 /** What readNdjson gives for the lines that start in [from, end) of `bytes`, fed as a shard's file read is (one byte early), in 5-byte buffers. */
