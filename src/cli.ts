@@ -32,6 +32,7 @@ const migrateExamples: [string, string][] = [
   ['Convert formats through a custom transform:', '--from file:backup.ndjson --to file:backup.json --transform ./redact.js'],
   ['Restore a backup export.py made from DynamoDB (its numbers are strings):', '--from file:backup.json --to couchdb --transform numbers-from-strings=users.usageInfo.spendRemaining,agent_data_store.accessCount'],
   ['Save progress; after a crash or Ctrl-C run the same with --resume:', '--from file:big.json --to dynamodb --checkpoint run.ckpt'],
+  ['Shard 2 of 4 of an import (run 0/4 to 3/4 side by side; in a job array, --shard auto/4); files get .shard-2-of-4 in their names:', '--from file:big.ndjson --to dynamodb --shard 2/4 --checkpoint run.ckpt'],
   ['Time how fast a backup reads, checking every document on the way:', '--from file:backup.json.gz --to null'],
   ["Another tool's backup, recognised by its content (couchbackup here; the collection is named after the file):", '--from file:agents.txt --to dynamodb'],
   ['A DynamoDB export to S3, downloaded (the collection is named after the table):', '--from file:exports/AWSDynamoDB/01700000000000-abcd1234 --to couchdb'],
