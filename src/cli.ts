@@ -107,16 +107,19 @@ function verifyCommand(args: MigrateArgs, shard?: Shard): string | undefined {
 }
 
 /**
- * The shell line that joins the shards' NDJSON files into the file named once, leaving out each
- * part's metadata line (it lists that part's collections only); undefined where there is no such
- * line (JSON exports do not join, nor names the shell would need quoted).
+ * The shell line that joins the shards' NDJSON files into the file named once: each part's
+ * metadata line left out (it lists that part's collections only), and the lines grouped by
+ * collection (the 4th field between quotes of `{"collection":"NAME"…`), as a file holds them:
+ * the shards of a hash or line split each hold every collection, and a glob puts shard 10 before
+ * shard 2. Undefined where there is no such line (JSON exports do not join, nor names the shell
+ * would need quoted).
  */
 function joinCommand(path: string, shard: Shard): string | undefined {
   const { format, gzip } = formatFromName(path);
   if (format !== 'ndjson' || shellQuote(path) !== path) return undefined;
   const parts = shardFileName(path, shard).replace(`.shard-${shard.index}-of-`, '.shard-*-of-');
-  const metadata = `'^{"metadata"'`;
-  return gzip ? `zcat ${parts} | grep -v ${metadata} | gzip > ${path}` : `grep -hv ${metadata} ${parts} > ${path}`;
+  const grouped = `grep -v '^{"metadata"' | LC_ALL=C sort -s -t'"' -k4,4`;
+  return gzip ? `zcat ${parts} | ${grouped} | gzip > ${path}` : `cat ${parts} | ${grouped} > ${path}`;
 }
 
 /** The arguments as printed commands repeat them: `--shard auto/4` as the index it resolved to, so a pasted resume continues the same shard. */
