@@ -21,7 +21,7 @@ import { gofannonCollections } from './gofannon.js';
 import { defaultTransforms, loadTransforms, type NamedTransform, type TransformSpec } from './transforms/index.js';
 import { adapterOptions } from './pipeline/store-options.js';
 import type { Doc, FailedDocument, PlannedCollection, Progress, RunReport, Shard, Sink, Source, SourceChunk, StoreOptions } from './types.js';
-import { shardFileName, shardRead, shardText, withShardFiles, type Sharded } from './pipeline/shards.js';
+import { assertShardable, shardFileName, shardRead, shardText, withShardFiles, type Sharded } from './pipeline/shards.js';
 import { prepareDocuments } from './pipeline/prepare.js';
 import { checkOptions as checkTypes, isBoolean, isFunction, isNames, isShard, isSignal, isSink, isSource, isString, isTransforms, type OptionChecks, storeOptionChecks } from './pipeline/option-checks.js';
 
@@ -192,7 +192,7 @@ interface Run {
   source: Source;
   sink: Sink;
   transforms: NamedTransform[];
-  /** With --shard on a source without splits: keeps this shard's documents of each chunk. */
+  /** With --shard read by the hash split (pipeline/shards.ts): keeps this shard's documents of each chunk. */
   keep?: (chunk: SourceChunk) => SourceChunk;
   dryRun: boolean;
   /** The collections asked for (`--collections`); undefined when none were named. */
@@ -231,9 +231,8 @@ async function run(
   const signals = runSignals(options.signal);
   const deadLetters = new DeadLetters(options.deadLetter, Boolean(options.resume), warn, options.onFailed);
   let checkpointer: Checkpointer | undefined;
-  let keep: Run['keep'];
   try {
-    keep = options.shard && shardRead(options.shard, source, warn);
+    if (options.shard) assertShardable(options.shard, source);
     checkpointer = dryRun ? undefined : await openCheckpoint(options, source, sink, collections ?? null, transforms, deadLetters);
   } catch (error) {
     // Refused before anything was read: close both ends, so no connection outlives the refusal.
@@ -245,7 +244,7 @@ async function run(
   const stats = new RunStats();
   const writer = new BatchWriter(sink, stats, deadLetters, signals.writing, (position, safe) => checkpointer?.advance(position, safe));
   const progress = new ProgressReporter(options.onProgress, source, stats, started, !options.shard);
-  const r: Run = { options, source, sink, transforms, keep, dryRun, collections, signals, stats, deadLetters, checkpointer, writer, progress, plan: [], problems: [], checked: new Map(), copying: false, started, warn };
+  const r: Run = { options, source, sink, transforms, dryRun, collections, signals, stats, deadLetters, checkpointer, writer, progress, plan: [], problems: [], checked: new Map(), copying: false, started, warn };
 
   let failure = await checkTarget(r);
   if (!failure) failure = await copy(r);
@@ -317,8 +316,11 @@ async function copy(r: Run): Promise<unknown> {
     r.copying = true;
     const selection = r.selection!;
     await sink.begin?.({ sourceProvider: source.provider });
+    const { shard } = r.options;
+    r.keep = shard && shardRead(shard, source, selection.unconfirmed, r.warn);
     const chunks = source.read({
-      shard: r.options.shard,
+      // A shard that hashes reads the whole source.
+      shard: r.keep ? undefined : shard,
       collections: selection.chosen ? new Set(selection.chosen) : undefined,
       resumeFrom: r.checkpointer?.resumeFrom,
       signal: signals.reading,

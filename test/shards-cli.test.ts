@@ -107,6 +107,21 @@ describe('shards started side by side read every document exactly once', () => {
     expectExactUnion('gz', 3);
   });
 
+  test('a gzipped NDJSON file, which cannot list its collections, checks --collections by reading whole and hashing', async () => {
+    const results = await runShards(['--from', 'file:in.ndjson.gz', '--to', 'file:gzc.ndjson', '--collections', 'users', '--quiet'], 2);
+    expect(results[1]!.stderr).toContain(
+      '--shard 1/2: file:in.ndjson.gz cannot list its collections before reading, so only a whole read can check --collections users: every shard reads all of it and keeps the documents whose _id hashes to shard 1 (without --collections it would read its part only)',
+    );
+    const parts = [0, 1].map((i) => docsOf(`gzc.shard-${i}-of-2.ndjson`));
+    expect(parts.flat().sort()).toEqual(expected.filter((line) => line.startsWith('users/')));
+    // A name the file does not hold is refused by every shard, as by a whole run.
+    const typo = await Promise.all([0, 1].map((i) => cli(shardArgs(['--from', 'file:in.ndjson.gz', '--to', 'null', '--collections', 'users,usres', '--quiet'], i, 2))));
+    for (const result of typo) {
+      expect(result.code).toBe(2);
+      expect(result.stderr).toMatch(/file:in\.ndjson\.gz holds no collection usres; it holds/);
+    }
+  });
+
   test('a .json export by hashing _id, COUNT 3, saying so and what it costs', async () => {
     const results = await runShards(['--from', 'file:in.json', '--to', 'file:js.ndjson', '--report', 'js-report.json', '--checkpoint', 'js-run.ckpt'], 3);
     expectExactUnion('js', 3);

@@ -166,16 +166,29 @@ export function withShardFiles<T extends ShardedFiles>(options: T, target: Shard
   return { ...options, shard, to: target(options.to, shard), report: rename(options.report), deadLetter: rename(options.deadLetter), checkpoint: rename(options.checkpoint) };
 }
 
-/**
- * How a shard reads this source: refused for a stream read once (stdin: each shard must read the
- * source itself); for a source without a native split, the hash split, announced with its cost.
- * Answers the filter to apply to every chunk, if any.
- */
-export function shardRead(shard: Shard, source: Source, warn: (line: string) => void): ((chunk: SourceChunk) => SourceChunk) | undefined {
+/** Refuses a stream read once (stdin): each shard must read the source itself. */
+export function assertShardable(shard: Shard, source: Source): void {
   if (source.resumable === false) {
     throw usageError('bad-shard', `--shard ${shardText(shard)}: ${source.label} is a stream read once and cannot be shared between shards; save it to a file first (an NDJSON file splits by byte ranges)`);
   }
-  if (source.splits) return undefined;
-  warn(hashSplitNotice(shard, source.label));
+}
+
+/**
+ * How a shard reads this source: on its own split points, or, for a source without any, by the
+ * hash split, announced with its cost. Also by the hash split when collections were named that
+ * the source could not confirm before reading (`unconfirmed`): only a whole read can tell they
+ * are not there, and a shard on a split reads a part. Answers the filter to apply to every chunk,
+ * if any (the source is then read whole).
+ */
+export function shardRead(shard: Shard, source: Source, unconfirmed: readonly string[], warn: (line: string) => void): ((chunk: SourceChunk) => SourceChunk) | undefined {
+  if (source.splits && unconfirmed.length === 0) return undefined;
+  warn(source.splits ? namesUncheckedNotice(shard, source.label, unconfirmed) : hashSplitNotice(shard, source.label));
   return shardFilter(shard);
+}
+
+function namesUncheckedNotice(shard: Shard, sourceLabel: string, names: readonly string[]): string {
+  return (
+    `--shard ${shardText(shard)}: ${sourceLabel} cannot list its collections before reading, so only a whole read can check --collections ${names.join(',')}: ` +
+    `every shard reads all of it and keeps the documents whose _id hashes to shard ${shard.index} (without --collections it would read its part only)`
+  );
 }
