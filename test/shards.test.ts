@@ -15,6 +15,7 @@ import { migrate } from '../src/pipeline.js';
 import fileSource from '../src/sources/file.js';
 import { memoryStore } from '../src/stores/memory/store.js';
 import type { Shard, Source, SourceChunk } from '../src/types.js';
+import { dynamoItems, writeDynamoExport } from './foreign-fixtures.js';
 import { failure, testAdapterOptions } from './helpers.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'shards-'));
@@ -247,6 +248,31 @@ describe('NDJSON files split natively', () => {
     expect(text.split('\n')[line - 1]).toContain(`"_id":"${(withDocs[0]!.docs[0] as { _id: string })._id}"`);
     const resumed = await readAll(source, shard, withDocs[1]!.position);
     expect(ids(resumed)).toEqual(ids(withDocs.slice(2)));
+  });
+});
+
+describe('a DynamoDB export to S3 splits by data file', () => {
+  test('COUNT 1 to 4 shards read every item once, each from its own data files', async () => {
+    const { items } = dynamoItems();
+    const many = Array.from({ length: 40 }, (_, i) => items.map((item) => ({ ...item, _id: { S: `${(item._id as { S: string }).S}-${i}` } }))).flat();
+    const fixture = writeDynamoExport(join(dir, 'ddb-export'), 'agents', many);
+    const source = await fileSource({ scheme: 'file', rest: fixture.folder, raw: `file:${fixture.folder}` }, testAdapterOptions());
+    expect(source.splits).toMatch(/^data files/);
+    const whole = ids(await readAll(source));
+    expect(whole).toHaveLength(many.length);
+    for (let count = 1; count <= 4; count++) {
+      const parts: string[][] = [];
+      for (let index = 0; index < count; index++) parts.push(ids(await readAll(source, { index, count })));
+      expect(parts.flat().sort()).toEqual([...whole].sort());
+      // Data file i goes to shard i mod COUNT: the fixture's two halves (the third file is empty).
+      if (count >= 2) expect(parts.slice(0, 2).map((p) => p.length)).toEqual([many.length / 2, many.length / 2]);
+    }
+    // A shard resumes over its own files from a position it gave.
+    const small = await fileSource({ scheme: 'file', rest: fixture.folder, raw: `file:${fixture.folder}` }, { ...testAdapterOptions(), batchSize: 10 });
+    const shard = { index: 1, count: 2 };
+    const withDocs = (await readAll(small, shard)).filter((c) => c.docs.length > 0);
+    expect(withDocs.length).toBeGreaterThan(3);
+    expect(ids(await readAll(small, shard, withDocs[2]!.position))).toEqual(ids(withDocs.slice(3)));
   });
 });
 

@@ -73,9 +73,9 @@ export async function dynamodbExportSource(name: string, folder: string, options
   const summary: ExportSummary = parseSummary(await readFile(summaryPath, 'utf8'), summaryPath);
   const files = await locateDataFiles(folder, join(folder, filesName));
   const collection = options.collectionName ?? summary.table ?? basename(resolve(folder));
-  const total = files.reduce((sum, f) => sum + f.size, 0);
   const manifest = await stat(join(folder, filesName));
   let done = 0;
+  let total = files.reduce((sum, f) => sum + f.size, 0);
 
   return {
     label: `file:${name}`,
@@ -84,14 +84,19 @@ export async function dynamodbExportSource(name: string, folder: string, options
     listCollections: async () => [collection],
     count: async (wanted) => (wanted === collection ? summary.itemCount : undefined),
     progress: () => ({ done, total }),
+    // DynamoDB writes an export as one data file per part of the table, of comparable sizes.
+    splits: files.length > 1 ? `data files (shard k of N reads files k, k+N, ... of the ${files.length})` : undefined,
 
-    async *read({ collections, resumeFrom, signal }: SourceReadOptions): AsyncIterable<SourceChunk> {
+    async *read({ collections, resumeFrom, signal, shard }: SourceReadOptions): AsyncIterable<SourceChunk> {
       const resume = resumeEntries(resumeFrom, 'dynamodb-export', name);
       const chunks = new ChunkBuilder('dynamodb-export', { batchSize: options.batchSize ?? 1000, collections, resume });
       chunks.announce(collection);
+      // A resumed shard counts its entries over its own files, as its first run did.
+      const mine = shard && files.length > 1 ? files.filter((_, i) => i % shard.count === shard.index) : files;
+      total = mine.reduce((sum, f) => sum + f.size, 0);
       done = 0;
       let items = 0;
-      for (const file of files) {
+      for (const file of mine) {
         if (file.itemCount !== undefined && chunks.skipUnread(file.itemCount)) {
           done += file.size;
           items += file.itemCount;
@@ -111,7 +116,7 @@ export async function dynamodbExportSource(name: string, folder: string, options
         items += count;
       }
       yield* chunks.end();
-      if (summary.itemCount !== undefined && items !== summary.itemCount) {
+      if (mine === files && summary.itemCount !== undefined && items !== summary.itemCount) {
         throw fatalError('malformed-input', `${summaryPath}: says ${summary.itemCount} items where the data files hold ${items}; the export's download is incomplete`);
       }
     },
