@@ -12,7 +12,7 @@ import type { Doc, Shard, Sink, Source, SourceChunk } from '../types.js';
 import { badId, notADocument } from './validate.js';
 
 /** Where `--shard auto/COUNT` finds its index, in the order asked: the runners that start N copies with one. */
-export const shardIndexVariables = [
+const shardIndexVariables = [
   ['JOB_COMPLETION_INDEX', 'Kubernetes Indexed Job'],
   ['AWS_BATCH_JOB_ARRAY_INDEX', 'AWS Batch array job'],
 ] as const;
@@ -127,7 +127,7 @@ export function shardFilter(shard: Shard): (chunk: SourceChunk) => SourceChunk {
 }
 
 /** The line a hash-split run prints: what it does and what it costs. */
-export function hashSplitNotice(shard: Shard, sourceLabel: string): string {
+function hashSplitNotice(shard: Shard, sourceLabel: string): string {
   const file = /^file:/i.test(sourceLabel) && !/\.(ndjson|jsonl)(\.gz)?$/i.test(sourceLabel);
   return (
     `--shard ${shardText(shard)}: ${sourceLabel} has no native split point, so every shard reads all of it and keeps the documents whose _id hashes to shard ${shard.index}: ` +
