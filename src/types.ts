@@ -250,6 +250,8 @@ export interface CollectionStats {
   dropped: number;
   /** Dead-lettered: invalid, rejected by the target, or undeliverable. */
   failed: number;
+  /** Removed from the target (a change feed's deletes, an NDJSON change log's tombstones). */
+  deleted: number;
 }
 
 /** What a caller may say about the stores of a run (CLI flags, library options). */
@@ -302,7 +304,21 @@ export interface Progress {
   source?: { done: number; total: number };
   /** Documents per collection as the store counts them, where that is cheap. */
   expected: Record<string, number>;
+  /** With `follow`, once the snapshot is copied: the changes applied since. */
+  following?: FollowProgress;
   done: boolean;
+}
+
+/** How a follow run is doing once its snapshot is copied. */
+export interface FollowProgress {
+  /** Changes (puts and deletes, as the feed gave them) applied to the target by this run. */
+  applied: number;
+  /** Since the snapshot ended (or, after a resume, since following began). */
+  elapsedMs: number;
+  /** The latest lag the feed reported, where the store says. */
+  lag?: Lag;
+  /** A caught-up chunk has been applied (nothing was waiting at the source's head then). */
+  caughtUp: boolean;
 }
 
 /** What the target would create for a collection in a dry run (`table agents`), if anything. */
@@ -339,6 +355,18 @@ export interface RunReport {
    * and `total` (which cover the whole migration).
    */
   earlier?: CollectionStats;
+  /** With `follow`: what following did (absent when the run stopped before the snapshot ended). */
+  follow?: FollowReport;
+}
+
+/** What a follow run did after its snapshot. */
+export interface FollowReport extends FollowProgress {
+  /**
+   * After a resume: changes the earlier run had already sent to the target that the feed delivered
+   * again (each applied at most twice; writes and deletes are idempotent). Bounded by what the
+   * earlier run had in flight past its saved position: (concurrency + 1) batches and one chunk.
+   */
+  reapplied: number;
 }
 
 /** `scheme:rest`, e.g. `file:backup.json` → { scheme: 'file', rest: 'backup.json', raw }. */

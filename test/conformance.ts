@@ -246,7 +246,7 @@ export function describeConformance(name: string, options: ConformanceOptions): 
         const collection = `${uniquePrefix()}_runskip`;
         await writeWith(options, 'overwrite', collection, [{ _id: 'a', v: 1 }]);
         const { report } = await migrateInto(await options.sink({ onConflict: 'skip' }), collection, [{ _id: 'a', v: 2 }, { _id: 'b', v: 2 }]);
-        expect(report.collections[collection]).toEqual({ read: 2, written: 1, skipped: 1, dropped: 0, failed: 0 });
+        expect(report.collections[collection]).toEqual({ read: 2, written: 1, skipped: 1, dropped: 0, failed: 0, deleted: 0 });
         expect(report.ok).toBe(true);
       });
     }
@@ -259,7 +259,7 @@ export function describeConformance(name: string, options: ConformanceOptions): 
         for (const { doc, reason } of refused) expect(sink.check?.(doc, collection)).toMatch(reason);
         const good = [{ _id: 'good-1', v: 1 }, { _id: 'good-2', v: 2 }];
         const { report, deadLetters } = await migrateInto(sink, collection, [...good, ...refused.map((r) => r.doc)]);
-        expect(report.collections[collection]).toEqual({ read: good.length + refused.length, written: 2, skipped: 0, dropped: 0, failed: refused.length });
+        expect(report.collections[collection]).toEqual({ read: good.length + refused.length, written: 2, skipped: 0, dropped: 0, failed: refused.length, deleted: 0 });
         const byId = (a: { _id: unknown }, b: { _id: unknown }) => (String(a._id) < String(b._id) ? -1 : 1);
         expect(deadLetters.map(({ collection, _id, reason }) => ({ collection, _id, reason })).sort(byId)).toEqual(
           refused.map(({ doc, reason }) => ({ collection, _id: doc._id, reason: expect.stringMatching(reason) })).sort(byId),

@@ -26,7 +26,7 @@ test('migrate and verify from the package entry, with typed custom transforms', 
 
   const report = await migrate({ from: 'memory:library-from', to: 'memory:library-to', transforms: ['float-to-decimal', dropTestUsers, stampMigration] });
   expect(report.ok).toBe(true);
-  expect(report.collections.users).toEqual({ read: 2, written: 1, skipped: 0, dropped: 1, failed: 0 });
+  expect(report.collections.users).toEqual({ read: 2, written: 1, skipped: 0, dropped: 1, failed: 0, deleted: 0 });
   const copied = memoryStore('library-to').get('users')!.get('u1')!;
   expect(stringifyExact(copied)).toBe('{"_id":"u1","basicInfo":{"email":"ada@example.com"},"credits":9007199254740993,"migrated_at":"2026-11-24T00:00:00Z"}');
 

@@ -70,8 +70,8 @@ describe('migrate', () => {
     const report = await migrate({ from: `memory:${from}`, to: `memory:${to}` });
     expect(report.ok).toBe(true);
     expect(report.collections).toEqual({
-      agents: { read: 1, written: 1, skipped: 0, dropped: 0, failed: 0 },
-      users: { read: 1, written: 1, skipped: 0, dropped: 0, failed: 0 },
+      agents: { read: 1, written: 1, skipped: 0, dropped: 0, failed: 0, deleted: 0 },
+      users: { read: 1, written: 1, skipped: 0, dropped: 0, failed: 0, deleted: 0 },
     });
     expect(memoryStore(to).get('agents')!.get('a')).toEqual({ _id: 'a', name: 'A' });
     expect(memoryStore(to).get('users')!.get('u')).toEqual({ _id: 'u', big: new ExactNumber('9007199254740993') });
@@ -104,7 +104,7 @@ describe('migrate', () => {
         },
       ],
     });
-    expect(report.collections.agents).toEqual({ read: 3, written: 3, skipped: 0, dropped: 1, failed: 0 });
+    expect(report.collections.agents).toEqual({ read: 3, written: 3, skipped: 0, dropped: 1, failed: 0, deleted: 0 });
     expect([...memoryStore(to).get('agents')!.keys()].sort()).toEqual(['a', 'c', 'c2']);
     expect(memoryStore(to).get('agents')!.get('c2')).toEqual({ _id: 'c2', tagged: true });
     expect(seen[0]).toBe(`agents:memory:${from}->memory:${to}`);
@@ -200,7 +200,7 @@ describe('migrate', () => {
       close: async () => {},
     };
     const report = await migrate({ from: source, to: sink, warn: () => {} });
-    expect(report.collections.agents).toEqual({ read: 10, written: 8, skipped: 1, dropped: 0, failed: 1 });
+    expect(report.collections.agents).toEqual({ read: 10, written: 8, skipped: 1, dropped: 0, failed: 1, deleted: 0 });
   });
 
   test('a fatal sink error stops the run and carries the counts so far', async () => {
@@ -352,7 +352,7 @@ describe('migrate', () => {
     const path = join(dir, 'report.json');
     await migrate({ from: `memory:${from}`, to: 'null', report: path });
     const report = JSON.parse(readFileSync(path, 'utf8'));
-    expect(report.collections).toEqual({ agents: { read: 1, written: 1, skipped: 0, dropped: 0, failed: 0 } });
+    expect(report.collections).toEqual({ agents: { read: 1, written: 1, skipped: 0, dropped: 0, failed: 0, deleted: 0 } });
     expect(statSync(path).mode & 0o777).toBe(0o600);
   });
 

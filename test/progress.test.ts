@@ -12,7 +12,7 @@ function capture(isTTY: boolean) {
 
 const progress = (elapsedMs: number, written: number, extra: Partial<Progress> = {}): Progress => ({
   collection: 'agents',
-  collections: { agents: { read: written, written, skipped: 0, dropped: 0, failed: 0 } },
+  collections: { agents: { read: written, written, skipped: 0, dropped: 0, failed: 0, deleted: 0 } },
   elapsedMs,
   expected: { agents: 1000 },
   done: false,

@@ -110,7 +110,7 @@ describe('pipeline(readDocuments, Transform, writeDocuments) across stores', () 
     expect((await writer.report).collections).toMatchObject({ odd: { written: 25 }, even: { written: 25 } });
     const onlyOdd = writeDocuments(`memory:${uniquePrefix()}`, { collections: ['odd'] });
     await pipeline(Readable.from(records()), onlyOdd);
-    expect((await onlyOdd.report).collections).toEqual({ odd: { read: 25, written: 25, skipped: 0, dropped: 0, failed: 0 } });
+    expect((await onlyOdd.report).collections).toEqual({ odd: { read: 25, written: 25, skipped: 0, dropped: 0, failed: 0, deleted: 0 } });
 
     const out: DocumentRecord[] = [];
     await pipeline(readDocuments(to), new Writable({ objectMode: true, write: (record: DocumentRecord, _e, done) => void (out.push(record), done()) }));

@@ -1,14 +1,18 @@
 import type { CollectionStats } from '../types.js';
 
-export const emptyStats = (): CollectionStats => ({ read: 0, written: 0, skipped: 0, dropped: 0, failed: 0 });
+export const emptyStats = (): CollectionStats => ({ read: 0, written: 0, skipped: 0, dropped: 0, failed: 0, deleted: 0 });
 
-/** Adds the counts of `more` into `into`. */
+/**
+ * Adds the counts of `more` into `into`. A count a report or checkpoint written before it existed
+ * lacks (`deleted`) adds as 0, so old and new reports merge.
+ */
 export function addStats(into: CollectionStats, more: CollectionStats): CollectionStats {
   into.read += more.read;
   into.written += more.written;
   into.skipped += more.skipped;
   into.dropped += more.dropped;
   into.failed += more.failed;
+  into.deleted = (into.deleted ?? 0) + (more.deleted ?? 0);
   return into;
 }
 
