@@ -18,6 +18,7 @@ export type UsageErrorCode =
   | 'bad-table-name'
   | 'ambiguous-export'
   | 'bad-uri'
+  | 'cannot-follow'
   | 'cannot-list-collections'
   | 'cannot-resume'
   | 'cannot-verify'
@@ -51,6 +52,7 @@ export type UsageErrorCode =
 /** Something stopped the run: malformed input, a target unreachable or refusing, a broken contract: exit 3. */
 export type FatalErrorCode =
   | 'bad-collection-name'
+  | 'cannot-delete'
   | 'couchdb-auth'
   | 'couchdb-failed'
   | 'couchdb-unreachable'

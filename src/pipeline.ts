@@ -5,7 +5,8 @@
  * so nothing ever holds more than (concurrency + 1) batches and one source chunk.
  */
 import { checkChosenRead, nothingFound, selectCollections, type Selection } from './pipeline/collections.js';
-import { BatchWriter } from './pipeline/batch-writer.js';
+import { BatchWriter, type Ticket } from './pipeline/batch-writer.js';
+import { badId } from './pipeline/validate.js';
 import { assertMayStart, assertSameRun, Checkpointer, loadCheckpoint, type CheckpointData, type RunIdentity } from './pipeline/checkpoint.js';
 import { DeadLetters } from './pipeline/dead-letter.js';
 import { EtlError, fatalError, isEtlError, messageOf, usageError } from './errors.js';
@@ -478,7 +479,7 @@ async function closeQuietly(close: () => Promise<void>, onError?: (error: unknow
   }
 }
 
-/** Transforms, validates and hands over one source chunk. */
+/** Transforms, validates and hands over one source chunk: its documents to write, or its deletions. */
 async function handleChunk(chunk: SourceChunk, c: Run): Promise<void> {
   const { collection } = chunk;
   const { writer } = c;
@@ -506,5 +507,31 @@ async function handleChunk(chunk: SourceChunk, c: Run): Promise<void> {
     },
     reject: (doc, reason, index) => fail(doc, reason, chunk.where?.(index)),
   });
+  await handleDeletes(chunk, ticket, c);
   writer.seal(ticket);
+}
+
+/**
+ * A chunk's deletions, in order, each counted as read: removed from the target by `_id` (a change
+ * feed's deletes, a change log's tombstones). Transforms see documents, not deletions: an `_id` is
+ * removed as the source names it.
+ */
+async function handleDeletes(chunk: SourceChunk, ticket: Ticket, c: Run): Promise<void> {
+  const { collection, deletes } = chunk;
+  if (!deletes?.length) return;
+  const { writer, sink } = c;
+  if (!sink.remove && !c.dryRun) {
+    throw fatalError('cannot-delete', `${sink.label} cannot delete documents, and ${c.source.label} deletes ${collection} _id ${deletes[0]}: give a target that can (a database, memory, or an NDJSON file)`);
+  }
+  for (const [index, id] of deletes.entries()) {
+    writer.tally(ticket, 'read');
+    if (typeof id !== 'string' || id === '') {
+      writer.tally(ticket, 'failed');
+      c.deadLetters.add({ collection, _id: id, reason: `a deletion needs an _id: ${badId({ _id: id })}`, where: chunk.where?.(index), doc: undefined });
+    } else if (c.dryRun) writer.tally(ticket, 'deleted');
+    else {
+      const wait = writer.remove(collection, id, ticket);
+      if (wait) await wait;
+    }
+  }
 }

@@ -1,16 +1,18 @@
 /**
  * Groups documents into sink-sized batches and keeps at most `sink.concurrency` of them in flight.
- * `add` hands back a promise only when the caller must wait for a free slot: that wait is the
- * backpressure that stops the source from reading ahead.
+ * `add` and `remove` hand back a promise only when the caller must wait for a free slot: that wait
+ * is the backpressure that stops the source from reading ahead.
  *
  * It also knows how far the run is safe: each source chunk gets a ticket; a chunk's position is safe
  * once the chunk has been fully handed over (sealed) and every document from it (and from every
  * chunk before it) has an answer from the sink. Batches finish out of order, so the safe position
  * is a low-water mark, never just "the last batch that finished".
  *
- * A document whose `_id` is still in flight in another batch waits for that batch: two versions of
- * one document (a backup with a later edit appended) then reach the target in source order, so the
- * later one wins, whatever the order in which concurrent batches finish.
+ * Changes to one `_id` reach the target in the order they were handed over: a write or a removal
+ * whose `_id` is still in flight in another batch waits for that batch, and one whose `_id` is
+ * already in the batch being filled sends that batch first. Two versions of one document (a backup
+ * with a later edit appended, a change feed's put then delete) then land in source order, whatever
+ * the order in which concurrent batches finish. A batch holds writes or removals, never both.
  */
 import type { DeadLetters } from './dead-letter.js';
 import { fatalError, isEtlError, messageOf } from '../errors.js';
@@ -26,10 +28,19 @@ export interface Ticket {
   counts: CollectionStats;
 }
 
+/** What a batch does to its documents: `sink.write` them, or `sink.remove` their `_id`s. */
+type BatchKind = 'write' | 'remove';
+
 interface Batch {
   collection: string;
+  kind: BatchKind;
+  /** The documents to write (a remove batch has none). */
   docs: Doc[];
-  /** Runs of consecutive documents from one ticket: [ticket, count]. */
+  /** The `_id` of every entry, in order. */
+  ids: string[];
+  /** `collection\0_id` of every entry: an `_id` comes once per batch. */
+  keys: Set<string>;
+  /** Runs of consecutive entries from one ticket: [ticket, count]. */
   spans: [Ticket, number][];
 }
 
@@ -78,22 +89,37 @@ export class BatchWriter {
     this.advance();
   }
 
+  /** Writes a document (its `_id` a string, checked). */
   add(collection: string, doc: Doc, ticket: Ticket): Promise<void> | undefined {
+    return this.enqueue(collection, 'write', doc._id as string, doc, ticket);
+  }
+
+  /** Removes a document by `_id` (the sink must have `remove`: the pipeline checks before). */
+  remove(collection: string, id: string, ticket: Ticket): Promise<void> | undefined {
+    return this.enqueue(collection, 'remove', id, undefined, ticket);
+  }
+
+  private enqueue(collection: string, kind: BatchKind, id: string, doc: Doc | undefined, ticket: Ticket): Promise<void> | undefined {
     if (this.failure) throw this.failure;
-    const earlier = this.concurrent ? this.inFlightIds.get(`${collection}\0${doc._id as string}`) : undefined;
-    if (earlier) return earlier.then(() => this.add(collection, doc, ticket));
+    const again = () => this.enqueue(collection, kind, id, doc, ticket);
+    const key = `${collection}\0${id}`;
+    const earlier = this.concurrent ? this.inFlightIds.get(key) : undefined;
+    if (earlier) return earlier.then(again);
     let batch = this.current;
-    if (!batch || batch.collection !== collection) {
-      const flushed = batch ? this.dispatch() : undefined;
-      if (flushed) return flushed.then(() => this.add(collection, doc, ticket));
-      batch = this.current = { collection, docs: [], spans: [] };
+    if (batch && (batch.collection !== collection || batch.kind !== kind || batch.keys.has(key))) {
+      // Sent first; an `_id` it holds is then in flight, and waited for by the call again.
+      const flushed = this.dispatch();
+      return flushed ? flushed.then(again) : again();
     }
-    batch.docs.push(doc);
+    batch ??= this.current = { collection, kind, docs: [], ids: [], keys: new Set(), spans: [] };
+    if (doc) batch.docs.push(doc);
+    batch.ids.push(id);
+    batch.keys.add(key);
     ticket.open++;
     const last = batch.spans[batch.spans.length - 1];
     if (last && last[0] === ticket) last[1]++;
     else batch.spans.push([ticket, 1]);
-    return batch.docs.length >= this.sink.batchSize ? this.dispatch() : undefined;
+    return batch.ids.length >= this.sink.batchSize ? this.dispatch() : undefined;
   }
 
   /** Sends the partial batch and waits for everything in flight. */
@@ -112,7 +138,7 @@ export class BatchWriter {
   private dispatch(): Promise<void> | undefined {
     const batch = this.current!;
     this.current = undefined;
-    const keys = this.concurrent ? batch.docs.map((doc) => `${batch.collection}\0${doc._id as string}`) : [];
+    const keys = this.concurrent ? batch.keys : new Set<string>();
     const write = this.write(batch).finally(() => {
       this.inFlight.delete(write);
       for (const key of keys) if (this.inFlightIds.get(key) === write) this.inFlightIds.delete(key);
@@ -127,16 +153,22 @@ export class BatchWriter {
 
   private async write(batch: Batch): Promise<void> {
     try {
-      const outcomes = await this.sink.write(batch.collection, batch.docs, this.signal);
-      if (outcomes.length !== batch.docs.length) {
-        throw fatalError('sink-contract', `${this.sink.label} answered ${outcomes.length} results for ${batch.docs.length} documents`);
+      const removing = batch.kind === 'remove';
+      const outcomes = removing
+        ? await this.sink.remove!(batch.collection, batch.ids, this.signal)
+        : await this.sink.write(batch.collection, batch.docs, this.signal);
+      if (outcomes.length !== batch.ids.length) {
+        throw fatalError('sink-contract', `${this.sink.label} answered ${outcomes.length} results for ${batch.ids.length} ${removing ? 'removals' : 'documents'}`);
       }
       let i = 0;
       for (const [ticket, count] of batch.spans) {
         for (const end = i + count; i < end; i++) {
           const outcome = outcomes[i]!;
-          this.tally(ticket, outcome.status);
-          if (outcome.status === 'failed') this.deadLetters.add({ collection: batch.collection, _id: batch.docs[i]!._id, reason: outcome.reason, doc: batch.docs[i] });
+          this.tally(ticket, removing && outcome.status === 'written' ? 'deleted' : outcome.status);
+          if (outcome.status !== 'failed') continue;
+          const { collection } = batch;
+          if (removing) this.deadLetters.add({ collection, _id: batch.ids[i], reason: `could not be deleted: ${outcome.reason}`, doc: undefined });
+          else this.deadLetters.add({ collection, _id: batch.docs[i]!._id, reason: outcome.reason, doc: batch.docs[i] });
         }
         ticket.open -= count;
       }

@@ -1,14 +1,15 @@
 import { conflictOutcome } from '../stores/common/conflict.js';
-import { copyValue, openMemory, type MemoryClient } from '../stores/memory/store.js';
+import { openMemory, writerOf, type MemoryClient } from '../stores/memory/store.js';
 import type { AdapterOptions, Doc, ParsedUri, Sink, WriteOutcome } from '../types.js';
 
 export default function memorySink(uri: ParsedUri, options: AdapterOptions): Sink {
   return createSink(openMemory(uri.rest || 'default'), options);
 }
 
-/** Writes into a memory store; honours --on-conflict like the database sinks. */
+/** Writes into a memory store (logged, so a memory target can be followed in turn); honours --on-conflict like the database sinks. */
 export function createSink(client: MemoryClient, options: AdapterOptions): Sink {
   const { label, collections: store } = client;
+  const writer = writerOf(client);
   return {
     label,
     provider: 'memory',
@@ -23,7 +24,13 @@ export function createSink(client: MemoryClient, options: AdapterOptions): Sink 
         const id = doc._id as string;
         const conflict = docsById.has(id) ? conflictOutcome(options.onConflict, id) : undefined;
         if (conflict) return conflict;
-        docsById.set(id, copyValue(doc));
+        writer.put(collection, doc);
+        return { status: 'written' };
+      });
+    },
+    async remove(collection: string, ids: string[]): Promise<WriteOutcome[]> {
+      return ids.map((id) => {
+        writer.delete(collection, id);
         return { status: 'written' };
       });
     },

@@ -1,30 +1,65 @@
 /**
  * In-process stores for `memory` / `memory:NAME`: for tests and for library users who seed or
- * inspect data in code. Documents are kept as given; readers get copies.
+ * inspect data in code. Documents are kept as given; readers get copies. Changes made through a
+ * store's writer (the memory sink, `memoryWriter`) are logged for `--follow` (see change-log.ts).
  */
 import { ExactNumber } from '../../formats/exact-number.js';
 import { maxDepth } from '../../formats/limits.js';
 import type { Doc, JsonValue } from '../../types.js';
+import { ChangeLog } from './change-log.js';
 
 export type MemoryStore = Map<string, Map<string, Doc>>;
 
-const stores = new Map<string, MemoryStore>();
-
-/** The named store (created empty on first use). `memory` alone is `memory:default`. */
-export function memoryStore(name = 'default'): MemoryStore {
-  let store = stores.get(name);
-  if (!store) stores.set(name, (store = new Map()));
-  return store;
-}
-
-/** What the two memory halves use: one named store, and its name for labels and checkpoints. */
+/** What the two memory halves use: one named store, its change log, and its name for labels and checkpoints. */
 export interface MemoryClient {
   readonly label: string;
   readonly collections: MemoryStore;
+  readonly log: ChangeLog;
 }
 
+const stores = new Map<string, MemoryClient>();
+
 export function openMemory(name: string): MemoryClient {
-  return { label: `memory:${name}`, collections: memoryStore(name) };
+  let client = stores.get(name);
+  if (!client) {
+    const label = `memory:${name}`;
+    stores.set(name, (client = { label, collections: new Map(), log: new ChangeLog(label) }));
+  }
+  return client;
+}
+
+/** The named store (created empty on first use). `memory` alone is `memory:default`. */
+export function memoryStore(name = 'default'): MemoryStore {
+  return openMemory(name).collections;
+}
+
+/** Changes a memory store as an application would, logged so that a `--follow` run sees them. */
+export interface MemoryWriter {
+  /** Creates or replaces the document with its `_id` (a copy is kept). */
+  put(collection: string, doc: Doc): void;
+  /** Removes the document with this `_id`, if there is one (logged either way, as a database would). */
+  delete(collection: string, id: string): void;
+}
+
+export function memoryWriter(name = 'default'): MemoryWriter {
+  return writerOf(openMemory(name));
+}
+
+export function writerOf({ collections, log }: MemoryClient): MemoryWriter {
+  return {
+    put(collection, doc) {
+      const id = doc._id as string;
+      const kept = copyValue(doc);
+      let docs = collections.get(collection);
+      if (!docs) collections.set(collection, (docs = new Map()));
+      docs.set(id, kept);
+      log.append(collection, id, kept);
+    },
+    delete(collection, id) {
+      collections.get(collection)?.delete(id);
+      log.append(collection, id);
+    },
+  };
 }
 
 /**
