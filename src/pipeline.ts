@@ -21,9 +21,10 @@ import { checkOutputFiles } from './pipeline/output-files.js';
 import { gofannonCollections } from './gofannon.js';
 import { defaultTransforms, loadTransforms, type NamedTransform, type TransformSpec } from './transforms/index.js';
 import { adapterOptions } from './pipeline/store-options.js';
-import type { Doc, FailedDocument, PlannedCollection, Progress, RunReport, Shard, Sink, Source, SourceChunk, StoreOptions } from './types.js';
+import type { CollectionStats, Doc, FailedDocument, PlannedCollection, Position, Progress, RunReport, Shard, Sink, Source, SourceChunk, StoreOptions } from './types.js';
 import { assertShardable, shardFileName, shardRead, shardText, withShardFiles, type Sharded } from './pipeline/shards.js';
 import { prepareDocuments } from './pipeline/prepare.js';
+import { checkFollowEnds, checkFollowOptions, FollowState, followedCollections } from './pipeline/follow.js';
 import { checkOptions as checkTypes, isBoolean, isFunction, isNames, isShard, isSignal, isSink, isSource, isString, isTransforms, type OptionChecks, storeOptionChecks } from './pipeline/option-checks.js';
 
 export interface MigrateOptions extends StoreOptions {
@@ -61,6 +62,13 @@ export interface MigrateOptions extends StoreOptions {
    * the command line. The report, dead letters, checkpoint and a file target get the shard in their name.
    */
   shard?: Shard | string;
+  /**
+   * After the snapshot, apply the source's later changes (creates, updates, deletes) until
+   * `signal` aborts, which ends the run well (not as an interruption).
+   */
+  follow?: boolean;
+  /** With `follow`: end by itself once the changes waiting at the source's head are applied. */
+  untilCaughtUp?: boolean;
 }
 
 export { shardFileName };
@@ -87,6 +95,8 @@ const migrateOptionChecks: OptionChecks<MigrateOptions> = {
   onFailed: isFunction,
   cwd: isString,
   shard: isShard,
+  follow: isBoolean,
+  untilCaughtUp: isBoolean,
 };
 
 function checkOptions(options: MigrateOptions): void {
@@ -102,6 +112,7 @@ function checkOptions(options: MigrateOptions): void {
   }
   if (options.resume && !options.checkpoint) throw usageError('bad-option', '--resume needs --checkpoint FILE');
   if (options.resume && options.dryRun) throw usageError('bad-option', '--resume and --dry-run do not go together');
+  checkFollowOptions(options);
 }
 
 /**
@@ -214,6 +225,13 @@ interface Run {
   checked: Map<string, boolean>;
   /** The preflight passed and documents began to flow: from here on there is progress to save. */
   copying: boolean;
+  /** Collections whose container this run has prepared. */
+  prepared: Set<string>;
+  /** With follow: the collections the feed follows, and where following starts without a checkpoint. */
+  followed?: ReadonlySet<string>;
+  feedStart?: Position;
+  /** The snapshot is copied: following has begun. */
+  following?: FollowState;
   started: number;
   warn: (message: string) => void;
 }
@@ -234,6 +252,7 @@ async function run(
   let checkpointer: Checkpointer | undefined;
   try {
     if (options.shard) assertShardable(options.shard, source);
+    if (options.follow) checkFollowEnds(source, sink);
     checkpointer = dryRun ? undefined : await openCheckpoint(options, source, sink, collections ?? null, transforms, deadLetters);
   } catch (error) {
     // Refused before anything was read: close both ends, so no connection outlives the refusal.
@@ -243,13 +262,28 @@ async function run(
     throw error;
   }
   const stats = new RunStats();
-  const writer = new BatchWriter(sink, stats, deadLetters, signals.writing, (position, safe) => checkpointer?.advance(position, safe));
+  let following: FollowState | undefined;
+  const onSafe = (position: Position, safe: Record<string, CollectionStats>, through: number | undefined) => {
+    checkpointer?.advance(position, safe, through);
+    if (following && through !== undefined) following.applied = through;
+  };
+  // A follow's checkpoint records what is sent before it is sent, to count what a resume applies again.
+  const beforeSend = checkpointer && options.follow ? (through: number) => checkpointer.sending(through) : undefined;
+  const writer = new BatchWriter(sink, stats, deadLetters, signals.writing, onSafe, beforeSend);
   const progress = new ProgressReporter(options.onProgress, source, stats, started, !options.shard);
-  const r: Run = { options, source, sink, transforms, dryRun, collections, signals, stats, deadLetters, checkpointer, writer, progress, plan: [], problems: [], checked: new Map(), copying: false, started, warn };
+  const r: Run = { options, source, sink, transforms, dryRun, collections, signals, stats, deadLetters, checkpointer, writer, progress, plan: [], problems: [], checked: new Map(), copying: false, prepared: new Set(), started, warn };
 
   let failure = await checkTarget(r);
-  if (!failure) failure = await copy(r);
-  const interrupted = !failure && Boolean(signals.stop?.aborted);
+  if (!failure && options.follow) failure = await openFeed(r);
+  // A resumed follow whose snapshot was copied goes straight to its changes.
+  if (!failure && !checkpointer?.feed?.position) failure = await copy(r);
+  if (!failure && options.follow && !signals.stop?.aborted) {
+    r.following = following = new FollowState(checkpointer?.feed);
+    progress.following = following;
+    failure = await follow(r);
+  }
+  // Stopping a follow once its snapshot is copied is how it ends, not an interruption.
+  const interrupted = !failure && Boolean(signals.stop?.aborted) && !r.following;
   failure = await teardown(r, failure, interrupted);
   const report = runReport(r, failure, interrupted);
   if (failure) {
@@ -334,8 +368,7 @@ async function copy(r: Run): Promise<unknown> {
         if (signals.stop?.aborted) break;
       }
     } catch (error) {
-      // A source that honours the stop signal ends by throwing an AbortError: that is an interruption.
-      if (!(signals.stop?.aborted && (error as Error)?.name === 'AbortError')) throw error;
+      if (!stoppedBy(error, signals)) throw error;
     }
     // Stopped or not, the chunks handed over are finished (one partial batch at most): a stopped
     // run's checkpoint then stands exactly for what the target holds, and its resume sends none of it again.
@@ -349,6 +382,74 @@ async function copy(r: Run): Promise<unknown> {
     await writer.settle();
     return error;
   }
+}
+
+/** A source that honours the stop signal ends by throwing an AbortError (or the stop's reason): that is a stop, not a failure. */
+function stoppedBy(error: unknown, signals: RunSignals): boolean {
+  const stop = signals.stop;
+  return Boolean(stop?.aborted) && ((error as Error)?.name === 'AbortError' || error === stop!.reason);
+}
+
+/**
+ * `--follow`, before the snapshot: the feed's head, saved in the checkpoint at once, so no change
+ * made during the snapshot is lost. A resumed follow keeps the head its first run took.
+ */
+async function openFeed(r: Run): Promise<unknown> {
+  try {
+    r.followed = followedCollections(r.selection!.chosen, r.source);
+    if (r.checkpointer?.feed) {
+      r.copying = true;
+      return undefined;
+    }
+    if (r.checkpointer?.resumeFrom) {
+      throw usageError('cannot-follow', `checkpoint ${r.checkpointer.path} was saved by a run without --follow, so the changes made since its snapshot began are not known: resume it without --follow, or follow with another --checkpoint (which copies the snapshot again)`);
+    }
+    r.feedStart = await r.source.feed!.head([...r.followed], r.signals.reading);
+    r.copying = true;
+    await r.checkpointer?.beginFeed(r.feedStart);
+    return undefined;
+  } catch (error) {
+    return error;
+  }
+}
+
+/**
+ * `--follow`, once the snapshot is copied: the feed's changes from its head (or from the saved
+ * position) through the same chunk handling, until stopped, or, with untilCaughtUp, until a chunk
+ * that reaches the source's head has been applied. Collections are prepared as they first come
+ * (a resumed follow copied none); the writer is not drained between them.
+ */
+async function follow(r: Run): Promise<unknown> {
+  const { source, sink, writer, signals, checkpointer, following } = r;
+  try {
+    const saved = checkpointer?.feed;
+    if (saved?.position) await sink.begin?.({ sourceProvider: source.provider });
+    const from = saved?.position ?? saved?.start ?? r.feedStart!;
+    await checkpointer?.startFollowing();
+    try {
+      for await (const chunk of source.feed!.changes({ collections: r.followed!, from, signal: signals.reading })) {
+        if (!r.prepared.has(chunk.collection)) await prepareCollection(r, chunk.collection);
+        await handleChunk(chunk, r, following!.deliver(chunk));
+        r.progress.report(false);
+        if (signals.stop?.aborted || (r.options.untilCaughtUp && chunk.caughtUp)) break;
+      }
+    } catch (error) {
+      if (!stoppedBy(error, signals)) throw error;
+    }
+    await writer.drain();
+    return undefined;
+  } catch (error) {
+    signals.fail();
+    await writer.settle();
+    return error;
+  }
+}
+
+/** A collection's container, prepared once per run before its first write. */
+async function prepareCollection(r: Run, collection: string): Promise<void> {
+  r.prepared.add(collection);
+  r.stats.of(collection);
+  await r.sink.prepare(collection);
 }
 
 /**
@@ -374,7 +475,7 @@ async function enterCollection(r: Run, collection: string): Promise<void> {
   await r.writer.drain();
   r.stats.of(collection);
   await r.progress.enter(collection);
-  if (!r.dryRun) return r.sink.prepare(collection);
+  if (!r.dryRun) return prepareCollection(r, collection);
   // A collection the source could not list up front is checked as it comes.
   await preflight(r, [collection]);
   const fits = r.checked.get(collection) ?? true;
@@ -391,7 +492,8 @@ async function teardown(r: Run, failure: unknown, interrupted: boolean): Promise
   await closeQuietly(() => r.source.close());
   await r.deadLetters.close();
   // Refused before the first document: the checkpoint at the path (another part's, or none) stays as it was.
-  if (r.checkpointer && r.copying) await r.checkpointer.save(complete, r.stats.toJSON());
+  // Every document was answered when the run ended well; a follow can always go on from where it ended.
+  if (r.checkpointer && r.copying) await r.checkpointer.save(complete && !r.options.follow, complete ? r.stats.toJSON() : undefined);
   r.progress.report(true);
   // What the transforms have to say about the whole run (e.g. fields they never found).
   if (complete) for (const t of r.transforms) for (const line of t.finish?.() ?? []) r.warn(line);
@@ -423,6 +525,7 @@ function runReport(r: Run, failure: unknown, interrupted: boolean): RunReport {
     ...(r.dryRun ? { plan: r.plan, problems: r.problems } : {}),
     ...(failure ? { error: redact(messageOf(failure)).split('\n')[0] } : {}),
     ...(Object.keys(earlier).length > 0 ? { earlier: totalOf(earlier) } : {}),
+    ...(r.following ? { follow: r.following.report() } : {}),
   };
 }
 
@@ -439,6 +542,7 @@ function runSettings(options: RunOptions, transforms: NamedTransform[]): RunIden
     '--collection-name': options.collectionName ?? null,
     // A shard continues only its own checkpoint, even one given under another shard's file name.
     '--shard': options.shard ? shardText(options.shard) : null,
+    '--follow': options.follow ?? false,
   };
 }
 
@@ -479,12 +583,16 @@ async function closeQuietly(close: () => Promise<void>, onError?: (error: unknow
   }
 }
 
-/** Transforms, validates and hands over one source chunk: its documents to write, or its deletions. */
-async function handleChunk(chunk: SourceChunk, c: Run): Promise<void> {
+/**
+ * Transforms, validates and hands over one source chunk: its documents to write, or its deletions.
+ * `through`: a change feed's count of changes up to and including this chunk (FollowState).
+ */
+async function handleChunk(chunk: SourceChunk, c: Run, through?: number): Promise<void> {
   const { collection } = chunk;
   const { writer } = c;
   // Counted against the chunk's ticket too, so a checkpoint counts exactly the documents before its position.
   const ticket = writer.ticket(collection, chunk.position);
+  ticket.through = through;
   const fail = (doc: unknown, reason: string, where: string | undefined) => {
     writer.tally(ticket, 'failed');
     c.deadLetters.add({ collection, _id: (doc as Doc | null)?._id, reason, where, doc });

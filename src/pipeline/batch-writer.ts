@@ -26,6 +26,8 @@ export interface Ticket {
   sealed: boolean;
   /** What happened to this chunk's documents so far: added to the safe counts with the ticket. */
   counts: CollectionStats;
+  /** A change feed's chunk: the changes delivered up to and including it (see FollowState). */
+  through?: number;
 }
 
 /** What a batch does to its documents: `sink.write` them, or `sink.remove` their `_id`s. */
@@ -64,8 +66,10 @@ export class BatchWriter {
     private readonly stats: RunStats,
     private readonly deadLetters: DeadLetters,
     private readonly signal: AbortSignal,
-    /** Called with each new safe position (in order) and the counts of everything up to it. */
-    private readonly onSafe: (position: Position, stats: Record<string, CollectionStats>) => void,
+    /** Called with each new safe position (in order), the counts of everything up to it, and its ticket's `through`. */
+    private readonly onSafe: (position: Position, stats: Record<string, CollectionStats>, through: number | undefined) => void,
+    /** Waited for before a batch is sent, with the highest `through` of its chunks (a follow's checkpoint records it). */
+    private readonly beforeSend?: (through: number) => Promise<void>,
   ) {
     this.concurrent = sink.concurrency > 1;
   }
@@ -153,6 +157,8 @@ export class BatchWriter {
 
   private async write(batch: Batch): Promise<void> {
     try {
+      const through = Math.max(0, ...batch.spans.map(([ticket]) => ticket.through ?? 0));
+      if (this.beforeSend && through > 0) await this.beforeSend(through);
       const removing = batch.kind === 'remove';
       const outcomes = removing
         ? await this.sink.remove!(batch.collection, batch.ids, this.signal)
@@ -179,16 +185,12 @@ export class BatchWriter {
   }
 
   private advance(): void {
-    let safe: Position | undefined;
-    let stats: Record<string, CollectionStats> | undefined;
+    let safe: Ticket | undefined;
     while (this.tickets.length > 0 && this.tickets[0]!.sealed && this.tickets[0]!.open === 0) {
       const ticket = this.tickets.shift()!;
       addStats(this.safeStats.of(ticket.collection), ticket.counts);
-      if (ticket.position) {
-        safe = ticket.position;
-        stats = this.safeStats.toJSON();
-      }
+      if (ticket.position) safe = ticket;
     }
-    if (safe) this.onSafe(safe, stats!);
+    if (safe) this.onSafe(safe.position!, this.safeStats.toJSON(), safe.through);
   }
 }

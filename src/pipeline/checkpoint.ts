@@ -24,6 +24,28 @@ export interface CheckpointData {
   deadLetters: number;
   complete: boolean;
   updatedAt: string;
+  /** With --follow: where the change feed stands. */
+  feed?: FeedCheckpoint;
+}
+
+/**
+ * A follow run's place in its source's change feed. `start` is taken before the snapshot, so a
+ * resume that finishes the snapshot follows from there; once the snapshot is copied, `position`
+ * says how far every change has been applied, and a resume follows from it without copying again.
+ */
+export interface FeedCheckpoint {
+  start: Position;
+  /** Null until the snapshot is copied. */
+  position: Position | null;
+  /** Changes applied up to `position`, by every run of the migration. */
+  applied: number;
+  /**
+   * Changes sent to the target when this was saved (written before each batch is sent): after a
+   * crash, the feed delivers the `sent - applied` changes after `position` again, and those are the
+   * changes a resume applies twice. The writer sends at most (concurrency + 1) batches and one
+   * chunk past the safe position, which bounds them.
+   */
+  sent: number;
 }
 
 /**
@@ -105,6 +127,12 @@ export class Checkpointer {
   private stats: Record<string, CollectionStats> = {};
   private lastSave = 0;
   private saving: Promise<void> = Promise.resolve();
+  /** A save not begun yet, shared by every `sending` call made before it begins. */
+  private nextSave?: Promise<void>;
+  /** `feed.sent` as last written to disk. */
+  private savedSent = 0;
+  /** The snapshot is copied: positions are the feed's from here on. */
+  private following = false;
   /** A background save is running: the next one waits for a later position instead of queueing. */
   private backgroundSave = false;
   /** A failed background save, reported by the next explicit save. */
@@ -119,21 +147,68 @@ export class Checkpointer {
   ) {
     this.data = resumed ?? { version: 1, ...run, position: null, stats: {}, deadLetters: 0, complete: false, updatedAt: '' };
     this.earlier = resumed ? { stats: resumed.stats, deadLetters: resumed.deadLetters } : { stats: {}, deadLetters: 0 };
+    this.feedBase = resumed?.feed?.applied ?? 0;
+    this.savedSent = resumed?.feed?.sent ?? 0;
   }
+
+  /** Changes the earlier runs applied: this run's counts start after them. */
+  private readonly feedBase: number;
 
   get resumeFrom(): Position | undefined {
     return this.data.position ?? undefined;
   }
 
+  /** The change feed's place, when this migration follows one (and, resumed, has begun to). */
+  get feed(): FeedCheckpoint | undefined {
+    return this.data.feed && { ...this.data.feed };
+  }
+
+  /** The feed's head, taken before the snapshot: saved at once, so a crash during the snapshot loses no change. */
+  beginFeed(start: Position): Promise<void> {
+    this.data.feed = { start, position: null, applied: 0, sent: 0 };
+    return this.save(false);
+  }
+
+  /** The snapshot is copied: from here on, safe positions are the feed's. Saved at once. */
+  startFollowing(): Promise<void> {
+    const feed = this.data.feed!;
+    feed.position ??= feed.start;
+    this.following = true;
+    return this.save(false);
+  }
+
+  /**
+   * Before the writer sends changes up to `through` (counted from this run's first): waits until
+   * the checkpoint on disk says they were sent, so a resume after a crash knows how many it applies
+   * again. Calls made while a save runs share the next one.
+   */
+  async sending(through: number): Promise<void> {
+    const feed = this.data.feed!;
+    const sent = this.feedBase + through;
+    feed.sent = Math.max(feed.sent, sent);
+    while (this.savedSent < sent) {
+      this.nextSave ??= this.saving.catch(() => undefined).then(() => {
+        this.nextSave = undefined;
+        return this.save(false);
+      });
+      await this.nextSave;
+    }
+  }
   /** Counts carried over from the runs before a resume (none for a new run). */
   readonly earlier: Pick<CheckpointData, 'stats' | 'deadLetters'>;
 
   /**
    * Records a new safe position and this run's counts up to it (BatchWriter's safe counts); writes
-   * it at most every saveIntervalMs, one save at a time.
+   * it at most every saveIntervalMs, one save at a time. While following, the position is the
+   * feed's, and `through` the changes this run applied up to it.
    */
-  advance(position: Position, stats: Record<string, CollectionStats>): void {
-    this.data.position = position;
+  advance(position: Position, stats: Record<string, CollectionStats>, through = 0): void {
+    if (this.following) {
+      const feed = this.data.feed!;
+      feed.position = position;
+      feed.applied = this.feedBase + through;
+      feed.sent = Math.max(feed.sent, feed.applied);
+    } else this.data.position = position;
     this.stats = stats;
     if (this.backgroundSave || Date.now() - this.lastSave < saveIntervalMs) return;
     this.lastSave = Date.now();
@@ -145,18 +220,27 @@ export class Checkpointer {
 
   /**
    * Writes the checkpoint now (and waits for any save in progress), with the earlier runs' counts
-   * and this run's up to the position. A complete run passes all its counts: every document was
-   * answered, whatever position was recorded last.
+   * and this run's up to the position. A run whose every document was answered (it ended, or
+   * following stopped with nothing in flight) passes all its counts, whatever position was
+   * recorded last. `complete`: nothing is left to resume (a follow is never complete).
    */
   save(complete: boolean, allStats?: Record<string, CollectionStats>): Promise<void> {
-    const stats = mergeStats(this.earlier.stats, complete && allStats ? allStats : this.stats);
-    // Every failed document was dead-lettered: the count of dead letters is the count of failures.
-    const deadLetters = totalOf(stats).failed;
-    const snapshot: CheckpointData = { ...this.data, stats, deadLetters, complete, updatedAt: new Date().toISOString() };
+    // Read when the save begins, so one save covers every `sending` call made while another ran;
+    // the position and the counts up to it are read together.
+    const snapshot = (): CheckpointData => {
+      const stats = mergeStats(this.earlier.stats, allStats ?? this.stats);
+      // Every failed document was dead-lettered: the count of dead letters is the count of failures.
+      const deadLetters = totalOf(stats).failed;
+      const feed = this.data.feed && { ...this.data.feed };
+      return { ...this.data, ...(feed ? { feed } : {}), stats, deadLetters, complete, updatedAt: new Date().toISOString() };
+    };
     this.saving = this.saving.catch(() => undefined).then(async () => {
       if (this.failure) throw this.failure;
+      // Taken before the dead letters are flushed: every failure it counts is then on disk.
+      const data = snapshot();
       await this.beforeSave();
-      await writePrivateAtomic(this.path, JSON.stringify(snapshot, null, 2) + '\n');
+      await writePrivateAtomic(this.path, JSON.stringify(data, null, 2) + '\n');
+      if (data.feed) this.savedSent = Math.max(this.savedSent, data.feed.sent);
     });
     return this.saving;
   }

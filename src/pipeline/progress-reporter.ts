@@ -2,7 +2,7 @@
  * The run's `onProgress`: called at most every 200 ms while documents move (so a fast run does not
  * spend its time reporting) and once at the end.
  */
-import type { Progress, Source } from '../types.js';
+import type { FollowProgress, Progress, Source } from '../types.js';
 import type { RunStats } from './stats.js';
 
 const progressIntervalMs = 200;
@@ -10,6 +10,8 @@ const progressIntervalMs = 200;
 export class ProgressReporter {
   /** The collection being read. */
   current?: string;
+  /** Once a follow's snapshot is copied: how following is doing. */
+  following?: { progress(): FollowProgress };
   private readonly expected: Record<string, number> = {};
   private last = 0;
 
@@ -40,6 +42,7 @@ export class ProgressReporter {
     if (!done && now - this.last < progressIntervalMs) return;
     this.last = now;
     const { current: collection, expected } = this;
-    this.onProgress({ collection, collections: this.stats.toJSON(), elapsedMs: now - this.started, source: this.source.progress?.(), expected, done });
+    const following = this.following?.progress();
+    this.onProgress({ collection, collections: this.stats.toJSON(), elapsedMs: now - this.started, source: this.source.progress?.(), expected, ...(following ? { following } : {}), done });
   }
 }
