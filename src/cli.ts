@@ -33,6 +33,8 @@ const migrateExamples: [string, string][] = [
   ['Restore a backup export.py made from DynamoDB (its numbers are strings):', '--from file:backup.json --to couchdb --transform numbers-from-strings=users.usageInfo.spendRemaining,agent_data_store.accessCount'],
   ['Save progress; after a crash or Ctrl-C run the same with --resume:', '--from file:big.json --to dynamodb --checkpoint run.ckpt'],
   ['Shard 2 of 4 of an import (run 0/4 to 3/4 side by side; in a job array, --shard auto/4); files get .shard-2-of-4 in their names:', '--from file:big.ndjson --to dynamodb --shard 2/4 --checkpoint run.ckpt'],
+  ['Copy, then keep the target in step with the live source until Ctrl-C (then --resume to go on):', '--from couchdb --to dynamodb --follow --checkpoint run.ckpt'],
+  ['Cutover, once the app stopped writing: apply what is left, then compare:', '--from couchdb --to dynamodb --follow --checkpoint run.ckpt --resume --until-caught-up --verify'],
   ['Time how fast a backup reads, checking every document on the way:', '--from file:backup.json.gz --to null'],
   ["Another tool's backup, recognised by its content (couchbackup here; the collection is named after the file):", '--from file:agents.txt --to dynamodb'],
   ['A DynamoDB export to S3, downloaded (the collection is named after the table):', '--from file:exports/AWSDynamoDB/01700000000000-abcd1234 --to couchdb'],
@@ -53,7 +55,20 @@ function withCommonOptions(y: Argv) {
 }
 
 type CommonArgs = Awaited<ReturnType<typeof withCommonOptions>['argv']>;
-type MigrateArgs = CommonArgs & { 'dry-run': boolean; 'dead-letter'?: string; report?: string; checkpoint?: string; resume: boolean; force: boolean; 'on-conflict': string; verify: boolean; shard?: string };
+type MigrateArgs = CommonArgs & {
+  'dry-run': boolean;
+  'dead-letter'?: string;
+  report?: string;
+  checkpoint?: string;
+  resume: boolean;
+  force: boolean;
+  'on-conflict': string;
+  verify: boolean;
+  follow: boolean;
+  'until-caught-up': boolean;
+  'enable-stream': boolean;
+  shard?: string;
+};
 
 function list(value: string | undefined): string[] | undefined {
   const items = value?.split(',').map((c) => c.trim()).filter(Boolean);
@@ -219,6 +234,11 @@ function interrupted(message: string): number {
 
 async function runMigrate(args: MigrateArgs) {
   const say = sayer(args);
+  // --verify compares once the run has ended: a follow ends by itself only with --until-caught-up.
+  if (args.verify && args.follow && !args['until-caught-up']) {
+    process.exitCode = reportError(usageError('bad-option', '--verify with --follow needs --until-caught-up: a follow stopped while the source is written to differs from it; stop the writes, then follow with --until-caught-up --verify'), args.verbose);
+    return;
+  }
   if (args.shard !== undefined && args.verify) {
     process.exitCode = reportError(usageError('bad-shard', '--verify with --shard: verify checks the whole target, so run gofannon-etl verify (the command each shard prints) once all shards have finished'), args.verbose);
     return;
@@ -238,6 +258,9 @@ async function runMigrate(args: MigrateArgs) {
     onConflict: args['on-conflict'] as OnConflict,
     concurrency: args.concurrency,
     shard: args.shard,
+    follow: args.follow,
+    untilCaughtUp: args['until-caught-up'],
+    enableStream: args['enable-stream'],
     signal,
   };
   try {
@@ -248,10 +271,12 @@ async function runMigrate(args: MigrateArgs) {
     const printed = resolvedArgs(args, report);
     say(formatSummary(report, {
       resume: stopped && resumable ? resumeCommand(printed) : undefined,
+      followAgain: report.follow && resumable ? resumeCommand(printed) : undefined,
       verify: !stopped && !report.dryRun && !args.verify ? verifyCommand(args, report.shard) : undefined,
     }));
     if (stopped && isStdio(args.from)) say('stdin was read once, so this run cannot be resumed: run the whole pipeline again to start over.');
     else if (stopped && !report.resumable) say(`${report.target} is written whole; to start over: ${startOverCommand(printed)}`);
+    else if (report.follow && !args.checkpoint) say(`No --checkpoint was given, so following again copies the snapshot again: ${startOverCommand(printed)}`);
     else if (stopped && !args.checkpoint) say(`No --checkpoint was given; to run it again (writes by _id are idempotent; add --checkpoint FILE to be able to resume): ${startOverCommand(printed)}`);
     process.exitCode = exitCodeOf(report);
     if (args.verify && process.exitCode === exitCodes.ok && !report.dryRun) {

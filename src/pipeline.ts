@@ -430,6 +430,8 @@ async function follow(r: Run): Promise<unknown> {
       for await (const chunk of source.feed!.changes({ collections: r.followed!, from, signal: signals.reading })) {
         if (!r.prepared.has(chunk.collection)) await prepareCollection(r, chunk.collection);
         await handleChunk(chunk, r, following!.deliver(chunk));
+        // The next change may be long in coming: this one goes out now, not when a batch is full.
+        await writer.flush();
         r.progress.report(false);
         if (signals.stop?.aborted || (r.options.untilCaughtUp && chunk.caughtUp)) break;
       }

@@ -13,8 +13,9 @@ export const notRepeated = {
   // verify reads both sides and writes nothing: how the run wrote (conflicts, tuning), where it
   // kept its progress, reports and dead letters, and whether it was dry concern the run alone;
   // its own --report would overwrite the run's.
-  // verify compares the whole source with the whole target, once every shard has written its share.
-  verify: ['dry-run', 'dead-letter', 'report', 'checkpoint', 'resume', 'force', 'on-conflict', 'verify', 'concurrency', 'batch-size', 'shard'],
+  // verify compares the whole source with the whole target, once every shard has written its share;
+  // it compares once, following is the run's own.
+  verify: ['dry-run', 'dead-letter', 'report', 'checkpoint', 'resume', 'force', 'on-conflict', 'verify', 'concurrency', 'batch-size', 'shard', 'follow', 'until-caught-up', 'enable-stream'],
   // A resume is the same run again, continuing; --force would replace the checkpoint it continues.
   resume: ['resume', 'force', 'dry-run'],
   // Starting a run over that cannot be resumed (a target written whole): the same run from the

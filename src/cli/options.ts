@@ -37,7 +37,10 @@ export const migrateOptions = {
   resume: { type: 'boolean', default: false, describe: 'continue from --checkpoint after a crash or Ctrl-C', group: 'Run:' },
   force: { type: 'boolean', default: false, describe: 'replace the --checkpoint file even when it holds another run\'s progress', group: 'Run:' },
   'on-conflict': { choices: ['overwrite', 'skip', 'fail'], default: 'overwrite', describe: 'when the target already has the _id', group: 'Run:' },
-  verify: { type: 'boolean', default: false, describe: 'after writing, compare source and target document by document', group: 'Run:' },
+  verify: { type: 'boolean', default: false, describe: 'after writing, compare source and target document by document (with --follow: after --until-caught-up)', group: 'Run:' },
+  follow: { type: 'boolean', default: false, describe: 'after the copy, apply every later create, update and delete of the source until Ctrl-C/SIGTERM (exit 0)', group: 'Follow:' },
+  'until-caught-up': { type: 'boolean', default: false, describe: 'with --follow: end by itself once every change waiting at the source is applied', group: 'Follow:' },
+  'enable-stream': { type: 'boolean', default: false, describe: 'with --follow from DynamoDB: turn on the table\'s stream when it has none', group: 'Follow:' },
   shard: {
     type: 'string',
     describe: 'read only this share of the source: INDEX/COUNT (INDEX 0..COUNT-1), or auto/COUNT with the index from JOB_COMPLETION_INDEX or AWS_BATCH_JOB_ARRAY_INDEX; --report, --dead-letter, --checkpoint and a file target get .shard-INDEX-of-COUNT in their names',

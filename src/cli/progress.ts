@@ -1,10 +1,12 @@
 /**
  * Progress on stderr (never stdout: it may carry the data). On a terminal: a live bar per
- * collection (cli-progress does the redrawing); elsewhere (CI, pipes): a short line every few
- * seconds; with --quiet: nothing.
+ * collection (cli-progress does the redrawing), and once a follow's snapshot is copied a
+ * "following" line under them; elsewhere (CI, pipes): a short line every few seconds; with
+ * --quiet: nothing.
  */
 import cliProgress from 'cli-progress';
-import type { CollectionStats, Progress } from '../types.js';
+import type { CollectionStats, FollowProgress, Progress } from '../types.js';
+import { formatLag, rate } from './summary.js';
 
 export type ProgressMode = 'bars' | 'lines' | 'none';
 
@@ -17,7 +19,12 @@ export interface ProgressView {
 
 const lineIntervalMs = 5000;
 
-const handled = (s: CollectionStats) => s.written + s.skipped + s.dropped + s.failed;
+const handled = (s: CollectionStats) => s.written + s.skipped + s.dropped + s.failed + (s.deleted ?? 0);
+
+/** `following: 120 changes applied, 40/s, 3 changes behind the source`. */
+export function followingLine(f: FollowProgress): string {
+  return `following: ${f.applied} changes applied, ${rate(f.applied, f.elapsedMs)}, ${formatLag(f)}`;
+}
 
 function clock(ms: number): string {
   const s = Math.max(0, Math.round(ms / 1000));
@@ -53,6 +60,7 @@ function linesView(stream: NodeJS.WriteStream): ProgressView {
       const now = Date.now();
       if (p.done || now - last < lineIntervalMs) return;
       last = now;
+      if (p.following) return void stream.write(`[${clock(p.elapsedMs)}] ${followingLine(p.following)}\n`);
       const parts: string[] = [];
       const total = Object.values(p.collections).reduce((n, s) => n + handled(s), 0);
       if (p.collection) {
@@ -77,6 +85,7 @@ function barsView(stream: NodeJS.WriteStream): ProgressView {
     cliProgress.Presets.shades_classic,
   );
   let input: cliProgress.SingleBar | undefined;
+  let following: cliProgress.SingleBar | undefined;
   /** `until`: when the count last moved, so a finished collection keeps the rate it had. */
   const bars = new Map<string, { bar: cliProgress.SingleBar; started: number; done: number; until: number }>();
   const width = (name: string) => name.padEnd(12);
@@ -107,6 +116,10 @@ function barsView(stream: NodeJS.WriteStream): ProgressView {
         const eta = expected ? etaMs(done, expected, entry.until - entry.started) : undefined;
         const detail = `${done}${expected ? `/${expected}` : ''} docs | ${Math.round(done / seconds)}/s${eta !== undefined && done < expected! ? ` | ETA ${clock(eta)}` : ''}${s.failed ? ` | ${s.failed} failed` : ''}`;
         entry.bar.update(expected ? Math.min(done, expected) : 0, { detail });
+      }
+      if (p.following) {
+        following ??= multibar.create(0, 0, { label: width('following'), detail: '' }, { format: '{label} {detail}' });
+        following.update(0, { detail: followingLine(p.following).replace(/^following: /, '') });
       }
       if (p.done) stop();
     },

@@ -3,9 +3,11 @@
  * what to do next.
  */
 import type { VerifyReport } from '../verify/verify.js';
-import type { CollectionStats, RunReport } from '../types.js';
+import type { CollectionStats, FollowProgress, FollowReport, RunReport } from '../types.js';
 
 const columns: (keyof CollectionStats)[] = ['read', 'written', 'skipped', 'dropped', 'failed'];
+/** With deletes (a follow, a change log): the counts, deletes included. */
+const columnsWithDeletes: (keyof CollectionStats)[] = [...columns, 'deleted'];
 
 export function formatTable(rows: [string, ...string[]][], header: string[]): string {
   const all = [header, ...rows];
@@ -23,6 +25,8 @@ export function rate(count: number, ms: number): string {
 /** What the user can run next, built by the CLI from its own arguments. */
 export interface NextSteps {
   resume?: string;
+  /** A follow that ended: the command that goes on following from where it ended. */
+  followAgain?: string;
   verify?: string;
 }
 
@@ -47,9 +51,10 @@ export function formatSummary(report: RunReport, next: NextSteps = {}): string {
   const lines = [''];
   if (report.dryRun) lines.push(...formatPlan(report));
   else {
-    const rows = Object.entries(report.collections).map(([name, s]) => [name, ...columns.map((c) => String(s[c]))] as [string, ...string[]]);
-    rows.push(['total', ...columns.map((c) => String(report.total[c]))]);
-    lines.push(formatTable(rows, ['collection', ...columns]));
+    const shown = report.follow || report.total.deleted > 0 ? columnsWithDeletes : columns;
+    const rows = Object.entries(report.collections).map(([name, s]) => [name, ...shown.map((c) => String(s[c] ?? 0))] as [string, ...string[]]);
+    rows.push(['total', ...shown.map((c) => String(report.total[c] ?? 0))]);
+    lines.push(formatTable(rows, ['collection', ...shown]));
   }
   const seconds = (report.durationMs / 1000).toFixed(1);
   const state = report.dryRun ? 'Dry run' : report.interrupted ? 'Interrupted' : report.total.failed > 0 ? 'Finished with failures' : 'Done';
@@ -57,6 +62,7 @@ export function formatSummary(report: RunReport, next: NextSteps = {}): string {
   const readNow = report.total.read - (report.earlier?.read ?? 0);
   const share = report.shard ? ` (shard ${report.shard.index}/${report.shard.count})` : '';
   lines.push('', `${state} in ${seconds} s, ${rate(readNow, report.durationMs)}: ${report.source} -> ${report.target}${share}`);
+  if (report.follow) lines.push(...formatFollow(report.follow));
   if (report.earlier) {
     const from = report.checkpoint ? ` (from ${report.checkpoint})` : '';
     lines.push(`The counts cover the whole migration, including ${plural(report.earlier.written, 'document')} written by the earlier run(s)${from}.`);
@@ -68,8 +74,26 @@ export function formatSummary(report: RunReport, next: NextSteps = {}): string {
       : `${plural(report.deadLetters.count, "document")} ${what} (reasons above; give --dead-letter FILE to keep them all)`);
   }
   if (next.resume) lines.push(`To continue where it stopped: ${next.resume}`);
+  if (next.followAgain) lines.push(`To go on following from where it ended: ${next.followAgain}`);
   if (next.verify) lines.push(`To check the target document by document: ${next.verify}`);
   return lines.join('\n');
+}
+
+/** What following did: changes applied, their pace, how far behind the source it ended. */
+function formatFollow(follow: FollowReport): string[] {
+  const lines = [`Following: ${plural(follow.applied, 'change')} applied in ${(follow.elapsedMs / 1000).toFixed(1)} s, ${rate(follow.applied, follow.elapsedMs)}; ${formatLag(follow)}.`];
+  if (follow.reapplied > 0) {
+    lines.push(`${plural(follow.reapplied, 'change')} the earlier run had already sent ${follow.reapplied === 1 ? 'was' : 'were'} applied again (writes and deletes by _id are idempotent).`);
+  }
+  return lines;
+}
+
+/** `caught up with the source`, or how far behind it, in changes and seconds where the feed says. */
+export function formatLag(follow: Pick<FollowProgress, 'lag' | 'caughtUp'>): string {
+  if (follow.caughtUp) return 'caught up with the source';
+  const { changes, seconds } = follow.lag ?? {};
+  const parts = [changes !== undefined ? plural(changes, 'change') : undefined, seconds !== undefined ? `${seconds.toFixed(1)} s` : undefined].filter(Boolean);
+  return parts.length > 0 ? `${parts.join(', ')} behind the source` : 'lag unknown';
 }
 
 export function formatComparison(report: VerifyReport): string {

@@ -126,6 +126,14 @@ export class BatchWriter {
     return batch.ids.length >= this.sink.batchSize ? this.dispatch() : undefined;
   }
 
+  /**
+   * Sends the partial batch now, without waiting for what is in flight (only for a free slot): a
+   * follow's changes go out as they come instead of waiting for a batch to fill.
+   */
+  flush(): Promise<void> | undefined {
+    return this.current ? this.dispatch() : undefined;
+  }
+
   /** Sends the partial batch and waits for everything in flight. */
   async drain(): Promise<void> {
     if (this.current) await this.dispatch();

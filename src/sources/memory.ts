@@ -53,19 +53,19 @@ function memoryFeed({ log }: MemoryClient, page: number): ChangeFeed {
     head: async () => ({ seq: log.head() }),
     async *changes({ collections, from, signal }) {
       let at = from.seq as number;
-      let idle = false;
+      /** The last chunk said it reached the head: no empty chunk need say it again. */
+      let saidCaughtUp = false;
       for (;;) {
         signal.throwIfAborted();
         const waiting = log.after(at).filter((change) => collections.has(change.collection));
         const head = log.head();
         if (waiting.length === 0) {
           at = head;
-          if (!idle) yield { collection: [...collections].sort()[0]!, docs: [], position: { seq: at }, lag: { changes: 0 }, caughtUp: true };
-          idle = true;
+          if (!saidCaughtUp) yield { collection: [...collections].sort()[0]!, docs: [], position: { seq: at }, lag: { changes: 0 }, caughtUp: true };
+          saidCaughtUp = true;
           await log.next(at, signal);
           continue;
         }
-        idle = false;
         for (const run of runsOf(waiting, page)) {
           const last = run[run.length - 1]!;
           at = last.seq;
@@ -73,6 +73,7 @@ function memoryFeed({ log }: MemoryClient, page: number): ChangeFeed {
           const chunk: SourceChunk = { collection: last.collection, docs: [], position: { seq: at }, lag, caughtUp: at === head };
           if (last.doc) chunk.docs = run.map((change) => copyValue(change.doc!));
           else chunk.deletes = run.map((change) => change.id);
+          saidCaughtUp = at === head;
           yield chunk;
         }
       }
