@@ -52,12 +52,17 @@ export class ChangeLog {
   async next(seq: number, signal: AbortSignal): Promise<void> {
     signal.throwIfAborted();
     if (this.seq > seq) return;
+    // Only this process can change the store: a follower waiting for it keeps the process alive, as
+    // a database follower's open connection does, until a change comes or it is stopped.
+    const alive = setInterval(() => {}, 60_000);
     await new Promise<void>((resolve, reject) => {
       const onAbort = () => {
+        clearInterval(alive);
         this.waiters.delete(wake);
         reject(signal.reason);
       };
       const wake = () => {
+        clearInterval(alive);
         signal.removeEventListener('abort', onAbort);
         resolve();
       };
