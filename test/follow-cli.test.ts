@@ -1,6 +1,7 @@
 /**
  * `--follow` through the built CLI, as far as the memory store allows (it lives in one process:
- * a transform module seeds it and changes it while the run goes on, like the application would;
+ * a transform module seeds it and changes it while the run goes on, like the application would,
+ * and the gate transform holds the snapshot where a test stops it;
  * the stores' own tests follow real servers). A stop while following is how a follow ends (exit
  * 0, summary, the command that goes on following); a stop during the snapshot is an interruption
  * (130); --until-caught-up ends by itself and --verify then compares; the refusals are one line,
@@ -13,7 +14,7 @@ import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { describe, expect, test } from 'vitest';
 import type { RunReport } from '../src/types.js';
-import { cleanEnv, cliPath, runCli, type CliResult } from './generated-export.js';
+import { cleanEnv, cliPath, gateTransform, runCli, type CliResult } from './generated-export.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'follow-cli-'));
 const store = pathToFileURL(join(cliPath, '../../dist/stores/memory/store.js')).href;
@@ -21,14 +22,13 @@ const store = pathToFileURL(join(cliPath, '../../dist/stores/memory/store.js')).
 /**
  * Seeds memory:src with agents a0..a3 as it is loaded (transforms load before the stores open).
  * When the snapshot reaches a2 the source changes (a0 deleted, a1 updated, a9 added); when a9
- * comes through the feed, or the document GATE_AT comes, it says so on stderr, and at GATE_AT
- * it waits for SIGTERM.
+ * comes through the feed it says so on stderr.
  */
 writeFileSync(join(dir, 'app.mjs'), `import { memoryWriter } from ${JSON.stringify(store)};
 const writer = memoryWriter('src');
 for (let i = 0; i < 4; i++) writer.put('agents', { _id: 'a' + i, n: i });
 let changed = false;
-export default async function app(doc) {
+export default function app(doc) {
   if (doc._id === 'a2' && !changed) {
     changed = true;
     writer.delete('agents', 'a0');
@@ -36,20 +36,14 @@ export default async function app(doc) {
     writer.put('agents', { _id: 'a9', n: 9 });
   }
   if (doc._id === 'a9') process.stderr.write('a9 followed\\n');
-  if (doc._id === process.env.GATE_AT) {
-    const alive = setInterval(() => {}, 1000);
-    const released = new Promise((resolve) => process.once('SIGTERM', resolve));
-    process.stderr.write('gate reached\\n');
-    await released;
-    clearInterval(alive);
-  }
   return doc;
 }
 `);
+writeFileSync(join(dir, 'gate.mjs'), gateTransform);
 
 /** Runs the CLI with the app transform and sends SIGTERM once stderr says `when`. */
 function stoppedWhen(args: string[], when: string, env: NodeJS.ProcessEnv = {}): Promise<CliResult> {
-  const child = spawn(process.execPath, [cliPath, ...args, '--transform', './app.mjs'], { cwd: dir, env: { ...cleanEnv(env), NO_COLOR: '1' } });
+  const child = spawn(process.execPath, [cliPath, ...args, '--transform', './app.mjs', '--transform', './gate.mjs'], { cwd: dir, env: { ...cleanEnv(env), NO_COLOR: '1' } });
   let stdout = '';
   let stderr = '';
   child.stdout.on('data', (b) => (stdout += b));
@@ -75,7 +69,7 @@ describe('gofannon-etl --follow', () => {
     expect(result.stdout).toMatch(/^Done in /m);
     expect(result.stdout).toMatch(/^Following: 3 changes applied in [\d.]+ s, \d+\/s; caught up with the source\.$/m);
     expect(result.stdout).toMatch(/^collection\s+read\s+written\s+skipped\s+dropped\s+failed\s+deleted$/m);
-    expect(result.stdout).toContain('To go on following from where it ended: gofannon-etl --from memory:src --to memory:dst --transform ./app.mjs --report run.json --checkpoint run.ckpt --follow --resume');
+    expect(result.stdout).toContain('To go on following from where it ended: gofannon-etl --from memory:src --to memory:dst --transform ./app.mjs --transform ./gate.mjs --report run.json --checkpoint run.ckpt --follow --resume');
     const written = report('run.json');
     expect(written).toMatchObject({ ok: true, interrupted: false, follow: { applied: 3 } });
     expect(written.collections.agents).toMatchObject({ deleted: 1, failed: 0 });
@@ -85,11 +79,12 @@ describe('gofannon-etl --follow', () => {
 
   test('Ctrl-C during the snapshot is an interruption: exit 130 and the resume command', async () => {
     const args = ['--from', 'memory:src', '--to', 'memory:dst', '--follow', '--checkpoint', 'snap.ckpt', '--batch-size', '1'];
-    const result = await stoppedWhen(args, 'gate reached', { GATE_AT: 'a1' });
+    // The gate holds the second document of the snapshot (a1) until SIGTERM.
+    const result = await stoppedWhen(args, 'gate reached', { GATE_AT: '2' });
     expect(result.code, result.stderr).toBe(130);
     expect(result.stdout).toMatch(/^Interrupted in /m);
     expect(result.stdout).not.toMatch(/^Following:/m);
-    expect(result.stdout).toContain('To continue where it stopped: gofannon-etl --from memory:src --to memory:dst --transform ./app.mjs --batch-size 1 --checkpoint snap.ckpt --follow --resume');
+    expect(result.stdout).toContain('To continue where it stopped: gofannon-etl --from memory:src --to memory:dst --transform ./app.mjs --transform ./gate.mjs --batch-size 1 --checkpoint snap.ckpt --follow --resume');
     const checkpoint = JSON.parse(readFileSync(join(dir, 'snap.ckpt'), 'utf8'));
     expect(checkpoint.feed).toMatchObject({ position: null, start: { seq: 4 } });
   });
