@@ -275,8 +275,9 @@ async function run(
 
   let failure = await checkTarget(r);
   if (!failure && options.follow) failure = await openFeed(r);
+  const stoppedEarly = options.follow && signals.stop?.aborted;
   // A resumed follow whose snapshot was copied goes straight to its changes.
-  if (!failure && !checkpointer?.feed?.position) failure = await copy(r);
+  if (!failure && !stoppedEarly && !checkpointer?.feed?.position) failure = await copy(r);
   if (!failure && options.follow && !signals.stop?.aborted) {
     r.following = following = new FollowState(checkpointer?.feed);
     progress.following = following;
@@ -396,20 +397,23 @@ function stoppedBy(error: unknown, signals: RunSignals): boolean {
  */
 async function openFeed(r: Run): Promise<unknown> {
   try {
-    r.followed = followedCollections(r.selection!.chosen, r.source);
-    if (r.checkpointer?.feed) {
+    const saved = r.checkpointer?.feed;
+    if (saved) {
+      r.followed = new Set(saved.collections);
       r.copying = true;
       return undefined;
     }
+    r.followed = followedCollections(r.selection!.chosen, r.source);
     if (r.checkpointer?.resumeFrom) {
       throw usageError('cannot-follow', `checkpoint ${r.checkpointer.path} was saved by a run without --follow, so the changes made since its snapshot began are not known: resume it without --follow, or follow with another --checkpoint (which copies the snapshot again)`);
     }
     r.feedStart = await r.source.feed!.head([...r.followed], r.signals.reading);
     r.copying = true;
-    await r.checkpointer?.beginFeed(r.feedStart);
+    await r.checkpointer?.beginFeed(r.feedStart, [...r.followed]);
     return undefined;
   } catch (error) {
-    return error;
+    // Stopped while asking for the head: an interruption before anything was copied.
+    return stoppedBy(error, r.signals) ? undefined : error;
   }
 }
 

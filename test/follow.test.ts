@@ -276,6 +276,49 @@ describe('migrate with follow', () => {
     expect(resumed.follow).toMatchObject({ applied: 4, reapplied: 3 });
   });
 
+  test('a resume follows the collections its first run chose, not one the source holds since', async () => {
+    const dir = tmp();
+    const checkpoint = join(dir, 'run.ckpt');
+    const [from, to] = [uniquePrefix(), uniquePrefix()];
+    const writer = seed(from, 1);
+    const ends = observed(from, to);
+    const stop = new AbortController();
+    const run = migrate({ from: ends.source, to: ends.sink, follow: true, checkpoint, signal: stop.signal });
+    await ends.caughtUp();
+    stop.abort();
+    await run;
+    expect((JSON.parse(readFileSync(checkpoint, 'utf8')) as CheckpointData).feed!.collections).toEqual(['agents', 'users']);
+    writer.put('tickets', { _id: 't0' });
+    writer.put('agents', { _id: 'a1', n: 1 });
+    const resumed = await migrate({ from: `memory:${from}`, to: `memory:${to}`, follow: true, checkpoint, resume: true, untilCaughtUp: true });
+    expect(memoryStore(to).has('tickets')).toBe(false);
+    expect(memoryStore(to).get('agents')!.has('a1')).toBe(true);
+    expect(resumed.follow).toMatchObject({ applied: 1 });
+  });
+
+  test('stopped while the feed is asked for its head: an interruption, nothing copied, no checkpoint', async () => {
+    const dir = tmp();
+    const checkpoint = join(dir, 'run.ckpt');
+    const [from, to] = [uniquePrefix(), uniquePrefix()];
+    seed(from, 2);
+    const source = createSource(openMemory(from), testAdapterOptions());
+    const asked = gate();
+    const waiting: ChangeFeed = {
+      ...source.feed!,
+      head: (_c, signal) => {
+        asked.open();
+        return new Promise((_, reject) => signal.addEventListener('abort', () => reject(signal.reason)));
+      },
+    };
+    const stop = new AbortController();
+    const run = migrate({ from: { ...source, feed: waiting }, to: `memory:${to}`, follow: true, checkpoint, signal: stop.signal });
+    await asked.promise;
+    stop.abort();
+    expect(await run).toMatchObject({ interrupted: true, total: { read: 0 } });
+    expect(memoryStore(to).size).toBe(0);
+    expect(() => readFileSync(checkpoint)).toThrow(/ENOENT/);
+  });
+
   test('a source with no feed, stdin, or a target that cannot delete is refused before anything is read or written', async () => {
     const [from, to] = [uniquePrefix(), uniquePrefix()];
     seed(from, 1);

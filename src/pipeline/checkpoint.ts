@@ -35,6 +35,8 @@ export interface CheckpointData {
  */
 export interface FeedCheckpoint {
   start: Position;
+  /** The collections followed, as chosen by the first run: a resume follows these, not what the source holds by then. */
+  collections: string[];
   /** Null until the snapshot is copied. */
   position: Position | null;
   /** Changes applied up to `position`, by every run of the migration. */
@@ -164,8 +166,8 @@ export class Checkpointer {
   }
 
   /** The feed's head, taken before the snapshot: saved at once, so a crash during the snapshot loses no change. */
-  beginFeed(start: Position): Promise<void> {
-    this.data.feed = { start, position: null, applied: 0, sent: 0 };
+  beginFeed(start: Position, collections: string[]): Promise<void> {
+    this.data.feed = { start, collections, position: null, applied: 0, sent: 0 };
     return this.save(false);
   }
 
