@@ -6,7 +6,7 @@ export { writeDocuments, DocumentWriter, type WriteDocumentsOptions } from './li
 export { fileSource, fileSink, type FileStreamSourceOptions, type FileStreamSinkOptions } from './library/file-streams.js';
 export { openSource, openSink, parseUri, sourceSchemes, sinkSchemes } from './registry.js';
 export { builtinTransforms, type TransformSpec } from './transforms/index.js';
-export { memoryStore } from './stores/memory/store.js';
+export { memoryStore, memoryWriter, type MemoryWriter } from './stores/memory/store.js';
 export { ExactNumber } from './formats/exact-number.js';
 export { stringifyExact } from './formats/serialize.js';
 export { EtlError, isEtlError, type ErrorCode, type ErrorKind } from './errors.js';

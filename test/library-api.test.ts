@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { expect, inject, test } from 'vitest';
-import { ExactNumber, memoryStore, migrate, readDocuments, stringifyExact, verify, type Doc, type DocumentRecord, type Transform } from 'gofannon-etl';
+import { ExactNumber, memoryStore, memoryWriter, migrate, readDocuments, stringifyExact, verify, type Doc, type DocumentRecord, type Progress, type Transform } from 'gofannon-etl';
 import { sortById, uniquePrefix } from './corpus.js';
 import { startCouch } from './servers/couchdb.js';
 
@@ -32,6 +32,28 @@ test('migrate and verify from the package entry, with typed custom transforms', 
 
   const check = await verify({ from: 'memory:library-from', to: 'memory:library-to', transforms: [dropTestUsers, stampMigration] });
   expect(check.identical).toBe(true);
+});
+
+test('migrate({ follow, signal }) from the package entry: the changes a writer makes are applied, progress says so, aborting ends it well', async () => {
+  const [from, to] = [uniquePrefix(), uniquePrefix()];
+  const app = memoryWriter(from);
+  app.put('agents', { _id: 'a1', name: 'first' });
+  const stop = new AbortController();
+  // The app changes its data once the snapshot has it; the follow is stopped once the last change comes through.
+  const live: Transform = (doc) => {
+    if (doc._id === 'a1' && doc.name === 'first') {
+      app.put('agents', { _id: 'a1', name: 'second' });
+      app.delete('agents', 'a1');
+      app.put('agents', { _id: 'a2', name: 'last' });
+    }
+    if (doc._id === 'a2') stop.abort();
+    return doc;
+  };
+  const seen: Progress[] = [];
+  const report = await migrate({ from: `memory:${from}`, to: `memory:${to}`, transforms: [live], follow: true, signal: stop.signal, onProgress: (p) => seen.push(p) });
+  expect(report).toMatchObject({ ok: true, interrupted: false, follow: { applied: 3 } });
+  expect([...memoryStore(to).get('agents')!.keys()]).toEqual(['a2']);
+  expect(seen.at(-1)).toMatchObject({ done: true, following: { applied: 3 } });
 });
 
 test('the README stream example, examples/stream-copy.ts, copies CouchDB to DynamoDB through a stream transform', async () => {

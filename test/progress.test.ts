@@ -66,3 +66,26 @@ test('ETA from how far a known total is', () => {
   expect(etaMs(25, 100, 1000)).toBe(3000);
   expect(etaMs(0, 100, 1000)).toBeUndefined();
 });
+
+test('following, off a terminal: changes applied, their rate and the lag, in changes and seconds where the feed says', () => {
+  vi.useFakeTimers();
+  const out = capture(false);
+  const view = progressView('lines', out.stream);
+  vi.advanceTimersByTime(5001);
+  view.update(progress(6000, 1000, { following: { applied: 120, elapsedMs: 3000, caughtUp: false, lag: { changes: 35, seconds: 2.25 } } }));
+  vi.advanceTimersByTime(5001);
+  view.update(progress(11000, 1000, { following: { applied: 400, elapsedMs: 8000, caughtUp: true, lag: { changes: 0 } } }));
+  expect(out.text()).toBe('[0:06] following: 120 changes applied, 40/s, 35 changes, 2.3 s behind the source\n[0:11] following: 400 changes applied, 50/s, caught up with the source\n');
+});
+
+test('following, on a terminal: the collections keep their snapshot counts and a following line counts the changes', () => {
+  const out = capture(true);
+  const view = progressView('bars', out.stream);
+  view.update(progress(1000, 1000));
+  view.update(progress(5000, 1500, { following: { applied: 500, elapsedMs: 4000, caughtUp: false, lag: { seconds: 1 } } }));
+  view.update({ ...progress(6000, 1500, { following: { applied: 500, elapsedMs: 5000, caughtUp: false, lag: { seconds: 1 } } }), done: true });
+  expect(out.text()).toMatch(/following +500 changes applied, 100\/s, 1\.0 s behind the source/);
+  expect(out.text()).toMatch(/1000\/1000 docs/);
+  expect(out.text()).not.toMatch(/1500\/1000 docs/);
+  view.stop();
+});

@@ -102,7 +102,8 @@ function barsView(stream: NodeJS.WriteStream): ProgressView {
         const eta = etaMs(p.source.done, p.source.total, p.elapsedMs);
         input.update(p.source.done, { detail: `${mb(p.source.done)}/${mb(p.source.total)} MB${eta !== undefined ? ` | ETA ${clock(eta)}` : ''}` });
       }
-      for (const [name, s] of Object.entries(p.collections)) {
+      // Once following, the collections' bars keep what the snapshot copied; the following line counts the changes.
+      for (const [name, s] of p.following ? [] : Object.entries(p.collections)) {
         const expected = p.expected[name];
         let entry = bars.get(name);
         if (!entry) {
