@@ -2,7 +2,9 @@
  * source → transforms → validation → batches → bounded concurrent writes → stats, dead letters and
  * checkpoints. Backpressure comes from the structure: the loop reads the next chunk only after
  * handing the previous one to the writer, and the writer makes it wait while every slot is busy,
- * so nothing ever holds more than (concurrency + 1) batches and one source chunk.
+ * so nothing ever holds more than (concurrency + 1) batches and one source chunk. With `follow`,
+ * the source's change feed (its head taken before the snapshot) comes after the snapshot through
+ * the same steps, deletes included.
  */
 import { checkChosenRead, nothingFound, selectCollections, type Selection } from './pipeline/collections.js';
 import { BatchWriter, type Ticket } from './pipeline/batch-writer.js';
@@ -641,7 +643,7 @@ async function handleDeletes(chunk: SourceChunk, ticket: Ticket, c: Run): Promis
     writer.tally(ticket, 'read');
     if (typeof id !== 'string' || id === '') {
       writer.tally(ticket, 'failed');
-      c.deadLetters.add({ collection, _id: id, reason: `a deletion needs an _id: ${badId({ _id: id })}`, where: chunk.where?.(index), doc: undefined });
+      c.deadLetters.add({ collection, _id: id, reason: `cannot delete: ${badId({ _id: id })}`, where: chunk.where?.(index), doc: undefined });
     } else if (c.dryRun) writer.tally(ticket, 'deleted');
     else {
       const wait = writer.remove(collection, id, ticket);

@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { describe, expect, test } from 'vitest';
 import { migrate, type MigrateOptions } from '../src/pipeline.js';
 import { BatchWriter } from '../src/pipeline/batch-writer.js';
-import type { CheckpointData } from '../src/pipeline/checkpoint.js';
+import { Checkpointer, type CheckpointData } from '../src/pipeline/checkpoint.js';
 import { DeadLetters } from '../src/pipeline/dead-letter.js';
 import { RunStats } from '../src/pipeline/stats.js';
 import { createSink } from '../src/sinks/memory.js';
@@ -458,7 +458,7 @@ describe('deletes in a run without --follow (a change log)', () => {
     const report = await migrate({ from: changeLog(), to: `memory:${to}`, onFailed: (f) => failed.push(`${f.where}: ${f.reason}`) });
     expect(contents(to)).toEqual({ agents: [['a', { _id: 'a', v: 2 }], ['b', { _id: 'b', v: 1 }]] });
     expect(report.collections.agents).toEqual({ read: 7, written: 4, skipped: 0, dropped: 0, failed: 1, deleted: 2 });
-    expect(failed).toEqual(['changes.ndjson line 7: a deletion needs an _id: _id is empty']);
+    expect(failed).toEqual(['changes.ndjson line 7: cannot delete: _id is empty']);
   });
 
   test('a target that cannot delete stops the run with one line naming what was to be deleted', async () => {
@@ -467,5 +467,37 @@ describe('deletes in a run without --follow (a change log)', () => {
     const error = await failure(() => migrate({ from: changeLog(), to: sink }));
     expect(error).toMatchObject({ kind: 'fatal', code: 'cannot-delete' });
     expect(error.message).toBe(`memory:${to} cannot delete documents, and file:changes.ndjson deletes agents _id a: give a target that can (a database, memory, or an NDJSON file)`);
+  });
+});
+
+describe('the checkpoint of a follow', () => {
+  test('says what was sent before it is sent; batches waiting while a save runs share the next save', async () => {
+    const path = join(tmp(), 'run.ckpt');
+    let saves = 0;
+    let held: Promise<void> | undefined;
+    let started = gate();
+    const checkpointer = new Checkpointer(path, { source: 's', target: 't', collections: null, settings: {} }, undefined, async () => {
+      saves++;
+      started.open();
+      await held;
+    });
+    await checkpointer.beginFeed({ seq: 0 }, ['agents']);
+    await checkpointer.startFollowing();
+    saves = 0;
+    started = gate();
+    const release = gate();
+    held = release.promise;
+    const first = checkpointer.sending(1);
+    await started.promise;
+    held = undefined;
+    // Batches two and three are sent while the first one's save is still on its way to disk.
+    const more = [checkpointer.sending(2), checkpointer.sending(3)];
+    release.open();
+    await Promise.all([first, ...more]);
+    expect(saves).toBe(2);
+    expect((JSON.parse(readFileSync(path, 'utf8')) as CheckpointData).feed).toMatchObject({ position: { seq: 0 }, applied: 0, sent: 3 });
+    // Already on disk: no save at all.
+    await checkpointer.sending(2);
+    expect(saves).toBe(2);
   });
 });

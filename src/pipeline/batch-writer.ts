@@ -40,11 +40,14 @@ interface Batch {
   docs: Doc[];
   /** The `_id` of every entry, in order. */
   ids: string[];
-  /** `collection\0_id` of every entry: an `_id` comes once per batch. */
-  keys: Set<string>;
+  /** The same `_id`s, to find one that comes again (it goes in a later batch). */
+  holds: Set<string>;
   /** Runs of consecutive entries from one ticket: [ticket, count]. */
   spans: [Ticket, number][];
 }
+
+/** How an `_id` in flight is known across collections. */
+const inFlightKey = (collection: string, id: string) => `${collection}\0${id}`;
 
 export class BatchWriter {
   private current?: Batch;
@@ -106,19 +109,18 @@ export class BatchWriter {
   private enqueue(collection: string, kind: BatchKind, id: string, doc: Doc | undefined, ticket: Ticket): Promise<void> | undefined {
     if (this.failure) throw this.failure;
     const again = () => this.enqueue(collection, kind, id, doc, ticket);
-    const key = `${collection}\0${id}`;
-    const earlier = this.concurrent ? this.inFlightIds.get(key) : undefined;
+    const earlier = this.concurrent ? this.inFlightIds.get(inFlightKey(collection, id)) : undefined;
     if (earlier) return earlier.then(again);
     let batch = this.current;
-    if (batch && (batch.collection !== collection || batch.kind !== kind || batch.keys.has(key))) {
+    if (batch && (batch.collection !== collection || batch.kind !== kind || batch.holds.has(id))) {
       // Sent first; an `_id` it holds is then in flight, and waited for by the call again.
       const flushed = this.dispatch();
       return flushed ? flushed.then(again) : again();
     }
-    batch ??= this.current = { collection, kind, docs: [], ids: [], keys: new Set(), spans: [] };
+    batch ??= this.current = { collection, kind, docs: [], ids: [], holds: new Set(), spans: [] };
     if (doc) batch.docs.push(doc);
     batch.ids.push(id);
-    batch.keys.add(key);
+    batch.holds.add(id);
     ticket.open++;
     const last = batch.spans[batch.spans.length - 1];
     if (last && last[0] === ticket) last[1]++;
@@ -150,7 +152,7 @@ export class BatchWriter {
   private dispatch(): Promise<void> | undefined {
     const batch = this.current!;
     this.current = undefined;
-    const keys = this.concurrent ? batch.keys : new Set<string>();
+    const keys = this.concurrent ? batch.ids.map((id) => inFlightKey(batch.collection, id)) : [];
     const write = this.write(batch).finally(() => {
       this.inFlight.delete(write);
       for (const key of keys) if (this.inFlightIds.get(key) === write) this.inFlightIds.delete(key);
