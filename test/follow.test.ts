@@ -14,6 +14,7 @@ import { BatchWriter } from '../src/pipeline/batch-writer.js';
 import { Checkpointer, type CheckpointData } from '../src/pipeline/checkpoint.js';
 import { DeadLetters } from '../src/pipeline/dead-letter.js';
 import { RunStats } from '../src/pipeline/stats.js';
+import { adapterOptions } from '../src/pipeline/store-options.js';
 import { createSink } from '../src/sinks/memory.js';
 import { createSource } from '../src/sources/memory.js';
 import { memoryStore, memoryWriter, openMemory } from '../src/stores/memory/store.js';
@@ -337,6 +338,11 @@ describe('migrate with follow', () => {
     expect(memoryStore(to).size).toBe(0);
     await expect(migrate({ from: `memory:${from}`, to: `memory:${to}`, follow: true, dryRun: true })).rejects.toThrow(/--follow and --dry-run do not go together/);
     await expect(migrate({ from: `memory:${from}`, to: `memory:${to}`, untilCaughtUp: true })).rejects.toThrow(/give --follow too/);
+  });
+
+  test('--enable-stream reaches the stores (StoreOptions.enableStream)', () => {
+    expect(adapterOptions({ enableStream: true }).enableStream).toBe(true);
+    expect(adapterOptions({}).enableStream).toBeUndefined();
   });
 
   test('a checkpoint of a run without --follow is not resumed with it', async () => {

@@ -12,6 +12,7 @@ export function adapterOptions(options: StoreOptions): AdapterOptions {
     includeDesign: options.includeDesign,
     format: options.format,
     collectionName: options.collectionName,
+    enableStream: options.enableStream,
     env: options.env ?? process.env,
     retries: options.retries ?? 8,
     warn: options.warn ?? ((m: string) => process.stderr.write(`${redact(m)}\n`)),
