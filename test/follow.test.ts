@@ -338,6 +338,9 @@ describe('migrate with follow', () => {
     expect(memoryStore(to).size).toBe(0);
     await expect(migrate({ from: `memory:${from}`, to: `memory:${to}`, follow: true, dryRun: true })).rejects.toThrow(/--follow and --dry-run do not go together/);
     await expect(migrate({ from: `memory:${from}`, to: `memory:${to}`, untilCaughtUp: true })).rejects.toThrow(/give --follow too/);
+    await expect(migrate({ from: `memory:${from}`, to: `memory:${to}`, follow: true, onConflict: 'skip' })).rejects.toThrow(
+      '--follow applies every update of the source: with --on-conflict skip its updates would be skipped and the target fall behind; leave --on-conflict at overwrite',
+    );
   });
 
   test('--enable-stream reaches the stores (StoreOptions.enableStream)', () => {
@@ -465,6 +468,14 @@ describe('deletes in a run without --follow (a change log)', () => {
     expect(contents(to)).toEqual({ agents: [['a', { _id: 'a', v: 2 }], ['b', { _id: 'b', v: 1 }]] });
     expect(report.collections.agents).toEqual({ read: 7, written: 4, skipped: 0, dropped: 0, failed: 1, deleted: 2 });
     expect(failed).toEqual(['changes.ndjson line 7: cannot delete: _id is empty']);
+  });
+
+  test('a dry run counts them as deleted and removes nothing', async () => {
+    const to = uniquePrefix();
+    memoryWriter(to).put('agents', { _id: 'c', v: 0 });
+    const report = await migrate({ from: changeLog(), to: `memory:${to}`, dryRun: true });
+    expect(report.collections.agents).toMatchObject({ read: 7, written: 4, deleted: 2, failed: 1 });
+    expect(contents(to)).toEqual({ agents: [['c', { _id: 'c', v: 0 }]] });
   });
 
   test('a target that cannot delete stops the run with one line naming what was to be deleted', async () => {
