@@ -99,6 +99,18 @@ function seed(name: string, agents: number) {
   return writer;
 }
 
+/** A follow with a checkpoint from a seeded memory store, caught up: the test changes the source, then stops it. */
+async function followUnderWay(agents: number) {
+  const checkpoint = join(tmp(), 'run.ckpt');
+  const [from, to] = [uniquePrefix(), uniquePrefix()];
+  const writer = seed(from, agents);
+  const ends = observed(from, to);
+  const stop = new AbortController();
+  const run = migrate({ from: ends.source, to: ends.sink, follow: true, checkpoint, signal: stop.signal });
+  await ends.caughtUp();
+  return { checkpoint, from, to, writer, ends, stop, run };
+}
+
 describe('migrate with follow', () => {
   test('copies the snapshot, then applies creates, updates and deletes as they come; a stop ends it well', async () => {
     const [from, to] = [uniquePrefix(), uniquePrefix()];
@@ -205,14 +217,7 @@ describe('migrate with follow', () => {
   });
 
   test('--resume after the snapshot follows from the saved position without copying again', async () => {
-    const dir = tmp();
-    const checkpoint = join(dir, 'run.ckpt');
-    const [from, to] = [uniquePrefix(), uniquePrefix()];
-    const writer = seed(from, 4);
-    const ends = observed(from, to);
-    const stop = new AbortController();
-    const run = migrate({ from: ends.source, to: ends.sink, follow: true, checkpoint, signal: stop.signal });
-    await ends.caughtUp();
+    const { checkpoint, from, to, writer, ends, stop, run } = await followUnderWay(4);
     writer.put('agents', { _id: 'a1', n: 'one' });
     await ends.until(same(from, to));
     stop.abort();
@@ -240,12 +245,8 @@ describe('migrate with follow', () => {
   });
 
   test('after a crash, --resume loses nothing and counts the changes it applies again: those sent past the saved position', async () => {
-    const dir = tmp();
-    const checkpoint = join(dir, 'run.ckpt');
-    const crashed = join(dir, 'crashed.ckpt');
-    const [from, to] = [uniquePrefix(), uniquePrefix()];
-    const writer = seed(from, 2);
-    const ends = observed(from, to);
+    const { checkpoint, from, to, writer, ends, stop, run } = await followUnderWay(2);
+    const crashed = `${checkpoint}.crashed`;
     const held = gate();
     const sending = gate<string[]>();
     const write = ends.sink.write;
@@ -256,9 +257,6 @@ describe('migrate with follow', () => {
       }
       return write(c, docs, signal);
     };
-    const stop = new AbortController();
-    const run = migrate({ from: ends.source, to: ends.sink, follow: true, checkpoint, signal: stop.signal });
-    await ends.caughtUp();
     for (let i = 0; i < 3; i++) writer.put('agents', { _id: `x${i}`, n: i });
     expect(await sending.promise).toEqual(['x0', 'x1', 'x2']);
     // The process dies here (SIGKILL): the batch is at the target, its answer never came back.
@@ -278,14 +276,7 @@ describe('migrate with follow', () => {
   });
 
   test('a resume follows the collections its first run chose, not one the source holds since', async () => {
-    const dir = tmp();
-    const checkpoint = join(dir, 'run.ckpt');
-    const [from, to] = [uniquePrefix(), uniquePrefix()];
-    const writer = seed(from, 1);
-    const ends = observed(from, to);
-    const stop = new AbortController();
-    const run = migrate({ from: ends.source, to: ends.sink, follow: true, checkpoint, signal: stop.signal });
-    await ends.caughtUp();
+    const { checkpoint, from, to, writer, stop, run } = await followUnderWay(1);
     stop.abort();
     await run;
     expect((JSON.parse(readFileSync(checkpoint, 'utf8')) as CheckpointData).feed!.collections).toEqual(['agents', 'users']);
