@@ -265,12 +265,12 @@ async function run(
   }
   const stats = new RunStats();
   let following: FollowState | undefined;
-  const onSafe = (position: Position, safe: Record<string, CollectionStats>, through: number | undefined) => {
-    checkpointer?.advance(position, safe, through);
+  const onSafe = (position: Position, safe: Record<string, CollectionStats>, through: number | undefined, everything: boolean) => {
+    checkpointer?.advance(position, safe, through, everything);
     if (following && through !== undefined) following.applied = through;
   };
-  // A follow's checkpoint records what is sent before it is sent, to count what a resume applies again.
-  const beforeSend = checkpointer && options.follow ? (through: number) => checkpointer.sending(through) : undefined;
+  // A follow's checkpoint records what may be sent before it is sent, a writer's window ahead, to count what a resume applies again.
+  const beforeSend = checkpointer && options.follow ? (through: number) => checkpointer.sending(through, sink.batchSize * sink.concurrency) : undefined;
   const writer = new BatchWriter(sink, stats, deadLetters, signals.writing, onSafe, beforeSend);
   const progress = new ProgressReporter(options.onProgress, source, stats, started, !options.shard);
   const r: Run = { options, source, sink, transforms, dryRun, collections, signals, stats, deadLetters, checkpointer, writer, progress, plan: [], problems: [], checked: new Map(), copying: false, prepared: new Set(), started, warn };

@@ -362,9 +362,10 @@ export interface RunReport {
 /** What a follow run did after its snapshot. */
 export interface FollowReport extends FollowProgress {
   /**
-   * After a resume: changes the earlier run had already sent to the target that the feed delivered
-   * again (each applied at most twice; writes and deletes are idempotent). Bounded by what the
-   * earlier run had in flight past its saved position: (concurrency + 1) batches and one chunk.
+   * After a resume: changes the feed delivered again that the earlier run may already have sent to
+   * the target (each applied at most twice; writes and deletes are idempotent). Never short of the
+   * truth; bounded by what the earlier run had in flight past its saved position plus the writer's
+   * window it records ahead: about two windows (batch size × concurrency) and one chunk.
    */
   reapplied: number;
 }

@@ -8,7 +8,7 @@
 import { copyFileSync, mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { describe, expect, test } from 'vitest';
+import { describe, expect, onTestFinished, test, vi } from 'vitest';
 import { migrate, type MigrateOptions } from '../src/pipeline.js';
 import { BatchWriter } from '../src/pipeline/batch-writer.js';
 import { Checkpointer, type CheckpointData } from '../src/pipeline/checkpoint.js';
@@ -495,17 +495,38 @@ describe('the checkpoint of a follow', () => {
     started = gate();
     const release = gate();
     held = release.promise;
-    const first = checkpointer.sending(1);
+    const first = checkpointer.sending(1, 0);
     await started.promise;
     held = undefined;
     // Batches two and three are sent while the first one's save is still on its way to disk.
-    const more = [checkpointer.sending(2), checkpointer.sending(3)];
+    const more = [checkpointer.sending(2, 0), checkpointer.sending(3, 0)];
     release.open();
     await Promise.all([first, ...more]);
     expect(saves).toBe(2);
     expect((JSON.parse(readFileSync(path, 'utf8')) as CheckpointData).feed).toMatchObject({ position: { seq: 0 }, applied: 0, sent: 3 });
     // Already on disk: no save at all.
-    await checkpointer.sending(2);
+    await checkpointer.sending(2, 0);
     expect(saves).toBe(2);
+  });
+
+  test('while changes come fast, a save records a writer\'s window ahead, so the next batches go without a save', async () => {
+    // The clock stands still: every send comes "right after" the one before.
+    vi.useFakeTimers({ toFake: ['Date'] });
+    onTestFinished(() => void vi.useRealTimers());
+    const path = join(tmp(), 'run.ckpt');
+    let saves = 0;
+    const checkpointer = new Checkpointer(path, { source: 's', target: 't', collections: null, settings: {} }, undefined, async () => void saves++);
+    await checkpointer.beginFeed({ seq: 0 }, ['agents']);
+    await checkpointer.startFollowing();
+    saves = 0;
+    // The first send of a run records exactly what it sends.
+    await checkpointer.sending(2, 10);
+    expect((JSON.parse(readFileSync(path, 'utf8')) as CheckpointData).feed!.sent).toBe(2);
+    // Right after it, the next one reserves a window of 10 ahead; the batches inside it need no save.
+    await checkpointer.sending(4, 10);
+    await checkpointer.sending(9, 10);
+    await checkpointer.sending(14, 10);
+    expect(saves).toBe(2);
+    expect((JSON.parse(readFileSync(path, 'utf8')) as CheckpointData).feed!.sent).toBe(14);
   });
 });

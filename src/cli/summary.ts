@@ -83,7 +83,7 @@ export function formatSummary(report: RunReport, next: NextSteps = {}): string {
 function formatFollow(follow: FollowReport): string[] {
   const lines = [`Following: ${plural(follow.applied, 'change')} applied in ${(follow.elapsedMs / 1000).toFixed(1)} s, ${rate(follow.applied, follow.elapsedMs)}; ${formatLag(follow)}.`];
   if (follow.reapplied > 0) {
-    lines.push(`${plural(follow.reapplied, 'change')} the earlier run had already sent ${follow.reapplied === 1 ? 'was' : 'were'} applied again (writes and deletes by _id are idempotent).`);
+    lines.push(`At most ${plural(follow.reapplied, 'change')} the earlier run may have sent ${follow.reapplied === 1 ? 'was' : 'were'} applied again (writes and deletes by _id are idempotent).`);
   }
   return lines;
 }

@@ -69,8 +69,11 @@ export class BatchWriter {
     private readonly stats: RunStats,
     private readonly deadLetters: DeadLetters,
     private readonly signal: AbortSignal,
-    /** Called with each new safe position (in order), the counts of everything up to it, and its ticket's `through`. */
-    private readonly onSafe: (position: Position, stats: Record<string, CollectionStats>, through: number | undefined) => void,
+    /**
+     * Called with each new safe position (in order), the counts of everything up to it, its
+     * ticket's `through`, and whether every chunk handed over so far is answered (nothing is left in flight).
+     */
+    private readonly onSafe: (position: Position, stats: Record<string, CollectionStats>, through: number | undefined, everything: boolean) => void,
     /** Waited for before a batch is sent, with the highest `through` of its chunks (a follow's checkpoint records it). */
     private readonly beforeSend?: (through: number) => Promise<void>,
   ) {
@@ -201,6 +204,6 @@ export class BatchWriter {
       addStats(this.safeStats.of(ticket.collection), ticket.counts);
       if (ticket.position) safe = ticket;
     }
-    if (safe) this.onSafe(safe.position!, this.safeStats.toJSON(), safe.through);
+    if (safe) this.onSafe(safe.position!, this.safeStats.toJSON(), safe.through, this.tickets.length === 0);
   }
 }

@@ -42,10 +42,11 @@ export interface FeedCheckpoint {
   /** Changes applied up to `position`, by every run of the migration. */
   applied: number;
   /**
-   * Changes sent to the target when this was saved (written before each batch is sent): after a
-   * crash, the feed delivers the `sent - applied` changes after `position` again, and those are the
-   * changes a resume applies twice. The writer sends at most (concurrency + 1) batches and one
-   * chunk past the safe position, which bounds them.
+   * How many changes the run may have sent to the target: written before a batch goes past it.
+   * While changes come fast (the last such save is younger than saveIntervalMs), a save records a
+   * writer's window (batch size × concurrency) ahead, so one save covers many batches. After a
+   * crash, the changes the feed delivers again up to it (`sent - applied` at most) are those a
+   * resume may apply twice: the count never falls short, and exceeds the truth by one window at most.
    */
   sent: number;
 }
@@ -131,7 +132,7 @@ export class Checkpointer {
   private saving: Promise<void> = Promise.resolve();
   /** A save not begun yet, shared by every `sending` call made before it begins. */
   private nextSave?: Promise<void>;
-  /** `feed.sent` as last written to disk. */
+  /** `feed.sent` as the file on disk says it. */
   private savedSent = 0;
   /** The snapshot is copied: positions are the feed's from here on. */
   private following = false;
@@ -181,35 +182,44 @@ export class Checkpointer {
 
   /**
    * Before the writer sends changes up to `through` (counted from this run's first): waits until
-   * the checkpoint on disk says they were sent, so a resume after a crash knows how many it applies
-   * again. Calls made while a save runs share the next one.
+   * the checkpoint on disk says they may have been sent, so a resume after a crash knows how many
+   * it may apply again. Changes coming fast, a save records `window` changes more, so the batches
+   * after this one go without waiting; calls made while a save runs share the next one.
    */
-  async sending(through: number): Promise<void> {
+  async sending(through: number, window: number): Promise<void> {
     const feed = this.data.feed!;
     const sent = this.feedBase + through;
-    feed.sent = Math.max(feed.sent, sent);
+    if (this.savedSent >= sent) return;
+    const busy = Date.now() - this.lastSending < saveIntervalMs;
+    feed.sent = Math.max(feed.sent, sent + (busy ? window : 0));
     while (this.savedSent < sent) {
+      feed.sent = Math.max(feed.sent, sent);
       this.nextSave ??= this.saving.catch(() => undefined).then(() => {
         this.nextSave = undefined;
         return this.save(false);
       });
       await this.nextSave;
     }
+    this.lastSending = Date.now();
   }
+
+  /** When the last save for `sending` ended. */
+  private lastSending = 0;
   /** Counts carried over from the runs before a resume (none for a new run). */
   readonly earlier: Pick<CheckpointData, 'stats' | 'deadLetters'>;
 
   /**
    * Records a new safe position and this run's counts up to it (BatchWriter's safe counts); writes
    * it at most every saveIntervalMs, one save at a time. While following, the position is the
-   * feed's, and `through` the changes this run applied up to it.
+   * feed's, `through` the changes this run applied up to it, and `everything` says nothing is in
+   * flight past it: then nothing was sent past it either, whatever `sending` recorded ahead.
    */
-  advance(position: Position, stats: Record<string, CollectionStats>, through = 0): void {
+  advance(position: Position, stats: Record<string, CollectionStats>, through = 0, everything = false): void {
     if (this.following) {
       const feed = this.data.feed!;
       feed.position = position;
       feed.applied = this.feedBase + through;
-      feed.sent = Math.max(feed.sent, feed.applied);
+      feed.sent = everything ? feed.applied : Math.max(feed.sent, feed.applied);
     } else this.data.position = position;
     this.stats = stats;
     if (this.backgroundSave || Date.now() - this.lastSave < saveIntervalMs) return;
@@ -242,7 +252,8 @@ export class Checkpointer {
       const data = snapshot();
       await this.beforeSave();
       await writePrivateAtomic(this.path, JSON.stringify(data, null, 2) + '\n');
-      if (data.feed) this.savedSent = Math.max(this.savedSent, data.feed.sent);
+      // What the file says now, lower too once everything sent was answered (see advance).
+      if (data.feed) this.savedSent = data.feed.sent;
     });
     return this.saving;
   }
