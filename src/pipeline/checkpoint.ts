@@ -134,6 +134,10 @@ export class Checkpointer {
   private nextSave?: Promise<void>;
   /** `feed.sent` as the file on disk says it. */
   private savedSent = 0;
+  /** When the last save for `sending` ended. */
+  private lastSending = 0;
+  /** Changes the earlier runs applied: this run's counts start after them. */
+  private readonly feedBase: number;
   /** The snapshot is copied: positions are the feed's from here on. */
   private following = false;
   /** A background save is running: the next one waits for a later position instead of queueing. */
@@ -153,9 +157,6 @@ export class Checkpointer {
     this.feedBase = resumed?.feed?.applied ?? 0;
     this.savedSent = resumed?.feed?.sent ?? 0;
   }
-
-  /** Changes the earlier runs applied: this run's counts start after them. */
-  private readonly feedBase: number;
 
   get resumeFrom(): Position | undefined {
     return this.data.position ?? undefined;
@@ -203,8 +204,6 @@ export class Checkpointer {
     this.lastSending = Date.now();
   }
 
-  /** When the last save for `sending` ended. */
-  private lastSending = 0;
   /** Counts carried over from the runs before a resume (none for a new run). */
   readonly earlier: Pick<CheckpointData, 'stats' | 'deadLetters'>;
 
