@@ -69,7 +69,12 @@ export interface SourceChunk {
   deletes?: string[];
   /** From a change feed: how far the source's head is ahead of this chunk, where the store can say. */
   lag?: Lag;
-  /** From a change feed: this chunk reaches the feed's head (nothing more is waiting); `--until-caught-up` ends there. */
+  /**
+   * From a change feed: this chunk reaches the feed's head (nothing more is waiting); `--until-caught-up`
+   * ends there. A feed that reaches its head with nothing to give says so with a chunk of no
+   * documents (one of the followed collections, its position the cursor), once each time, so a
+   * follow with nothing changed ends too.
+   */
   caughtUp?: boolean;
   /**
    * The source vouches that every document is a value JSON.parse made (so nothing is undefined) and
