@@ -104,6 +104,7 @@ describe('gofannon-etl --follow', () => {
     [['--from', 'memory:src', '--to', 'memory:dst', '--follow', '--dry-run'], '--follow and --dry-run do not go together: a dry run writes nothing, so there is nothing to keep in step (check the snapshot with --dry-run alone)'],
     [['--from', 'memory:src', '--to', 'memory:dst', '--until-caught-up'], '--until-caught-up is a way to end --follow: give --follow too'],
     [['--from', 'memory:src', '--to', 'memory:dst', '--enable-stream'], '--enable-stream turns on a DynamoDB stream for --follow: give --follow too'],
+    [['--from', 'memory:src', '--to', 'memory:dst', '--follow', '--shard', '1/2'], '--follow and --shard do not go together: one process follows the whole change feed, so that the changes to each _id are applied in order; follow without --shard'],
     [['--from', 'memory:src', '--to', 'memory:dst', '--follow', '--verify'], '--verify with --follow needs --until-caught-up: a follow stopped while the source is written to differs from it; stop the writes, then follow with --until-caught-up --verify'],
   ])('refused with one line, exit 2: %j', async (args, line) => {
     writeFileSync(join(dir, 'backup.json'), '{"agents":[{"_id":"a"}]}');

@@ -9,11 +9,14 @@ import type { FollowProgress, FollowReport, Lag, Sink, Source, SourceChunk } fro
 import type { FeedCheckpoint } from './checkpoint.js';
 
 /** What a run with --follow may not be given, checked before the stores are opened. */
-export function checkFollowOptions(options: { follow?: boolean; untilCaughtUp?: boolean; dryRun?: boolean; enableStream?: boolean; onConflict?: string }): void {
+export function checkFollowOptions(options: { follow?: boolean; untilCaughtUp?: boolean; dryRun?: boolean; enableStream?: boolean; onConflict?: string; shard?: unknown }): void {
   if (options.untilCaughtUp && !options.follow) throw usageError('bad-option', '--until-caught-up is a way to end --follow: give --follow too');
   if (options.enableStream && !options.follow) throw usageError('bad-option', '--enable-stream turns on a DynamoDB stream for --follow: give --follow too');
   if (options.follow && options.onConflict && options.onConflict !== 'overwrite') {
     throw usageError('bad-option', `--follow applies every update of the source: with --on-conflict ${options.onConflict} its updates would ${options.onConflict === 'skip' ? 'be skipped' : 'fail'} and the target fall behind; leave --on-conflict at overwrite`);
+  }
+  if (options.follow && options.shard !== undefined) {
+    throw usageError('bad-option', '--follow and --shard do not go together: one process follows the whole change feed, so that the changes to each _id are applied in order; follow without --shard');
   }
   if (options.follow && options.dryRun) {
     throw usageError('bad-option', '--follow and --dry-run do not go together: a dry run writes nothing, so there is nothing to keep in step (check the snapshot with --dry-run alone)');
