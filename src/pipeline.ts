@@ -432,6 +432,8 @@ async function follow(r: Run): Promise<unknown> {
     if (saved?.position) await sink.begin?.({ sourceProvider: source.provider });
     const from = saved?.position ?? saved?.start ?? r.feedStart!;
     await checkpointer?.startFollowing();
+    // A source with nothing changing gives no chunks: progress still says, now and then, that the follow is alive.
+    const heartbeat = setInterval(() => r.progress.report(false), heartbeatMs).unref();
     try {
       for await (const chunk of source.feed!.changes({ collections: r.followed!, from, signal: signals.reading })) {
         if (!r.prepared.has(chunk.collection)) await prepareCollection(r, chunk.collection);
@@ -443,6 +445,8 @@ async function follow(r: Run): Promise<unknown> {
       }
     } catch (error) {
       if (!stoppedBy(error, signals)) throw error;
+    } finally {
+      clearInterval(heartbeat);
     }
     await writer.drain();
     return undefined;
@@ -452,6 +456,9 @@ async function follow(r: Run): Promise<unknown> {
     return error;
   }
 }
+
+/** How often a follow reports progress while its source is quiet. */
+const heartbeatMs = 1000;
 
 /** A collection's container, prepared once per run before its first write. */
 async function prepareCollection(r: Run, collection: string): Promise<void> {

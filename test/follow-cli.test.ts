@@ -77,6 +77,12 @@ describe('gofannon-etl --follow', () => {
     expect(checkpoint).toMatchObject({ complete: false, feed: { applied: 3, sent: 3 } });
   });
 
+  test('off a terminal, a following line every few seconds, also while the source is quiet', async () => {
+    const result = await stoppedWhen(['--from', 'memory:src', '--to', 'memory:dst', '--follow'], 'following: 3 changes applied');
+    expect(result.code, result.stderr).toBe(0);
+    expect(result.stderr).toMatch(/^\[\d+:\d\d\] following: 3 changes applied, \d+\/s, caught up with the source$/m);
+  });
+
   test('Ctrl-C during the snapshot is an interruption: exit 130 and the resume command', async () => {
     const args = ['--from', 'memory:src', '--to', 'memory:dst', '--follow', '--checkpoint', 'snap.ckpt', '--batch-size', '1'];
     // The gate holds the second document of the snapshot (a1) until SIGTERM.
