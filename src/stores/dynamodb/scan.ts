@@ -5,16 +5,24 @@
  */
 import type { AttributeValue } from '@aws-sdk/client-dynamodb';
 import { withRetry, type RetryPolicy } from '../common/retry.js';
-import type { JsonValue } from '../../types.js';
+import type { JsonValue, Shard } from '../../types.js';
 import type { DynamoApi } from './client.js';
 import { dynamoFatal, isTransientDynamoError } from './errors.js';
 import type { Item } from './marshal.js';
 
 /** Where one segment stands, as plain JSON for checkpoints. */
 export interface SegmentCursor {
+  /** Its `Segment` number of the scan's `TotalSegments`. */
+  segment: number;
   /** LastEvaluatedKey of the last page consumed (binary keys as { B64 }); null before the first. */
   lastKey: { [name: string]: JsonValue } | null;
   done: boolean;
+}
+
+/** The segments one reader scans, of a parallel scan of `total` segments (1: a plain Scan). */
+export interface ScanShare {
+  total: number;
+  cursors: SegmentCursor[];
 }
 
 export interface ScanPage {
@@ -23,8 +31,19 @@ export interface ScanPage {
   cursors: SegmentCursor[];
 }
 
-export function freshCursors(segments: number): SegmentCursor[] {
-  return Array.from({ length: segments }, () => ({ lastKey: null, done: false }));
+/**
+ * Shard `index` of `count` scanning in `segments` parallel segments: segments index*segments ..
+ * index*segments+segments-1 of count*segments, so the shards together scan every segment once.
+ */
+export function shardSegments(segments: number, shard: Shard = { index: 0, count: 1 }): number[] {
+  return Array.from({ length: segments }, (_, i) => shard.index * segments + i);
+}
+
+export function freshShare(segments: number, shard?: Shard): ScanShare {
+  return {
+    total: segments * (shard?.count ?? 1),
+    cursors: shardSegments(segments, shard).map((segment) => ({ segment, lastKey: null, done: false })),
+  };
 }
 
 // Keys are S, N or B; B (bytes) is the only one that is not already JSON.
@@ -46,7 +65,7 @@ function keyFromJson(key: { [name: string]: JsonValue }): Item {
 }
 
 interface Fetched {
-  segment: number;
+  at: number;
   items: Item[];
   lastKey?: Item;
 }
@@ -54,15 +73,16 @@ interface Fetched {
 export async function* scanTable(
   api: DynamoApi,
   table: string,
-  start: SegmentCursor[],
+  share: ScanShare,
   pageSize: number | undefined,
   policy: RetryPolicy & { signal: AbortSignal },
 ): AsyncGenerator<ScanPage> {
-  const cursors = start.map((c) => ({ ...c }));
-  const total = cursors.length;
+  const cursors = share.cursors.map((c) => ({ ...c }));
+  const { total } = share;
 
-  const fetchPage = (segment: number): Promise<Fetched> => {
-    const lastKey = cursors[segment]!.lastKey;
+  // `at` is the cursor's place in this reader's list; its Segment number is the cursor's own.
+  const fetchPage = (at: number): Promise<Fetched> => {
+    const { segment, lastKey } = cursors[at]!;
     return withRetry(
       () =>
         api.scan(
@@ -77,7 +97,7 @@ export async function* scanTable(
       isTransientDynamoError,
       policy,
     ).then(
-      (result) => ({ segment, items: result.Items ?? [], lastKey: result.LastEvaluatedKey }),
+      (result) => ({ at, items: result.Items ?? [], lastKey: result.LastEvaluatedKey }),
       (error: unknown) => {
         policy.signal.throwIfAborted();
         throw dynamoFatal(api.where, `scanning table ${table}`, error);
@@ -86,19 +106,19 @@ export async function* scanTable(
   };
 
   const inFlight = new Map<number, Promise<Fetched>>();
-  const launch = (segment: number) => {
-    const promise = fetchPage(segment);
+  const launch = (at: number) => {
+    const promise = fetchPage(at);
     // Rejections are seen through Promise.race; this only keeps an abandoned one from being unhandled.
     promise.catch(() => {});
-    inFlight.set(segment, promise);
+    inFlight.set(at, promise);
   };
-  cursors.forEach((cursor, segment) => cursor.done || launch(segment));
+  cursors.forEach((cursor, at) => cursor.done || launch(at));
 
   while (inFlight.size > 0) {
     const page = await Promise.race(inFlight.values());
-    inFlight.delete(page.segment);
-    cursors[page.segment] = { lastKey: page.lastKey ? keyToJson(page.lastKey) : null, done: !page.lastKey };
-    if (page.lastKey) launch(page.segment);
+    inFlight.delete(page.at);
+    cursors[page.at] = { segment: cursors[page.at]!.segment, lastKey: page.lastKey ? keyToJson(page.lastKey) : null, done: !page.lastKey };
+    if (page.lastKey) launch(page.at);
     // An empty page moves no document; its cursor is carried by the next page that does.
     if (page.items.length > 0) yield { items: page.items, cursors: cursors.map((c) => ({ ...c })) };
   }

@@ -1,0 +1,122 @@
+/**
+ * Shards on each database store's native split points, against the real servers (global setup):
+ * COUNT shards read at the same time read every document exactly once, none empty, and a shard
+ * resumed from a position inside its share reads the rest of it exactly.
+ */
+import { describe, expect, inject, test } from 'vitest';
+import dynamodbSink from '../src/sinks/dynamodb.js';
+import dynamodbSource from '../src/sources/dynamodb.js';
+import type { AdapterOptions, Doc, Position, Shard, Sink, Source } from '../src/types.js';
+import { uniquePrefix } from './corpus.js';
+import { failure, testAdapterOptions } from './helpers.js';
+import { expectExactShares, gofannonIds } from './shard-ids.js';
+
+const signal = () => new AbortController().signal;
+
+interface Store {
+  source(options?: Partial<AdapterOptions>): Promise<Source>;
+  sink(): Promise<Sink>;
+}
+
+async function fill(store: Store, collection: string, ids: string[]): Promise<void> {
+  const sink = await store.sink();
+  await sink.prepare(collection);
+  for (let i = 0; i < ids.length; i += 100) {
+    const docs: Doc[] = ids.slice(i, i + 100).map((_id, n) => ({ _id, n: i + n, name: `doc ${i + n}` }));
+    const outcomes = await sink.write(collection, docs, signal());
+    expect(outcomes.filter((o) => o.status !== 'written')).toEqual([]);
+  }
+  await sink.close(true);
+}
+
+/** The ids one shard reads, and the position after each chunk that carried documents. */
+async function readShard(store: Store, collection: string, shard: Shard | undefined, o: Partial<AdapterOptions> = {}, resumeFrom?: Position) {
+  const source = await store.source(o);
+  const ids: string[] = [];
+  const positions: { read: number; position: Position }[] = [];
+  try {
+    for await (const chunk of source.read({ collections: new Set([collection]), signal: signal(), ...(shard ? { shard } : {}), ...(resumeFrom ? { resumeFrom } : {}) })) {
+      ids.push(...(chunk.docs as Doc[]).map((d) => d._id as string));
+      if (chunk.docs.length > 0 && chunk.position) positions.push({ read: ids.length, position: chunk.position });
+    }
+  } finally {
+    await source.close();
+  }
+  return { ids, positions };
+}
+
+/** What every store that splits must do. */
+function describeShards(name: string, store: Store, splits: string, sourceOptions: Partial<AdapterOptions> = {}) {
+  describe(`${name} shards`, () => {
+    const collection = `${uniquePrefix()}_shards`;
+    const all = gofannonIds(240);
+    let filled: Promise<void> | undefined;
+    const ready = () => (filled ??= fill(store, collection, all));
+
+    test('names its split', async () => {
+      expect((await store.source()).splits).toBe(splits);
+    });
+
+    for (const count of [1, 3, 4]) {
+      test(`${count} shards read at the same time read every document exactly once, none empty`, async () => {
+        await ready();
+        const shares = await Promise.all(Array.from({ length: count }, (_, index) => readShard(store, collection, { index, count }, sourceOptions)));
+        expectExactShares(
+          shares.map((s) => s.ids),
+          all,
+        );
+      });
+    }
+
+    test('a shard resumed from a position inside its share reads the rest of it exactly', async () => {
+      await ready();
+      const shard = { index: 1, count: 3 };
+      const whole = await readShard(store, collection, shard, { ...sourceOptions, batchSize: 10 });
+      expect(whole.positions.length).toBeGreaterThan(3);
+      const cut = whole.positions[2]!;
+      const rest = await readShard(store, collection, shard, { ...sourceOptions, batchSize: 10 }, cut.position);
+      expect([...whole.ids.slice(0, cut.read), ...rest.ids].sort()).toEqual([...whole.ids].sort());
+    });
+  });
+}
+
+const dynamoUrl = inject('dynamodbUrl');
+const dynamoUri = { scheme: 'dynamodb', rest: dynamoUrl.replace(/^http:/, ''), raw: dynamoUrl.replace(/^http:/, 'dynamodb:') };
+const dynamo: Store = {
+  source: async (o) => dynamodbSource(dynamoUri, testAdapterOptions(o)),
+  sink: async () => dynamodbSink(dynamoUri, testAdapterOptions()),
+};
+describeShards('dynamodb', dynamo, 'parallel scan segments');
+describeShards('dynamodb with 3 --segments in each shard', dynamo, 'parallel scan segments', { segments: 3 });
+
+describe('dynamodb shard segments', () => {
+  test('shard k of N with --segments S scans segments k*S .. k*S+S-1 of N*S, and says so in its position', async () => {
+    const collection = `${uniquePrefix()}_segments`;
+    await fill(dynamo, collection, gofannonIds(30));
+    const { positions } = await readShard(dynamo, collection, { index: 2, count: 4 }, { segments: 3 });
+    const last = positions.at(-1)!.position as { totalSegments: number; segments: { segment: number }[] };
+    expect(last.totalSegments).toBe(12);
+    expect(last.segments.map((s) => s.segment)).toEqual([6, 7, 8]);
+  });
+
+  test("a checkpoint of another shard's segments is refused, naming them", async () => {
+    const collection = `${uniquePrefix()}_mismatch`;
+    await fill(dynamo, collection, gofannonIds(30));
+    const { positions } = await readShard(dynamo, collection, { index: 0, count: 3 }, { batchSize: 5 });
+    const position = positions[0]!.position;
+    const error = await failure(() => readShard(dynamo, collection, { index: 1, count: 3 }, {}, position));
+    expect(error.code).toBe('checkpoint-mismatch');
+    expect(error.message).toMatch(/segments 0\.\.0 of 3 of table \S+_mismatch, which are not shard 1\/3's/);
+    // Without a shard, a shard's checkpoint is refused the same way.
+    await expect(readShard(dynamo, collection, undefined, {}, position)).rejects.toThrow(/not shard 0\/1's/);
+  });
+
+  test('a checkpoint written before shards (segments without numbers) still resumes', async () => {
+    const collection = `${uniquePrefix()}_old`;
+    const ids = gofannonIds(40);
+    await fill(dynamo, collection, ids);
+    const fresh = { collection, segments: [{ lastKey: null, done: false }, { lastKey: null, done: false }] } as unknown as Position;
+    const { ids: read } = await readShard(dynamo, collection, undefined, {}, fresh);
+    expect(read.sort()).toEqual([...ids].sort());
+  });
+});
