@@ -4,11 +4,14 @@
  * resumed from a position inside its share reads the rest of it exactly.
  */
 import { describe, expect, inject, test } from 'vitest';
+import couchdbSink from '../src/sinks/couchdb.js';
 import dynamodbSink from '../src/sinks/dynamodb.js';
+import couchdbSource from '../src/sources/couchdb.js';
 import dynamodbSource from '../src/sources/dynamodb.js';
 import type { AdapterOptions, Doc, Position, Shard, Sink, Source } from '../src/types.js';
 import { uniquePrefix } from './corpus.js';
 import { failure, testAdapterOptions } from './helpers.js';
+import { basicAuthorization } from './servers/couchdb.js';
 import { expectExactShares, gofannonIds } from './shard-ids.js';
 
 const signal = () => new AbortController().signal;
@@ -118,5 +121,38 @@ describe('dynamodb shard segments', () => {
     const fresh = { collection, segments: [{ lastKey: null, done: false }, { lastKey: null, done: false }] } as unknown as Position;
     const { ids: read } = await readShard(dynamo, collection, undefined, {}, fresh);
     expect(read.sort()).toEqual([...ids].sort());
+  });
+});
+
+const couchUrl = inject('couchdbAuthUrl');
+const couchUri = { scheme: 'couchdb', rest: couchUrl.replace(/^http:/, ''), raw: couchUrl.replace(/^http:/, 'couchdb:') };
+const couch: Store = {
+  source: async (o) => couchdbSource(couchUri, testAdapterOptions(o)),
+  sink: async () => couchdbSink(couchUri, testAdapterOptions()),
+};
+describeShards('couchdb', couch, '_all_docs key ranges');
+describeShards('couchdb, a page of 7', couch, '_all_docs key ranges', { batchSize: 7 });
+
+describe('couchdb shard ranges', () => {
+  test('design documents are skipped by every shard, or read by exactly one with --include-design', async () => {
+    const collection = `${uniquePrefix()}_design`;
+    const ids = gofannonIds(60);
+    await fill(couch, collection, ids);
+    const put = await fetch(`${inject('couchdbUrl')}/${collection}/_design/app`, {
+      method: 'PUT',
+      headers: { 'content-type': 'application/json', authorization: basicAuthorization() },
+      body: JSON.stringify({ views: {} }),
+    });
+    expect(put.status).toBe(201);
+    const without = await Promise.all([0, 1, 2].map((index) => readShard(couch, collection, { index, count: 3 })));
+    expectExactShares(
+      without.map((s) => s.ids),
+      ids,
+    );
+    const withDesign = await Promise.all([0, 1, 2].map((index) => readShard(couch, collection, { index, count: 3 }, { includeDesign: true })));
+    expectExactShares(
+      withDesign.map((s) => s.ids),
+      [...ids, '_design/app'],
+    );
   });
 });

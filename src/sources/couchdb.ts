@@ -5,15 +5,21 @@
  *
  * `_rev` and `_attachments` are CouchDB's own and are stripped (as the seed scripts did); how many
  * documents had attachments is reported per collection so nobody loses them unknowingly.
+ *
+ * A shard (`--shard k/N`) reads the `_all_docs` key ranges stores/common/key-cells.ts gives it:
+ * chosen from the keys alone, so shards need no plan in common and agree whatever changes.
  */
 import { CouchHttpError, fatalCouchError, isTransientCouchError, isTransientDatabaseCall, openCouch, type CouchClient } from '../stores/couchdb/client.js';
 import { resolveEndpoint } from '../stores/couchdb/endpoint.js';
 import { isDesignId, isSystemDatabase } from '../stores/couchdb/names.js';
 import { collectionsToRead } from '../stores/common/collections.js';
+import { ownedRanges, type From, type KeyRange, type Until } from '../stores/common/key-cells.js';
 import { withRetry } from '../stores/common/retry.js';
-import type { AdapterOptions, Doc, JsonValue, ParsedUri, Source, SourceChunk, SourceReadOptions } from '../types.js';
+import type { AdapterOptions, Doc, JsonValue, ParsedUri, Shard, Source, SourceChunk, SourceReadOptions } from '../types.js';
 
 const defaultPageSize = 1000;
+/** Keys a shard asks for at a time to find its next range: enough to pass many small cells in one request. */
+const probeSize = 100;
 
 interface Row {
   id: string;
@@ -52,42 +58,50 @@ export function createSource(couch: CouchClient, options: AdapterOptions): Sourc
   }
 
   /**
-   * Rows from `startKey` on (inclusive), at most pageSize + 1 so that the row equal to the previous
-   * page's last key, which the next page starts at, still leaves a full page. Inclusive start keys
-   * stay correct when that document was deleted between pages (a `skip=1` would then skip a live one).
+   * Rows of a range, at most pageSize (+ 1 when starting after a key, so that the row equal to the
+   * previous page's last key, which the next page starts at, still leaves a full page). Inclusive
+   * start keys stay correct when that document was deleted between pages (a `skip=1` would then
+   * skip a live one).
    */
-  async function page(db: string, startKey: string | undefined, signal: AbortSignal): Promise<Row[]> {
-    const qs: Record<string, string | number | boolean> = { include_docs: true, limit: startKey === undefined ? pageSize : pageSize + 1 };
-    if (startKey !== undefined) qs.startkey = startKey;
+  async function page(db: string, from: From | undefined, until: Until | undefined, signal: AbortSignal, docs = true): Promise<Row[]> {
+    const size = docs ? pageSize : probeSize;
+    const qs: Record<string, string | number | boolean> = { limit: from?.after ? size + 1 : size };
+    if (docs) qs.include_docs = true;
+    if (from) qs.startkey = from.key;
+    if (until) qs.endkey = until.key;
+    if (until && !until.through) qs.inclusive_end = false;
     const answer = await get(`reading database ${db}`, { db, path: '_all_docs', qs }, signal);
     const rows = ((answer as { rows?: Row[] } | null)?.rows ?? []) as Row[];
-    return startKey !== undefined && rows[0]?.id === startKey ? rows.slice(1) : rows;
+    return from?.after && rows[0]?.id === from.key ? rows.slice(1) : rows;
   }
 
-  async function* readDatabase(db: string, after: string | undefined, signal: AbortSignal): AsyncGenerator<SourceChunk> {
+  /** The documents of these key ranges, in order, a page at a time. */
+  async function* readDatabase(db: string, ranges: AsyncIterable<Partial<KeyRange>> | Iterable<Partial<KeyRange>>, signal: AbortSignal): AsyncGenerator<SourceChunk> {
     let withAttachments = 0;
-    let next: Promise<Row[]> | undefined = page(db, after, signal);
     try {
-      while (next) {
-        const rows: Row[] = await next;
-        const lastKey = rows.at(-1)?.id;
-        // Ask for the next page now, so the server works while the pipeline consumes this one. A
-        // short page is the last one.
-        next = rows.length >= pageSize && lastKey !== undefined ? page(db, lastKey, signal) : undefined;
-        next?.catch(() => {});
-        const ids: string[] = [];
-        const docs: Doc[] = [];
-        for (const row of rows) {
-          if (!row.doc || (isDesignId(row.id) && !options.includeDesign)) continue;
-          // `_rev` and `_attachments` stay: the default transform strip-couch-meta removes them, and
-          // --keep-couch-meta keeps them. Attachment bodies are never read, so say how many had one.
-          if (row.doc._attachments !== undefined) withAttachments++;
-          ids.push(row.id);
-          docs.push(row.doc);
+      for await (const { from, until } of ranges) {
+        let next: Promise<Row[]> | undefined = page(db, from, until, signal);
+        while (next) {
+          const rows: Row[] = await next;
+          const lastKey = rows.at(-1)?.id;
+          // Ask for the next page now, so the server works while the pipeline consumes this one. A
+          // short page is the last one.
+          next = rows.length >= pageSize && lastKey !== undefined ? page(db, { key: lastKey, after: true }, until, signal) : undefined;
+          next?.catch(() => {});
+          const ids: string[] = [];
+          const docs: Doc[] = [];
+          for (const row of rows) {
+            if (!row.doc || (isDesignId(row.id) && !options.includeDesign)) continue;
+            // `_rev` and `_attachments` stay: the default transform strip-couch-meta removes them, and
+            // --keep-couch-meta keeps them. Attachment bodies are never read, so say how many had one.
+            if (row.doc._attachments !== undefined) withAttachments++;
+            ids.push(row.id);
+            docs.push(row.doc);
+          }
+          // A page of design documents only still moves the cursor, but yields nothing to write.
+          if (docs.length === 0) continue;
+          yield { collection: db, docs, position: { collection: db, lastKey: lastKey! }, where: (index) => `${endpoint.label} ${db} _id ${ids[index]}` };
         }
-        // A page of design documents only still moves the cursor, but yields nothing to write.
-        if (docs.length === 0) continue;
-        yield { collection: db, docs, position: { collection: db, lastKey: lastKey! }, where: (index) => `${endpoint.label} ${db} _id ${ids[index]}` };
       }
     } finally {
       if (withAttachments > 0) {
@@ -96,10 +110,20 @@ export function createSource(couch: CouchClient, options: AdapterOptions): Sourc
     }
   }
 
+  /**
+   * What a read covers from `start` on: everything, or a shard's key ranges (stores/common/key-cells.ts),
+   * found through `_all_docs` without documents, a few keys at a time.
+   */
+  function ranges(db: string, start: From | undefined, shard: Shard | undefined, signal: AbortSignal): AsyncIterable<Partial<KeyRange>> | Iterable<Partial<KeyRange>> {
+    if (!shard || shard.count === 1) return [{ from: start }];
+    return ownedRanges(shard, async (from) => (await page(db, from, undefined, signal, false)).map((row) => row.id), start);
+  }
+
   return {
     label: endpoint.label,
     provider: 'couchdb',
     shared: true,
+    splits: '_all_docs key ranges',
     identity: async () => endpoint.identity,
     listCollections: databases,
 
@@ -113,7 +137,7 @@ export function createSource(couch: CouchClient, options: AdapterOptions): Sourc
       }
     },
 
-    async *read({ collections, resumeFrom, signal }: SourceReadOptions): AsyncIterable<SourceChunk> {
+    async *read({ shard, collections, resumeFrom, signal }: SourceReadOptions): AsyncIterable<SourceChunk> {
       const names = collectionsToRead(await databases(), {
         collections,
         resumeFrom,
@@ -123,7 +147,7 @@ export function createSource(couch: CouchClient, options: AdapterOptions): Sourc
         signal.throwIfAborted();
         const after = resumeAt?.lastKey as string | undefined;
         yield { collection: db, docs: [], position: after === undefined ? { collection: db } : { collection: db, lastKey: after } };
-        yield* readDatabase(db, after, signal);
+        yield* readDatabase(db, ranges(db, after === undefined ? undefined : { key: after, after: true }, shard, signal), signal);
       }
     },
 
