@@ -14,9 +14,11 @@ import { sameDecimal, storedNumber } from '../src/stores/firestore/numbers.js';
 import { ExactNumber } from '../src/formats/exact-number.js';
 import { createSink } from '../src/sinks/firestore.js';
 import { createSource } from '../src/sources/firestore.js';
+import type { From, Until } from '../src/stores/common/key-cells.js';
 import type { FirestoreDocument, FirestoreReader, FirestoreWrite, FirestoreWriter } from '../src/stores/firestore/client.js';
 import type { AdapterOptions, Doc, SourceChunk } from '../src/types.js';
 import { testAdapterOptions } from './helpers.js';
+import { expectExactShares, gofannonIds } from './shard-ids.js';
 
 const signal = () => new AbortController().signal;
 const grpcError = (code: number, message: string) => Object.assign(new Error(`${code} ${message}`), { code });
@@ -234,7 +236,35 @@ function fakeReadClient(
         yield { id, data: { v: id } };
       }
     },
+    ids: async () => ids,
+    honoursCursors: async () => false,
     close: async () => {},
+  };
+  return client;
+}
+
+/** A read client that, like Firestore, keeps ids in UTF-8 order and honours cursors; it counts the documents it reads. */
+function fakeRangeClient(all: string[]): FirestoreReader & { read: number } {
+  const sorted = [...all].sort((a, b) => Buffer.compare(Buffer.from(a), Buffer.from(b)));
+  const order = (a: string, b: string) => Buffer.compare(Buffer.from(a), Buffer.from(b));
+  const within = (id: string, range: { from?: From; until?: Until } = {}) =>
+    (!range.from || order(id, range.from.key) > 0 || (order(id, range.from.key) === 0 && !range.from.after)) &&
+    (!range.until || order(id, range.until.key) < 0 || (order(id, range.until.key) === 0 && range.until.through));
+  const client = {
+    ...fakeReadClient([]),
+    read: 0,
+    async *documents(_: string, range?: { from?: From; until?: Until }): AsyncIterable<FirestoreDocument> {
+      for (const id of sorted.filter((i) => within(i, range))) {
+        client.read++;
+        yield { id, data: { v: id } };
+      }
+    },
+    ids: async (_: string, from: From | undefined, limit: number) => {
+      const found = sorted.filter((i) => within(i, { from })).slice(0, limit);
+      client.read += found.length;
+      return found;
+    },
+    honoursCursors: async () => true,
   };
   return client;
 }
@@ -254,6 +284,35 @@ describe('source', () => {
     expect(chunks[0]).toMatchObject({ collection: 'x', docs: [], position: { collection: 'x', lastId: 'b' } });
     expect(chunks.flatMap((c) => c.docs)).toEqual([{ _id: 'c', v: 'c' }, { _id: 'd', v: 'd' }, { _id: 'é', v: 'é' }]);
     expect(chunks[1]!.position).toEqual({ collection: 'x', lastId: 'd' });
+  });
+
+  test('shards read document-id ranges where the server honours cursors: each document once, each id listed at most once', async () => {
+    const ids = gofannonIds(600);
+    const clients = [0, 1, 2].map(() => fakeRangeClient(ids));
+    const shares = await Promise.all(
+      clients.map(async (client, index) => {
+        const chunks = await collect(sourceOn(client).read({ collections: new Set(['x']), shard: { index, count: 3 }, signal: signal() }));
+        return chunks.flatMap((c) => c.docs as Doc[]).map((d) => d._id as string);
+      }),
+    );
+    expectExactShares(shares, ids);
+    // Its own documents, and at most every id once on the way (10 at a time).
+    for (const [index, client] of clients.entries()) expect(client.read).toBeLessThanOrEqual(shares[index]!.length + 600);
+  });
+
+  test('where the server ignores cursors, a shard reads the collection whole, keeps its own, and says so once', async () => {
+    const ids = gofannonIds(90);
+    const warnings: string[] = [];
+    const shares = await Promise.all(
+      [0, 1, 2].map(async (index) => {
+        const source = createSource(fakeReadClient(ids), { batchSize: 2, warn: (m) => warnings.push(m) });
+        const chunks = await collect(source.read({ collections: new Set(['x', 'y']), shard: { index, count: 3 }, signal: signal() }));
+        return chunks.filter((c) => c.collection === 'x').flatMap((c) => c.docs as Doc[]).map((d) => d._id as string);
+      }),
+    );
+    expectExactShares(shares, ids);
+    expect(warnings).toHaveLength(3);
+    expect(warnings[0]).toMatch(/ignores query cursors \(an emulator\): shard \d\/3 reads each collection whole/);
   });
 
   test('pulls documents only as chunks are consumed (backpressure)', async () => {

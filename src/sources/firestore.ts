@@ -8,13 +8,20 @@
  * Resuming from a checkpoint: in production `startAfter(lastId)` skips what was read. The emulator
  * the tests use ignores cursors (and ordering by id), so ids at or before `lastId` are also skipped
  * here: a cheap, always-correct filter given id order.
+ *
+ * A shard (`--shard k/N`) reads the document-id ranges stores/common/key-cells.ts gives it, chosen
+ * from the ids alone. Partition queries (`getPartitions`) were the other candidate: their split
+ * points come from the data when each shard asks (the SDK cannot pin a read time), so shards that
+ * start at different moments of a written collection could disagree, reading a document twice or
+ * never; and a partition covers a collection group, subcollections of the same name included.
  */
 import { fatalError, isEtlError, messageOf } from '../errors.js';
 import { collectionsToRead } from '../stores/common/collections.js';
 import { withRetry } from '../stores/common/retry.js';
-import { Code, grpcCode, isTransientFirestoreError, openFirestoreClient, type FirestoreReader } from '../stores/firestore/client.js';
+import { ownedRanges, shardOfKey, type From } from '../stores/common/key-cells.js';
+import { Code, grpcCode, isTransientFirestoreError, openFirestoreClient, type FirestoreDocument, type FirestoreReader } from '../stores/firestore/client.js';
 import { firestoreConfig } from '../stores/firestore/config.js';
-import type { AdapterOptions, Doc, ParsedUri, Position, Source, SourceChunk, SourceReadOptions } from '../types.js';
+import type { AdapterOptions, Doc, ParsedUri, Position, Shard, Source, SourceChunk, SourceReadOptions } from '../types.js';
 import { redact } from '../util/redact.js';
 
 /** Firestore orders document ids by their UTF-8 bytes, which JavaScript's `<` does not follow. */
@@ -23,9 +30,14 @@ function compareIds(a: string, b: string): number {
 }
 
 const defaultBatchSize = 500;
+/** Ids a shard asks for at a time to find its next range; each is billed as a document read. */
+const probeSize = 10;
 
 /** The source on any FirestoreReader (a fake in unit tests). */
-export function createSource(client: FirestoreReader, options: Pick<AdapterOptions, 'batchSize'> & Partial<Pick<AdapterOptions, 'retries'>>): Source {
+export function createSource(
+  client: FirestoreReader,
+  options: Pick<AdapterOptions, 'batchSize'> & Partial<Pick<AdapterOptions, 'retries' | 'warn'>>,
+): Source {
   const { label } = client;
   const batchSize = options.batchSize ?? defaultBatchSize;
   /** Root collections; undefined where the store cannot list them (the emulator: a run then reads Gofannon's nine). */
@@ -38,10 +50,31 @@ export function createSource(client: FirestoreReader, options: Pick<AdapterOptio
     }
   };
 
+  /** A call under the run's retry policy (the SDK's own retries cover streams, not these). */
+  const retried = <T>(call: () => Promise<T>) => withRetry(call, isTransientFirestoreError, { retries: options.retries ?? 0 });
+  let saidWhole = false;
+
+  /**
+   * A shard's documents of a collection: the document-id ranges of its key cells
+   * (stores/common/key-cells.ts), found a few ids at a time. A server that ignores cursors (the
+   * community emulator) cannot read a range: there the shard reads the collection whole and keeps
+   * the documents of its cells, the same documents, at the cost of reading the rest.
+   */
+  async function* share(collection: string, shard: Shard, from: From | undefined): AsyncIterable<FirestoreDocument> {
+    if (!(await retried(() => client.honoursCursors(collection)))) {
+      if (!saidWhole) options.warn?.(`${label} ignores query cursors (an emulator): shard ${shard.index}/${shard.count} reads each collection whole and keeps its own documents`);
+      saidWhole = true;
+      for await (const doc of client.documents(collection, { from })) if (shardOfKey(doc.id, shard.count) === shard.index) yield doc;
+      return;
+    }
+    for await (const range of ownedRanges(shard, (at) => retried(() => client.ids(collection, at, probeSize)), from)) yield* client.documents(collection, range);
+  }
+
   return {
     label,
     provider: 'firestore',
     shared: true,
+    splits: 'document-id ranges',
     identity: async () => client.identity,
     listCollections,
     // What a store that cannot list can still tell: a Firestore collection exists while it has a document.
@@ -56,15 +89,17 @@ export function createSource(client: FirestoreReader, options: Pick<AdapterOptio
       return names.filter((_, i) => held[i]);
     },
     count: (collection) => client.count(collection),
-    async *read({ collections, resumeFrom, signal }: SourceReadOptions): AsyncIterable<SourceChunk> {
+    async *read({ shard, collections, resumeFrom, signal }: SourceReadOptions): AsyncIterable<SourceChunk> {
       // With collections chosen, nothing is listed (the emulator cannot): a missing one reads as empty.
       const names = collectionsToRead(collections ? undefined : await listCollections(), { collections, resumeFrom, missing: () => {} });
       for (const { collection, resumeAt } of names) {
         const afterId = resumeAt?.lastId as string | undefined;
         const start: Position = afterId === undefined ? { collection } : { collection, lastId: afterId };
         yield { collection, docs: [], position: start };
+        const from = afterId === undefined ? undefined : { key: afterId, after: true };
+        const documents = shard && shard.count > 1 ? share(collection, shard, from) : client.documents(collection, { from });
         let docs: Doc[] = [];
-        for await (const { id, data } of readable(client.documents(collection, afterId), label, collection)) {
+        for await (const { id, data } of readable(documents, label, collection)) {
           signal.throwIfAborted();
           if (afterId !== undefined && compareIds(id, afterId) <= 0) continue;
           const doc: Doc = { _id: id };

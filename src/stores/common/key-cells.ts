@@ -11,9 +11,9 @@
  * ranges of the alphabet, keeps shares even for UUIDs, e-mail addresses and random tokens alike.
  *
  * A shard walks the key space in order: it asks the store for the next few keys from where it is
- * (keys only), skips the cells they fall in that are not its own, reads the first that is, and
- * jumps to the cell's end. So it costs at most one small keys-only request per non-empty cell (far
- * fewer where cells are small: one request sees many), and never lists a large cell it skips.
+ * (keys only), reads the cells among them that are its own, and goes on from the end of the last
+ * cell seen. So it costs at most one small keys-only request per non-empty cell (far fewer where
+ * cells are small: one answer sees many), lists no key twice, and never lists a large cell it skips.
  * Keys sharing a prefix longer than the width (one user's `agent_data_store` entries) share a shard.
  *
  * Cells are whole ranges in both orders stores use for keys: UTF-8 bytes (CouchDB, Firestore) and
@@ -97,16 +97,17 @@ export async function* ownedRanges(shard: Shard, keysFrom: (from: From | undefin
   for (;;) {
     const keys = await keysFrom(from);
     if (keys.length === 0) return;
-    // Keys come in order and cells are ranges, so a cell's keys are consecutive: a new name is a new cell.
-    let first = keys[0]!;
-    let cell = cellOf(first, width);
+    // Keys come in order and cells are ranges, so a cell's keys are consecutive: a new name is a new
+    // cell. Between two keys of one answer there was no other key when it was given, so every
+    // cell of the answer can be taken in turn, even after reading an earlier one took a while.
+    let cell: Cell | undefined;
     for (const key of keys) {
-      if (owned(cell)) break;
       const next = cellOf(key, width);
-      if (next.name !== cell.name) [first, cell] = [key, next];
+      if (next.name === cell?.name) continue;
+      cell = next;
+      if (owned(cell)) yield { from: { key, after: false }, ...(cell.until ? { until: cell.until } : {}) };
     }
-    if (owned(cell)) yield { from: { key: first, after: false }, ...(cell.until ? { until: cell.until } : {}) };
-    if (!cell.until) return;
-    from = { key: cell.until.key, after: cell.until.through };
+    if (!cell!.until) return;
+    from = { key: cell!.until.key, after: cell!.until.through };
   }
 }

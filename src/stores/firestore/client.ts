@@ -3,10 +3,11 @@
  * fakes), the real one on the SDK (loaded only when a Firestore store is used), and the judgement
  * of its errors.
  */
-import type { Firestore } from '@google-cloud/firestore';
+import type { Firestore, Query } from '@google-cloud/firestore';
 import { fatalError, messageOf } from '../../errors.js';
 import type { JsonValue } from '../../types.js';
 import { redact } from '../../util/redact.js';
+import type { From, Until } from '../common/key-cells.js';
 import { isNetworkError } from '../common/retry.js';
 import { firestoreLabel, type FirestoreConfig } from './config.js';
 import { createDecoder } from './decode.js';
@@ -34,8 +35,15 @@ export interface FirestoreReader extends FirestoreAddress {
   /** Whether the collection has a document (a Firestore collection exists only while it does). */
   hasDocuments(collection: string): Promise<boolean>;
   count(collection: string): Promise<number>;
-  /** Documents in id order, after `afterId` when given, already converted to JSON values. */
-  documents(collection: string, afterId: string | undefined): AsyncIterable<FirestoreDocument>;
+  /** Documents in id order within the range (the whole collection without one), already converted to JSON values. */
+  documents(collection: string, range?: { from?: From; until?: Until }): AsyncIterable<FirestoreDocument>;
+  /** Up to `limit` document ids in id order from `from` on, reading no fields. */
+  ids(collection: string, from: From | undefined, limit: number): Promise<string[]>;
+  /**
+   * Whether the server honours query cursors, judged on the collection's first two documents (the
+   * community emulator ignores cursors and order); false when the collection has none.
+   */
+  honoursCursors(collection: string): Promise<boolean>;
   close(): Promise<void>;
 }
 
@@ -59,6 +67,13 @@ export type FirestoreClient = FirestoreReader & FirestoreWriter;
 export async function openFirestoreClient(config: FirestoreConfig, warn: (message: string) => void): Promise<FirestoreClient> {
   const { db, sdk } = await connectFirestore(config);
   const label = firestoreLabel(config);
+  /** The query in document-id order, bounded by cursors. */
+  const byId = (query: Query, range: { from?: From; until?: Until } = {}): Query => {
+    let ordered = query.orderBy(sdk.FieldPath.documentId());
+    if (range.from) ordered = range.from.after ? ordered.startAfter(range.from.key) : ordered.startAt(range.from.key);
+    if (range.until) ordered = range.until.through ? ordered.endAt(range.until.key) : ordered.endBefore(range.until.key);
+    return ordered;
+  };
   return {
     label,
     identity: label,
@@ -66,9 +81,8 @@ export async function openFirestoreClient(config: FirestoreConfig, warn: (messag
     listCollections: async () => (await db.listCollections()).map((c) => c.id),
     hasDocuments: async (collection) => !(await db.collection(collection).limit(1).get()).empty,
     count: async (collection) => Number((await db.collection(collection).count().get()).data().count),
-    async *documents(collection, afterId) {
-      let query = db.collection(collection).orderBy(sdk.FieldPath.documentId());
-      if (afterId !== undefined) query = query.startAfter(afterId);
+    async *documents(collection, range) {
+      const query = byId(db.collection(collection), range);
       let id = '';
       const decode = createDecoder(sdk, (path, what) =>
         warn(`${collection}/${id}: field "${path}" holds ${what}, which JSON cannot carry; it is read as null`),
@@ -78,6 +92,13 @@ export async function openFirestoreClient(config: FirestoreConfig, warn: (messag
         id = doc.id;
         yield { id, data: decode(doc.data()) };
       }
+    },
+    ids: async (collection, from, limit) => (await byId(db.collection(collection), { from }).select().limit(limit).get()).docs.map((d) => d.id),
+    async honoursCursors(collection) {
+      const first = (await byId(db.collection(collection)).select().limit(1).get()).docs[0];
+      if (!first) return false;
+      const next = (await byId(db.collection(collection), { from: { key: first.id, after: true } }).select().limit(1).get()).docs[0];
+      return next?.id !== first.id;
     },
     async commit(collection, writes, mode) {
       const batch = db.batch();
