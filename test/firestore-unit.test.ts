@@ -305,7 +305,8 @@ describe('source', () => {
     const warnings: string[] = [];
     const shares = await Promise.all(
       [0, 1, 2].map(async (index) => {
-        const source = createSource(fakeReadClient(ids), { batchSize: 2, warn: (m) => warnings.push(m) });
+        const client = fakeReadClient(ids);
+        const source = createSource(client, { batchSize: 2, warn: (m) => warnings.push(m) });
         const chunks = await collect(source.read({ collections: new Set(['x', 'y']), shard: { index, count: 3 }, signal: signal() }));
         return chunks.filter((c) => c.collection === 'x').flatMap((c) => c.docs as Doc[]).map((d) => d._id as string);
       }),
@@ -313,6 +314,11 @@ describe('source', () => {
     expectExactShares(shares, ids);
     expect(warnings).toHaveLength(3);
     expect(warnings[0]).toMatch(/ignores query cursors \(an emulator\): shard \d\/3 reads each collection whole/);
+    // An empty collection tells nothing of cursors, and nothing is said of it.
+    const empty: string[] = [];
+    const client = fakeReadClient([]);
+    await collect(createSource({ ...client, honoursCursors: async () => undefined }, { batchSize: 2, warn: (m) => empty.push(m) }).read({ collections: new Set(['y']), shard: { index: 0, count: 3 }, signal: signal() }));
+    expect(empty).toEqual([]);
   });
 
   test('pulls documents only as chunks are consumed (backpressure)', async () => {

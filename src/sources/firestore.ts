@@ -61,9 +61,13 @@ export function createSource(
    * the documents of its cells, the same documents, at the cost of reading the rest.
    */
   async function* share(collection: string, shard: Shard, from: From | undefined): AsyncIterable<FirestoreDocument> {
-    if (!(await retried(() => client.honoursCursors(collection)))) {
-      if (!saidWhole) options.warn?.(`${label} ignores query cursors (an emulator): shard ${shard.index}/${shard.count} reads each collection whole and keeps its own documents`);
-      saidWhole = true;
+    const cursors = await retried(() => client.honoursCursors(collection));
+    // Undefined: the collection is empty, and a whole read of it costs nothing.
+    if (cursors !== true) {
+      if (cursors === false && !saidWhole) {
+        saidWhole = true;
+        options.warn?.(`${label} ignores query cursors (an emulator): shard ${shard.index}/${shard.count} reads each collection whole and keeps its own documents`);
+      }
       for await (const doc of client.documents(collection, { from })) if (shardOfKey(doc.id, shard.count) === shard.index) yield doc;
       return;
     }

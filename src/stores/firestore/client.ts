@@ -41,9 +41,9 @@ export interface FirestoreReader extends FirestoreAddress {
   ids(collection: string, from: From | undefined, limit: number): Promise<string[]>;
   /**
    * Whether the server honours query cursors, judged on the collection's first two documents (the
-   * community emulator ignores cursors and order); false when the collection has none.
+   * community emulator ignores cursors and order); undefined when the collection has none.
    */
-  honoursCursors(collection: string): Promise<boolean>;
+  honoursCursors(collection: string): Promise<boolean | undefined>;
   close(): Promise<void>;
 }
 
@@ -96,7 +96,7 @@ export async function openFirestoreClient(config: FirestoreConfig, warn: (messag
     ids: async (collection, from, limit) => (await byId(db.collection(collection), { from }).select().limit(limit).get()).docs.map((d) => d.id),
     async honoursCursors(collection) {
       const first = (await byId(db.collection(collection)).select().limit(1).get()).docs[0];
-      if (!first) return false;
+      if (!first) return undefined;
       const next = (await byId(db.collection(collection), { from: { key: first.id, after: true } }).select().limit(1).get()).docs[0];
       return next?.id !== first.id;
     },
