@@ -236,6 +236,7 @@ function fakeReadClient(
         yield { id, data: { v: id } };
       }
     },
+    documentsById: async () => [],
     ids: async () => ids,
     honoursCursors: async () => false,
     close: async () => {},
@@ -258,6 +259,11 @@ function fakeRangeClient(all: string[]): FirestoreReader & { read: number } {
         client.read++;
         yield { id, data: { v: id } };
       }
+    },
+    documentsById: async (_: string, wanted: string[]) => {
+      const found = wanted.filter((id) => sorted.includes(id));
+      client.read += found.length;
+      return found.map((id) => ({ id, data: { v: id } }));
     },
     ids: async (_: string, from: From | undefined, limit: number) => {
       const found = sorted.filter((i) => within(i, { from })).slice(0, limit);

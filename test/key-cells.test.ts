@@ -3,7 +3,7 @@
  * orders stores use, whatever the keys, and stable when keys appear or vanish between shards' walks.
  */
 import { describe, expect, test } from 'vitest';
-import { cellWidth, ownedRanges, shardOfKey, type From, type KeyRange } from '../src/stores/common/key-cells.js';
+import { cellWidth, ownedParts, shardOfKey, type From, type KeyRange } from '../src/stores/common/key-cells.js';
 import { expectExactShares, gofannonIds } from './shard-ids.js';
 
 type Order = (a: string, b: string) => number;
@@ -11,31 +11,39 @@ const utf16: Order = (a, b) => (a < b ? -1 : a > b ? 1 : 0);
 const utf8: Order = (a, b) => Buffer.compare(Buffer.from(a, 'utf8'), Buffer.from(b, 'utf8'));
 
 function inRange(key: string, range: KeyRange, order: Order): boolean {
-  const lower = order(key, range.from.key);
-  if (lower < 0 || (lower === 0 && range.from.after)) return false;
+  const lower = range.from ? order(key, range.from.key) : 1;
+  if (lower < 0 || (lower === 0 && range.from!.after)) return false;
   if (!range.until) return true;
   const upper = order(key, range.until.key);
   return upper < 0 || (upper === 0 && range.until.through);
 }
 
-/** A store holding `keys` in `order`: the walk's one question, counted. */
-function store(keys: string[], order: Order) {
-  const sorted = [...keys].sort(order);
+/**
+ * A store holding `keys` in `order`, answering the walk's one question 20 keys at a time (counted);
+ * `change` runs after each answer, to create and delete keys while the walk goes on.
+ */
+function store(keys: string[], order: Order, change: (held: Set<string>) => void = () => {}) {
+  const held = new Set(keys);
+  const sorted = () => [...held].sort(order);
   const asked = { probes: 0 };
-  // As a store answers: the next few keys from the bound on.
   const keysFrom = async (from: From | undefined) => {
     asked.probes++;
-    const at = sorted.findIndex((k) => !from || order(k, from.key) > 0 || (order(k, from.key) === 0 && !from.after));
-    return at < 0 ? [] : sorted.slice(at, at + 20);
+    const all = sorted();
+    const at = all.findIndex((k) => !from || order(k, from.key) > 0 || (order(k, from.key) === 0 && !from.after));
+    const answer = at < 0 ? [] : all.slice(at, at + 20);
+    change(held);
+    return answer;
   };
-  return { sorted, asked, keysFrom };
+  return { held, sorted, asked, keysFrom };
 }
 
-/** What shard `index` of `count` reads: the keys in its ranges, each range read when it is produced. */
-async function share(keys: string[], index: number, count: number, order: Order, start?: From): Promise<string[]> {
-  const { sorted, keysFrom } = store(keys, order);
+/** What shard `index` of `count` reads: each part read, as the store holds it then, when it is produced. */
+async function share(keys: string[], index: number, count: number, order: Order, start?: From, change?: (held: Set<string>) => void): Promise<string[]> {
+  const s = store(keys, order, change);
   const read: string[] = [];
-  for await (const range of ownedRanges({ index, count }, keysFrom, start)) read.push(...sorted.filter((k) => inRange(k, range, order)));
+  for await (const part of ownedParts({ index, count }, s.keysFrom, start)) {
+    read.push(...('keys' in part ? part.keys.filter((k) => s.held.has(k)) : s.sorted().filter((k) => inRange(k, part.range, order))));
+  }
   return read;
 }
 
@@ -70,6 +78,25 @@ describe('key cells', () => {
     for (const key of stay) expect(seen.filter((k) => k === key)).toHaveLength(1);
   });
 
+  test('keys created and deleted while each shard walks: every key present throughout is read once', async () => {
+    const stay = gofannonIds(300);
+    const going = gofannonIds(100);
+    for (const order of [utf8, utf16]) {
+      const shares = await Promise.all(
+        [0, 1, 2, 3].map((i) =>
+          share([...stay, ...going], i, 4, order, undefined, (held) => {
+            for (const id of gofannonIds(5)) held.add(id);
+            const gone = going.find((id) => held.has(id));
+            if (gone) held.delete(gone);
+          }),
+        ),
+      );
+      const seen = shares.flat();
+      for (const key of stay) expect(seen.filter((k) => k === key)).toHaveLength(1);
+      expect(new Set(seen).size).toBe(seen.length);
+    }
+  });
+
   test('a shard resumed after its last key reads the rest of its share exactly', async () => {
     const keys = gofannonIds(300);
     const whole = await share(keys, 1, 3, utf8);
@@ -81,7 +108,7 @@ describe('key cells', () => {
   test('a shard asks at most once per non-empty cell, and one answer passes many small cells', async () => {
     const keys = gofannonIds(3000);
     const s = store(keys, utf8);
-    for await (const _ of ownedRanges({ index: 0, count: 4 }, s.keysFrom)) void _;
+    for await (const _ of ownedParts({ index: 0, count: 4 }, s.keysFrom)) void _;
     const cells = new Set(keys.map((k) => k.slice(0, cellWidth(4)))).size;
     expect(s.asked.probes).toBeLessThanOrEqual(cells + 1);
     expect(s.asked.probes).toBeLessThan(cells / 3);
@@ -91,7 +118,7 @@ describe('key cells', () => {
     const keys = Array.from({ length: 2000 }, (_, i) => `user-0001:notes:${i}`);
     const foreign = [0, 1, 2].find((i) => i !== shardOfKey(keys[0]!, 3))!;
     const s = store(keys, utf8);
-    for await (const _ of ownedRanges({ index: foreign, count: 3 }, s.keysFrom)) void _;
+    for await (const _ of ownedParts({ index: foreign, count: 3 }, s.keysFrom)) void _;
     expect(s.asked.probes).toBe(2);
   });
 

@@ -13,13 +13,11 @@ import { CouchHttpError, fatalCouchError, isTransientCouchError, isTransientData
 import { resolveEndpoint } from '../stores/couchdb/endpoint.js';
 import { isDesignId, isSystemDatabase } from '../stores/couchdb/names.js';
 import { collectionsToRead } from '../stores/common/collections.js';
-import { ownedRanges, type From, type KeyRange, type Until } from '../stores/common/key-cells.js';
+import { ownedParts, type From, type KeyRange, type Part, type Until } from '../stores/common/key-cells.js';
 import { withRetry } from '../stores/common/retry.js';
 import type { AdapterOptions, Doc, JsonValue, ParsedUri, Shard, Source, SourceChunk, SourceReadOptions } from '../types.js';
 
 const defaultPageSize = 1000;
-/** Keys a shard asks for at a time to find its next range: enough to pass many small cells in one request. */
-const probeSize = 100;
 
 interface Row {
   id: string;
@@ -64,8 +62,7 @@ export function createSource(couch: CouchClient, options: AdapterOptions): Sourc
    * skip a live one).
    */
   async function page(db: string, from: From | undefined, until: Until | undefined, signal: AbortSignal, docs = true): Promise<Row[]> {
-    const size = docs ? pageSize : probeSize;
-    const qs: Record<string, string | number | boolean> = { limit: from?.after ? size + 1 : size };
+    const qs: Record<string, string | number | boolean> = { limit: from?.after ? pageSize + 1 : pageSize };
     if (docs) qs.include_docs = true;
     if (from) qs.startkey = from.key;
     if (until) qs.endkey = until.key;
@@ -75,32 +72,54 @@ export function createSource(couch: CouchClient, options: AdapterOptions): Sourc
     return from?.after && rows[0]?.id === from.key ? rows.slice(1) : rows;
   }
 
-  /** The documents of these key ranges, in order, a page at a time. */
-  async function* readDatabase(db: string, ranges: AsyncIterable<Partial<KeyRange>> | Iterable<Partial<KeyRange>>, signal: AbortSignal): AsyncGenerator<SourceChunk> {
+  /** Rows of the documents with these ids, in their order (a document since deleted comes without one). */
+  async function byKeys(db: string, keys: string[], signal: AbortSignal): Promise<Row[]> {
+    const answer = await get(`reading database ${db}`, { method: 'POST', db, path: '_all_docs', qs: { include_docs: true }, body: JSON.stringify({ keys }) }, signal);
+    return ((answer as { rows?: Row[] } | null)?.rows ?? []) as Row[];
+  }
+
+  /** A range's rows, a page at a time; the next page is asked for while this one is consumed, and no further. */
+  async function* pages(db: string, { from, until }: KeyRange, signal: AbortSignal): AsyncGenerator<Row[]> {
+    let next: Promise<Row[]> | undefined = page(db, from, until, signal);
+    while (next) {
+      const rows: Row[] = await next;
+      const lastKey = rows.at(-1)?.id;
+      // A short page is the last one.
+      next = rows.length >= pageSize && lastKey !== undefined ? page(db, { key: lastKey, after: true }, until, signal) : undefined;
+      next?.catch(() => {});
+      yield rows;
+    }
+  }
+
+  /** The documents of these parts (a shard's, or one range for the whole database), in key order. */
+  async function* readDatabase(db: string, parts: AsyncIterable<Part> | Iterable<Part>, signal: AbortSignal): AsyncGenerator<SourceChunk> {
     let withAttachments = 0;
+    /** A chunk of the rows' documents; its position is `lastKey`, the last key the rows cover. */
+    const chunkOf = (rows: Row[], lastKey: string): SourceChunk | undefined => {
+      const ids: string[] = [];
+      const docs: Doc[] = [];
+      for (const row of rows) {
+        if (!row.doc || (isDesignId(row.id) && !options.includeDesign)) continue;
+        // `_rev` and `_attachments` stay: the default transform strip-couch-meta removes them, and
+        // --keep-couch-meta keeps them. Attachment bodies are never read, so say how many had one.
+        if (row.doc._attachments !== undefined) withAttachments++;
+        ids.push(row.id);
+        docs.push(row.doc);
+      }
+      // Rows of design documents only still move the cursor, but yield nothing to write.
+      if (docs.length === 0) return undefined;
+      return { collection: db, docs, position: { collection: db, lastKey }, where: (index) => `${endpoint.label} ${db} _id ${ids[index]}` };
+    };
     try {
-      for await (const { from, until } of ranges) {
-        let next: Promise<Row[]> | undefined = page(db, from, until, signal);
-        while (next) {
-          const rows: Row[] = await next;
-          const lastKey = rows.at(-1)?.id;
-          // Ask for the next page now, so the server works while the pipeline consumes this one. A
-          // short page is the last one.
-          next = rows.length >= pageSize && lastKey !== undefined ? page(db, { key: lastKey, after: true }, until, signal) : undefined;
-          next?.catch(() => {});
-          const ids: string[] = [];
-          const docs: Doc[] = [];
-          for (const row of rows) {
-            if (!row.doc || (isDesignId(row.id) && !options.includeDesign)) continue;
-            // `_rev` and `_attachments` stay: the default transform strip-couch-meta removes them, and
-            // --keep-couch-meta keeps them. Attachment bodies are never read, so say how many had one.
-            if (row.doc._attachments !== undefined) withAttachments++;
-            ids.push(row.id);
-            docs.push(row.doc);
-          }
-          // A page of design documents only still moves the cursor, but yields nothing to write.
-          if (docs.length === 0) continue;
-          yield { collection: db, docs, position: { collection: db, lastKey: lastKey! }, where: (index) => `${endpoint.label} ${db} _id ${ids[index]}` };
+      for await (const part of parts) {
+        if ('keys' in part) {
+          const chunk = chunkOf(await byKeys(db, part.keys, signal), part.keys.at(-1)!);
+          if (chunk) yield chunk;
+          continue;
+        }
+        for await (const rows of pages(db, part.range, signal)) {
+          const chunk = rows.length > 0 ? chunkOf(rows, rows.at(-1)!.id) : undefined;
+          if (chunk) yield chunk;
         }
       }
     } finally {
@@ -111,12 +130,12 @@ export function createSource(couch: CouchClient, options: AdapterOptions): Sourc
   }
 
   /**
-   * What a read covers from `start` on: everything, or a shard's key ranges (stores/common/key-cells.ts),
-   * found through `_all_docs` without documents, a few keys at a time.
+   * What a read covers from `start` on: everything, or a shard's parts (stores/common/key-cells.ts),
+   * found through `_all_docs` without documents, a page of keys at a time.
    */
-  function ranges(db: string, start: From | undefined, shard: Shard | undefined, signal: AbortSignal): AsyncIterable<Partial<KeyRange>> | Iterable<Partial<KeyRange>> {
-    if (!shard || shard.count === 1) return [{ from: start }];
-    return ownedRanges(shard, async (from) => (await page(db, from, undefined, signal, false)).map((row) => row.id), start);
+  function parts(db: string, start: From | undefined, shard: Shard | undefined, signal: AbortSignal): AsyncIterable<Part> | Iterable<Part> {
+    if (!shard || shard.count === 1) return [{ range: { from: start } }];
+    return ownedParts(shard, async (from) => (await page(db, from, undefined, signal, false)).map((row) => row.id), start);
   }
 
   return {
@@ -147,7 +166,7 @@ export function createSource(couch: CouchClient, options: AdapterOptions): Sourc
         signal.throwIfAborted();
         const after = resumeAt?.lastKey as string | undefined;
         yield { collection: db, docs: [], position: after === undefined ? { collection: db } : { collection: db, lastKey: after } };
-        yield* readDatabase(db, ranges(db, after === undefined ? undefined : { key: after, after: true }, shard, signal), signal);
+        yield* readDatabase(db, parts(db, after === undefined ? undefined : { key: after, after: true }, shard, signal), signal);
       }
     },
 

@@ -18,7 +18,7 @@
 import { fatalError, isEtlError, messageOf } from '../errors.js';
 import { collectionsToRead } from '../stores/common/collections.js';
 import { withRetry } from '../stores/common/retry.js';
-import { ownedRanges, shardOfKey, type From } from '../stores/common/key-cells.js';
+import { ownedParts, shardOfKey, type From } from '../stores/common/key-cells.js';
 import { Code, grpcCode, isTransientFirestoreError, openFirestoreClient, type FirestoreDocument, type FirestoreReader } from '../stores/firestore/client.js';
 import { firestoreConfig } from '../stores/firestore/config.js';
 import type { AdapterOptions, Doc, ParsedUri, Position, Shard, Source, SourceChunk, SourceReadOptions } from '../types.js';
@@ -30,8 +30,6 @@ function compareIds(a: string, b: string): number {
 }
 
 const defaultBatchSize = 500;
-/** Ids a shard asks for at a time to find its next range; each is billed as a document read. */
-const probeSize = 10;
 
 /** The source on any FirestoreReader (a fake in unit tests). */
 export function createSource(
@@ -55,8 +53,8 @@ export function createSource(
   let saidWhole = false;
 
   /**
-   * A shard's documents of a collection: the document-id ranges of its key cells
-   * (stores/common/key-cells.ts), found a few ids at a time. A server that ignores cursors (the
+   * A shard's documents of a collection: those of its key cells (stores/common/key-cells.ts), found
+   * a page of ids at a time (select() with no field; Firestore bills each as a read). A server that ignores cursors (the
    * community emulator) cannot read a range: there the shard reads the collection whole and keeps
    * the documents of its cells, the same documents, at the cost of reading the rest.
    */
@@ -71,7 +69,10 @@ export function createSource(
       for await (const doc of client.documents(collection, { from })) if (shardOfKey(doc.id, shard.count) === shard.index) yield doc;
       return;
     }
-    for await (const range of ownedRanges(shard, (at) => retried(() => client.ids(collection, at, probeSize)), from)) yield* client.documents(collection, range);
+    for await (const part of ownedParts(shard, (at) => retried(() => client.ids(collection, at, batchSize)), from)) {
+      if ('keys' in part) yield* await retried(() => client.documentsById(collection, part.keys));
+      else yield* client.documents(collection, part.range);
+    }
   }
 
   return {

@@ -10,10 +10,11 @@
  * and then a document can fall between two shards' plans or into both.) Hashing prefixes, not
  * ranges of the alphabet, keeps shares even for UUIDs, e-mail addresses and random tokens alike.
  *
- * A shard walks the key space in order: it asks the store for the next few keys from where it is
- * (keys only), reads the cells among them that are its own, and goes on from the end of the last
- * cell seen. So it costs at most one small keys-only request per non-empty cell (far fewer where
- * cells are small: one answer sees many), lists no key twice, and never lists a large cell it skips.
+ * A shard walks the key space in order: it asks the store for a page of keys from where it is
+ * (keys only), reads the cells among them that are its own (by key, or as a range for a cell that
+ * goes on past the page), and goes on from the end of the last cell seen. So it lists at most one
+ * page of keys per non-empty cell and no key twice: where cells are small it lists every key once
+ * (a keys-only pass), where they are large it jumps over the ones it does not own.
  * Keys sharing a prefix longer than the width (one user's `agent_data_store` entries) share a shard.
  *
  * Cells are whole ranges in both orders stores use for keys: UTF-8 bytes (CouchDB, Firestore) and
@@ -35,9 +36,9 @@ export interface Until {
   through: boolean;
 }
 
-/** One range of keys a shard reads: from the first key found in a cell it owns to the cell's end. */
+/** A range of keys: from the first key found in a cell to the cell's end; no bound is the end of the key space. */
 export interface KeyRange {
-  from: From;
+  from?: From;
   until?: Until;
 }
 
@@ -84,30 +85,38 @@ export function shardOfKey(key: string, count: number): number {
   return hash(cellOf(key, cellWidth(count)).name) % count;
 }
 
+/** What a shard reads next: documents by key (its cells an answer listed whole), or a key range. */
+export type Part = { keys: string[] } | { range: KeyRange };
+
 /**
- * The ranges shard `shard` reads, in key order, from `start` (a resumed run's last key, after it)
- * on. `keysFrom(from)` answers the store's next keys at or after the bound, in its order (as many
- * as it likes, at least one unless there is none). Ranges are produced lazily: read each before
- * asking for the next.
+ * What shard `shard` reads, in key order, from `start` (a resumed run's last key, after it) on.
+ * `keysFrom(from)` answers the store's next keys at or after the bound, in its order (as many as
+ * it likes, at least one unless there is none). Parts are produced lazily: read each before asking
+ * for the next.
  */
-export async function* ownedRanges(shard: Shard, keysFrom: (from: From | undefined) => Promise<string[]>, start?: From): AsyncGenerator<KeyRange> {
+export async function* ownedParts(shard: Shard, keysFrom: (from: From | undefined) => Promise<string[]>, start?: From): AsyncGenerator<Part> {
   const width = cellWidth(shard.count);
   const owned = (cell: Cell) => hash(cell.name) % shard.count === shard.index;
   let from = start;
   for (;;) {
     const keys = await keysFrom(from);
     if (keys.length === 0) return;
-    // Keys come in order and cells are ranges, so a cell's keys are consecutive: a new name is a new
-    // cell. Between two keys of one answer there was no other key when it was given, so every
-    // cell of the answer can be taken in turn, even after reading an earlier one took a while.
-    let cell: Cell | undefined;
+    // Keys come in order and cells are ranges, so a cell's keys are consecutive: a new name is a
+    // new cell. Every cell of the answer but the last was listed whole (there was no other key
+    // between the answer's keys when it was given): its documents are read by key. The last may
+    // go on past the answer: it is read as a range to its end.
+    const cells: { cell: Cell; keys: string[] }[] = [];
     for (const key of keys) {
-      const next = cellOf(key, width);
-      if (next.name === cell?.name) continue;
-      cell = next;
-      if (owned(cell)) yield { from: { key, after: false }, ...(cell.until ? { until: cell.until } : {}) };
+      const cell = cellOf(key, width);
+      if (cell.name === cells.at(-1)?.cell.name) cells.at(-1)!.keys.push(key);
+      else cells.push({ cell, keys: [key] });
     }
-    if (!cell!.until) return;
-    from = { key: cell!.until.key, after: cell!.until.through };
+    const last = cells.pop()!;
+    const whole = cells.filter(({ cell }) => owned(cell)).flatMap((c) => c.keys);
+    if (whole.length > 0) yield { keys: whole };
+    const { until } = last.cell;
+    if (owned(last.cell)) yield { range: { from: { key: last.keys[0]!, after: false }, ...(until ? { until } : {}) } };
+    if (!until) return;
+    from = { key: until.key, after: until.through };
   }
 }

@@ -37,6 +37,8 @@ export interface FirestoreReader extends FirestoreAddress {
   count(collection: string): Promise<number>;
   /** Documents in id order within the range (the whole collection without one), already converted to JSON values. */
   documents(collection: string, range?: { from?: From; until?: Until }): AsyncIterable<FirestoreDocument>;
+  /** The documents with these ids that exist, in the order given. */
+  documentsById(collection: string, ids: string[]): Promise<FirestoreDocument[]>;
   /** Up to `limit` document ids in id order from `from` on, reading no fields. */
   ids(collection: string, from: From | undefined, limit: number): Promise<string[]>;
   /**
@@ -67,6 +69,17 @@ export type FirestoreClient = FirestoreReader & FirestoreWriter;
 export async function openFirestoreClient(config: FirestoreConfig, warn: (message: string) => void): Promise<FirestoreClient> {
   const { db, sdk } = await connectFirestore(config);
   const label = firestoreLabel(config);
+  /** A collection's documents as JSON values; `warn` hears of a value JSON cannot carry, naming its document. */
+  const decoding = (collection: string) => {
+    let id = '';
+    const decode = createDecoder(sdk, (path, what) =>
+      warn(`${collection}/${id}: field "${path}" holds ${what}, which JSON cannot carry; it is read as null`),
+    );
+    return (docId: string, data: { [key: string]: unknown }): FirestoreDocument => {
+      id = docId;
+      return { id, data: decode(data) };
+    };
+  };
   /** The query in document-id order, bounded by cursors. */
   const byId = (query: Query, range: { from?: From; until?: Until } = {}): Query => {
     let ordered = query.orderBy(sdk.FieldPath.documentId());
@@ -82,16 +95,17 @@ export async function openFirestoreClient(config: FirestoreConfig, warn: (messag
     hasDocuments: async (collection) => !(await db.collection(collection).limit(1).get()).empty,
     count: async (collection) => Number((await db.collection(collection).count().get()).data().count),
     async *documents(collection, range) {
-      const query = byId(db.collection(collection), range);
-      let id = '';
-      const decode = createDecoder(sdk, (path, what) =>
-        warn(`${collection}/${id}: field "${path}" holds ${what}, which JSON cannot carry; it is read as null`),
-      );
-      for await (const snapshot of query.stream()) {
+      const decode = decoding(collection);
+      for await (const snapshot of byId(db.collection(collection), range).stream()) {
         const doc = snapshot as unknown as { id: string; data(): { [key: string]: unknown } };
-        id = doc.id;
-        yield { id, data: decode(doc.data()) };
+        yield decode(doc.id, doc.data());
       }
+    },
+    async documentsById(collection, ids) {
+      if (ids.length === 0) return [];
+      const ref = db.collection(collection);
+      const decode = decoding(collection);
+      return (await db.getAll(...ids.map((id) => ref.doc(id)))).filter((s) => s.exists).map((s) => decode(s.id, s.data()!));
     },
     ids: async (collection, from, limit) => (await byId(db.collection(collection), { from }).select().limit(limit).get()).docs.map((d) => d.id),
     async honoursCursors(collection) {
