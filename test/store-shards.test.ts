@@ -10,6 +10,8 @@ import couchdbSource from '../src/sources/couchdb.js';
 import dynamodbSource from '../src/sources/dynamodb.js';
 import firestoreSink from '../src/sinks/firestore.js';
 import firestoreSource from '../src/sources/firestore.js';
+import { openFirestoreClient } from '../src/stores/firestore/client.js';
+import { firestoreConfig } from '../src/stores/firestore/config.js';
 import type { AdapterOptions, Doc, Position, Shard, Sink, Source } from '../src/types.js';
 import { uniquePrefix } from './corpus.js';
 import { failure, testAdapterOptions } from './helpers.js';
@@ -180,5 +182,23 @@ describe('firestore emulator shards', () => {
     expect(warnings).toEqual([expect.stringMatching(/^firestore:\/\/\S+ \(emulator \S+\) ignores query cursors \(an emulator\): shard 1\/3 reads each collection whole and keeps its own documents$/)]);
     expect(read.length).toBeGreaterThan(0);
     expect(read.length).toBeLessThan(ids.length);
+  });
+});
+
+describe('firestore client calls a shard makes, on the emulator', () => {
+  test('documents by id come in the order asked, those absent left out; cursors are judged ignored, or not at all on an empty collection', async () => {
+    const collection = `${uniquePrefix()}_byid`;
+    await fill(firestore, collection, ['b', 'a', 'c']);
+    const client = await openFirestoreClient(firestoreConfig(firestoreUri, firestoreEnv, () => {}), () => {});
+    try {
+      expect((await client.documentsById(collection, ['c', 'missing', 'a'])).map((d) => [d.id, d.data.n])).toEqual([
+        ['c', 2],
+        ['a', 1],
+      ]);
+      expect(await client.honoursCursors(collection)).toBe(false);
+      expect(await client.honoursCursors(`${collection}_empty`)).toBeUndefined();
+    } finally {
+      await client.close();
+    }
   });
 });
