@@ -23,6 +23,7 @@
  * runs from that point to the end of its shorter prefix.
  */
 import type { Shard } from '../../types.js';
+import { stableHash } from '../../util/stable-hash.js';
 
 /** A lower bound: from `key` on, or after it. */
 export interface From {
@@ -73,16 +74,9 @@ function cellOf(key: string, width: number): Cell {
   return { name: `~${prefix}`, ...(prefix ? { until: { key: successor(prefix), through: false } } : {}) };
 }
 
-/** FNV-1a over the name's code units: stable across processes, versions and platforms. */
-function hash(name: string): number {
-  let h = 0x811c9dc5;
-  for (let i = 0; i < name.length; i++) h = Math.imul(h ^ name.charCodeAt(i), 0x01000193);
-  return h >>> 0;
-}
-
 /** The shard that reads `key`: what every shard computes alike. */
 export function shardOfKey(key: string, count: number): number {
-  return hash(cellOf(key, cellWidth(count)).name) % count;
+  return stableHash(cellOf(key, cellWidth(count)).name) % count;
 }
 
 /** What a shard reads next: documents by key (its cells an answer listed whole), or a key range. */
@@ -96,7 +90,7 @@ export type Part = { keys: string[] } | { range: KeyRange };
  */
 export async function* ownedParts(shard: Shard, keysFrom: (from: From | undefined) => Promise<string[]>, start?: From): AsyncGenerator<Part> {
   const width = cellWidth(shard.count);
-  const owned = (cell: Cell) => hash(cell.name) % shard.count === shard.index;
+  const owned = (cell: Cell) => stableHash(cell.name) % shard.count === shard.index;
   let from = start;
   for (;;) {
     const keys = await keysFrom(from);
