@@ -134,10 +134,10 @@ const couch: Store = {
   source: async (o) => couchdbSource(couchUri, testAdapterOptions(o)),
   sink: async () => couchdbSink(couchUri, testAdapterOptions()),
 };
-describeShards('couchdb', couch, '_all_docs key ranges');
-describeShards('couchdb, a page of 7', couch, '_all_docs key ranges', { batchSize: 7 });
+describeShards('couchdb', couch, '_all_docs keys, hashed');
+describeShards('couchdb, pages of 7', couch, '_all_docs keys, hashed', { batchSize: 7 });
 
-describe('couchdb shard ranges', () => {
+describe('couchdb shards', () => {
   test('design documents are skipped by every shard, or read by exactly one with --include-design', async () => {
     const collection = `${uniquePrefix()}_design`;
     const ids = gofannonIds(60);
@@ -170,7 +170,7 @@ const firestore: Store = {
 // The emulator streams a collection in the order its documents were written, not by id, and
 // resuming relies on id order (as Firestore keeps it): so the ids are written in Firestore's order.
 const utf8Order = (ids: string[]) => [...ids].sort((a, b) => Buffer.compare(Buffer.from(a), Buffer.from(b)));
-describeShards('firestore emulator', firestore, 'document-id ranges', {}, utf8Order);
+describeShards('firestore emulator', firestore, 'document ids, hashed', {}, utf8Order);
 
 describe('firestore emulator shards', () => {
   test('the emulator ignores cursors: a shard says once that it reads each collection whole, and keeps only its own', async () => {

@@ -6,14 +6,14 @@
  * `_rev` and `_attachments` are CouchDB's own and are stripped (as the seed scripts did); how many
  * documents had attachments is reported per collection so nobody loses them unknowingly.
  *
- * A shard (`--shard k/N`) reads the `_all_docs` key ranges stores/common/key-cells.ts gives it:
- * chosen from the keys alone, so shards need no plan in common and agree whatever changes.
+ * A shard (`--shard k/N`) lists the keys with `_all_docs` without documents and reads the documents
+ * whose key hashes to it by key (stores/common/key-shares.ts): no plan in common, even shares.
  */
 import { CouchHttpError, fatalCouchError, isTransientCouchError, isTransientDatabaseCall, openCouch, type CouchClient } from '../stores/couchdb/client.js';
 import { resolveEndpoint } from '../stores/couchdb/endpoint.js';
 import { isDesignId, isSystemDatabase } from '../stores/couchdb/names.js';
 import { collectionsToRead } from '../stores/common/collections.js';
-import { ownedParts, type From, type KeyRange, type Part, type Until } from '../stores/common/key-cells.js';
+import { ownedPages } from '../stores/common/key-shares.js';
 import { withRetry } from '../stores/common/retry.js';
 import type { AdapterOptions, Doc, JsonValue, ParsedUri, Shard, Source, SourceChunk, SourceReadOptions } from '../types.js';
 
@@ -22,6 +22,12 @@ const defaultPageSize = 1000;
 interface Row {
   id: string;
   doc?: Doc | null;
+}
+
+/** Rows read together, and the last key they cover (where a resumed read goes on from). */
+interface RowPage {
+  rows: Row[];
+  lastKey: string;
 }
 
 export default function couchdbSource(uri: ParsedUri, options: AdapterOptions): Source {
@@ -56,71 +62,67 @@ export function createSource(couch: CouchClient, options: AdapterOptions): Sourc
   }
 
   /**
-   * Rows of a range, at most pageSize (+ 1 when starting after a key, so that the row equal to the
-   * previous page's last key, which the next page starts at, still leaves a full page). Inclusive
-   * start keys stay correct when that document was deleted between pages (a `skip=1` would then
-   * skip a live one).
+   * Rows from `startKey` on (inclusive), at most pageSize + 1 so that the row equal to the previous
+   * page's last key, which the next page starts at, still leaves a full page. Inclusive start keys
+   * stay correct when that document was deleted between pages (a `skip=1` would then skip a live one).
+   * Without `docs`, only the keys (and revisions): a cheap list.
    */
-  async function page(db: string, from: From | undefined, until: Until | undefined, signal: AbortSignal, docs = true): Promise<Row[]> {
-    const qs: Record<string, string | number | boolean> = { limit: from?.after ? pageSize + 1 : pageSize };
-    if (docs) qs.include_docs = true;
-    if (from) qs.startkey = from.key;
-    if (until) qs.endkey = until.key;
-    if (until && !until.through) qs.inclusive_end = false;
+  async function page(db: string, startKey: string | undefined, signal: AbortSignal, docs = true): Promise<Row[]> {
+    const qs: Record<string, string | number | boolean> = { include_docs: docs, limit: startKey === undefined ? pageSize : pageSize + 1 };
+    if (startKey !== undefined) qs.startkey = startKey;
     const answer = await get(`reading database ${db}`, { db, path: '_all_docs', qs }, signal);
     const rows = ((answer as { rows?: Row[] } | null)?.rows ?? []) as Row[];
-    return from?.after && rows[0]?.id === from.key ? rows.slice(1) : rows;
+    return startKey !== undefined && rows[0]?.id === startKey ? rows.slice(1) : rows;
   }
 
   /** Rows of the documents with these ids, in their order (a document since deleted comes without one). */
   async function byKeys(db: string, keys: string[], signal: AbortSignal): Promise<Row[]> {
+    if (keys.length === 0) return [];
     const answer = await get(`reading database ${db}`, { method: 'POST', db, path: '_all_docs', qs: { include_docs: true }, body: JSON.stringify({ keys }) }, signal);
     return ((answer as { rows?: Row[] } | null)?.rows ?? []) as Row[];
   }
 
-  /** A range's rows, a page at a time; the next page is asked for while this one is consumed, and no further. */
-  async function* pages(db: string, { from, until }: KeyRange, signal: AbortSignal): AsyncGenerator<Row[]> {
-    let next: Promise<Row[]> | undefined = page(db, from, until, signal);
+  /** Pages of rows after `after`, each with the last key it covers: every document, page by page. */
+  async function* wholeDatabase(db: string, after: string | undefined, signal: AbortSignal): AsyncGenerator<RowPage> {
+    let next: Promise<Row[]> | undefined = page(db, after, signal);
     while (next) {
       const rows: Row[] = await next;
       const lastKey = rows.at(-1)?.id;
-      // A short page is the last one.
-      next = rows.length >= pageSize && lastKey !== undefined ? page(db, { key: lastKey, after: true }, until, signal) : undefined;
+      if (lastKey === undefined) return;
+      // Ask for the next page now, so the server works while the pipeline consumes this one. A
+      // short page is the last one.
+      next = rows.length >= pageSize ? page(db, lastKey, signal) : undefined;
       next?.catch(() => {});
-      yield rows;
+      yield { rows, lastKey };
     }
   }
 
-  /** The documents of these parts (a shard's, or one range for the whole database), in key order. */
-  async function* readDatabase(db: string, parts: AsyncIterable<Part> | Iterable<Part>, signal: AbortSignal): AsyncGenerator<SourceChunk> {
+  /**
+   * A shard's pages (stores/common/key-shares.ts): `_all_docs` without documents lists every key
+   * a page at a time, and this shard's documents of each page are read by key.
+   */
+  async function* shardOfDatabase(db: string, after: string | undefined, shard: Shard, signal: AbortSignal): AsyncGenerator<RowPage> {
+    const keysAfter = async (key: string | undefined) => (await page(db, key, signal, false)).map((row) => row.id);
+    for await (const { keys, lastKey } of ownedPages(shard, keysAfter, after)) yield { rows: await byKeys(db, keys, signal), lastKey };
+  }
+
+  async function* readDatabase(db: string, pages: AsyncIterable<RowPage>): AsyncGenerator<SourceChunk> {
     let withAttachments = 0;
-    /** A chunk of the rows' documents; its position is `lastKey`, the last key the rows cover. */
-    const chunkOf = (rows: Row[], lastKey: string): SourceChunk | undefined => {
-      const ids: string[] = [];
-      const docs: Doc[] = [];
-      for (const row of rows) {
-        if (!row.doc || (isDesignId(row.id) && !options.includeDesign)) continue;
-        // `_rev` and `_attachments` stay: the default transform strip-couch-meta removes them, and
-        // --keep-couch-meta keeps them. Attachment bodies are never read, so say how many had one.
-        if (row.doc._attachments !== undefined) withAttachments++;
-        ids.push(row.id);
-        docs.push(row.doc);
-      }
-      // Rows of design documents only still move the cursor, but yield nothing to write.
-      if (docs.length === 0) return undefined;
-      return { collection: db, docs, position: { collection: db, lastKey }, where: (index) => `${endpoint.label} ${db} _id ${ids[index]}` };
-    };
     try {
-      for await (const part of parts) {
-        if ('keys' in part) {
-          const chunk = chunkOf(await byKeys(db, part.keys, signal), part.keys.at(-1)!);
-          if (chunk) yield chunk;
-          continue;
+      for await (const { rows, lastKey } of pages) {
+        const ids: string[] = [];
+        const docs: Doc[] = [];
+        for (const row of rows) {
+          if (!row.doc || (isDesignId(row.id) && !options.includeDesign)) continue;
+          // `_rev` and `_attachments` stay: the default transform strip-couch-meta removes them, and
+          // --keep-couch-meta keeps them. Attachment bodies are never read, so say how many had one.
+          if (row.doc._attachments !== undefined) withAttachments++;
+          ids.push(row.id);
+          docs.push(row.doc);
         }
-        for await (const rows of pages(db, part.range, signal)) {
-          const chunk = rows.length > 0 ? chunkOf(rows, rows.at(-1)!.id) : undefined;
-          if (chunk) yield chunk;
-        }
+        // A page of design documents only still moves the cursor, but yields nothing to write.
+        if (docs.length === 0) continue;
+        yield { collection: db, docs, position: { collection: db, lastKey }, where: (index) => `${endpoint.label} ${db} _id ${ids[index]}` };
       }
     } finally {
       if (withAttachments > 0) {
@@ -129,20 +131,11 @@ export function createSource(couch: CouchClient, options: AdapterOptions): Sourc
     }
   }
 
-  /**
-   * What a read covers from `start` on: everything, or a shard's parts (stores/common/key-cells.ts),
-   * found through `_all_docs` without documents, a page of keys at a time.
-   */
-  function parts(db: string, start: From | undefined, shard: Shard | undefined, signal: AbortSignal): AsyncIterable<Part> | Iterable<Part> {
-    if (!shard || shard.count === 1) return [{ range: { from: start } }];
-    return ownedParts(shard, async (from) => (await page(db, from, undefined, signal, false)).map((row) => row.id), start);
-  }
-
   return {
     label: endpoint.label,
     provider: 'couchdb',
     shared: true,
-    splits: '_all_docs key ranges',
+    splits: '_all_docs keys, hashed',
     identity: async () => endpoint.identity,
     listCollections: databases,
 
@@ -166,7 +159,7 @@ export function createSource(couch: CouchClient, options: AdapterOptions): Sourc
         signal.throwIfAborted();
         const after = resumeAt?.lastKey as string | undefined;
         yield { collection: db, docs: [], position: after === undefined ? { collection: db } : { collection: db, lastKey: after } };
-        yield* readDatabase(db, parts(db, after === undefined ? undefined : { key: after, after: true }, shard, signal), signal);
+        yield* readDatabase(db, shard && shard.count > 1 ? shardOfDatabase(db, after, shard, signal) : wholeDatabase(db, after, signal));
       }
     },
 

@@ -9,16 +9,16 @@
  * the tests use ignores cursors (and ordering by id), so ids at or before `lastId` are also skipped
  * here: a cheap, always-correct filter given id order.
  *
- * A shard (`--shard k/N`) reads the document-id ranges stores/common/key-cells.ts gives it, chosen
- * from the ids alone. Partition queries (`getPartitions`) were the other candidate: their split
- * points come from the data when each shard asks (the SDK cannot pin a read time), so shards that
- * start at different moments of a written collection could disagree, reading a document twice or
- * never; and a partition covers a collection group, subcollections of the same name included.
+ * A shard (`--shard k/N`) lists the collection's ids and reads those that hash to it by id
+ * (stores/common/key-shares.ts). Partition queries (`getPartitions`) were the other candidate:
+ * their split points come from the data when each shard asks (the SDK cannot pin a read time), so
+ * shards that start at different moments of a written collection could disagree, reading a
+ * document twice or never; and a partition spans a collection group, subcollections included.
  */
 import { fatalError, isEtlError, messageOf } from '../errors.js';
 import { collectionsToRead } from '../stores/common/collections.js';
 import { withRetry } from '../stores/common/retry.js';
-import { ownedParts, shardOfKey, type From } from '../stores/common/key-cells.js';
+import { ownedPages, shardOfKey } from '../stores/common/key-shares.js';
 import { Code, grpcCode, isTransientFirestoreError, openFirestoreClient, type FirestoreDocument, type FirestoreReader } from '../stores/firestore/client.js';
 import { firestoreConfig } from '../stores/firestore/config.js';
 import type { AdapterOptions, Doc, ParsedUri, Position, Shard, Source, SourceChunk, SourceReadOptions } from '../types.js';
@@ -53,12 +53,12 @@ export function createSource(
   let saidWhole = false;
 
   /**
-   * A shard's documents of a collection: those of its key cells (stores/common/key-cells.ts), found
-   * a page of ids at a time (select() with no field; Firestore bills each as a read). A server that ignores cursors (the
-   * community emulator) cannot read a range: there the shard reads the collection whole and keeps
-   * the documents of its cells, the same documents, at the cost of reading the rest.
+   * A shard's documents of a collection (stores/common/key-shares.ts): the ids listed a page at a
+   * time (select() with no field; Firestore bills each as a read), and the shard's own read by id.
+   * A server that ignores cursors (the community emulator) cannot page ids: there the shard reads
+   * the collection whole and keeps the same documents, at the cost of reading the others.
    */
-  async function* share(collection: string, shard: Shard, from: From | undefined): AsyncIterable<FirestoreDocument> {
+  async function* share(collection: string, shard: Shard, afterId: string | undefined): AsyncIterable<FirestoreDocument> {
     const cursors = await retried(() => client.honoursCursors(collection));
     // Undefined: the collection is empty, and a whole read of it costs nothing.
     if (cursors !== true) {
@@ -66,20 +66,18 @@ export function createSource(
         saidWhole = true;
         options.warn?.(`${label} ignores query cursors (an emulator): shard ${shard.index}/${shard.count} reads each collection whole and keeps its own documents`);
       }
-      for await (const doc of client.documents(collection, { from })) if (shardOfKey(doc.id, shard.count) === shard.index) yield doc;
+      for await (const doc of client.documents(collection, afterId)) if (shardOfKey(doc.id, shard.count) === shard.index) yield doc;
       return;
     }
-    for await (const part of ownedParts(shard, (at) => retried(() => client.ids(collection, at, batchSize)), from)) {
-      if ('keys' in part) yield* await retried(() => client.documentsById(collection, part.keys));
-      else yield* client.documents(collection, part.range);
-    }
+    const idsAfter = (id: string | undefined) => retried(() => client.ids(collection, id, batchSize));
+    for await (const { keys } of ownedPages(shard, idsAfter, afterId)) yield* await retried(() => client.documentsById(collection, keys));
   }
 
   return {
     label,
     provider: 'firestore',
     shared: true,
-    splits: 'document-id ranges',
+    splits: 'document ids, hashed',
     identity: async () => client.identity,
     listCollections,
     // What a store that cannot list can still tell: a Firestore collection exists while it has a document.
@@ -101,8 +99,7 @@ export function createSource(
         const afterId = resumeAt?.lastId as string | undefined;
         const start: Position = afterId === undefined ? { collection } : { collection, lastId: afterId };
         yield { collection, docs: [], position: start };
-        const from = afterId === undefined ? undefined : { key: afterId, after: true };
-        const documents = shard && shard.count > 1 ? share(collection, shard, from) : client.documents(collection, { from });
+        const documents = shard && shard.count > 1 ? share(collection, shard, afterId) : client.documents(collection, afterId);
         let docs: Doc[] = [];
         for await (const { id, data } of readable(documents, label, collection)) {
           signal.throwIfAborted();

@@ -3,11 +3,10 @@
  * fakes), the real one on the SDK (loaded only when a Firestore store is used), and the judgement
  * of its errors.
  */
-import type { Firestore, Query } from '@google-cloud/firestore';
+import type { Firestore } from '@google-cloud/firestore';
 import { fatalError, messageOf } from '../../errors.js';
 import type { JsonValue } from '../../types.js';
 import { redact } from '../../util/redact.js';
-import type { From, Until } from '../common/key-cells.js';
 import { isNetworkError } from '../common/retry.js';
 import { firestoreLabel, type FirestoreConfig } from './config.js';
 import { createDecoder } from './decode.js';
@@ -35,12 +34,12 @@ export interface FirestoreReader extends FirestoreAddress {
   /** Whether the collection has a document (a Firestore collection exists only while it does). */
   hasDocuments(collection: string): Promise<boolean>;
   count(collection: string): Promise<number>;
-  /** Documents in id order within the range (the whole collection without one), already converted to JSON values. */
-  documents(collection: string, range?: { from?: From; until?: Until }): AsyncIterable<FirestoreDocument>;
+  /** Documents in id order, after `afterId` when given, already converted to JSON values. */
+  documents(collection: string, afterId: string | undefined): AsyncIterable<FirestoreDocument>;
   /** The documents with these ids that exist, in the order given. */
   documentsById(collection: string, ids: string[]): Promise<FirestoreDocument[]>;
-  /** Up to `limit` document ids in id order from `from` on, reading no fields. */
-  ids(collection: string, from: From | undefined, limit: number): Promise<string[]>;
+  /** Up to `limit` document ids in id order after `afterId` (from the first without), reading no field. */
+  ids(collection: string, afterId: string | undefined, limit: number): Promise<string[]>;
   /**
    * Whether the server honours query cursors, judged on the collection's first two documents (the
    * community emulator ignores cursors and order); undefined when the collection has none.
@@ -80,12 +79,10 @@ export async function openFirestoreClient(config: FirestoreConfig, warn: (messag
       return { id, data: decode(data) };
     };
   };
-  /** The query in document-id order, bounded by cursors. */
-  const byId = (query: Query, range: { from?: From; until?: Until } = {}): Query => {
-    let ordered = query.orderBy(sdk.FieldPath.documentId());
-    if (range.from) ordered = range.from.after ? ordered.startAfter(range.from.key) : ordered.startAt(range.from.key);
-    if (range.until) ordered = range.until.through ? ordered.endAt(range.until.key) : ordered.endBefore(range.until.key);
-    return ordered;
+  /** A collection's documents in id order, after `afterId` when given. */
+  const byId = (collection: string, afterId: string | undefined) => {
+    const query = db.collection(collection).orderBy(sdk.FieldPath.documentId());
+    return afterId === undefined ? query : query.startAfter(afterId);
   };
   return {
     label,
@@ -94,9 +91,9 @@ export async function openFirestoreClient(config: FirestoreConfig, warn: (messag
     listCollections: async () => (await db.listCollections()).map((c) => c.id),
     hasDocuments: async (collection) => !(await db.collection(collection).limit(1).get()).empty,
     count: async (collection) => Number((await db.collection(collection).count().get()).data().count),
-    async *documents(collection, range) {
+    async *documents(collection, afterId) {
       const decode = decoding(collection);
-      for await (const snapshot of byId(db.collection(collection), range).stream()) {
+      for await (const snapshot of byId(collection, afterId).stream()) {
         const doc = snapshot as unknown as { id: string; data(): { [key: string]: unknown } };
         yield decode(doc.id, doc.data());
       }
@@ -107,11 +104,11 @@ export async function openFirestoreClient(config: FirestoreConfig, warn: (messag
       const decode = decoding(collection);
       return (await db.getAll(...ids.map((id) => ref.doc(id)))).filter((s) => s.exists).map((s) => decode(s.id, s.data()!));
     },
-    ids: async (collection, from, limit) => (await byId(db.collection(collection), { from }).select().limit(limit).get()).docs.map((d) => d.id),
+    ids: async (collection, afterId, limit) => (await byId(collection, afterId).select().limit(limit).get()).docs.map((d) => d.id),
     async honoursCursors(collection) {
-      const first = (await byId(db.collection(collection)).select().limit(1).get()).docs[0];
+      const first = (await byId(collection, undefined).select().limit(1).get()).docs[0];
       if (!first) return undefined;
-      const next = (await byId(db.collection(collection), { from: { key: first.id, after: true } }).select().limit(1).get()).docs[0];
+      const next = (await byId(collection, first.id).select().limit(1).get()).docs[0];
       return next?.id !== first.id;
     },
     async commit(collection, writes, mode) {
