@@ -315,7 +315,7 @@ describe('source', () => {
     );
     expectExactShares(shares, ids);
     expect(warnings).toHaveLength(3);
-    expect(warnings[0]).toMatch(/ignores query cursors \(an emulator\): shard \d\/3 reads each collection whole/);
+    expect(warnings[0]).toMatch(/ignores query cursors \(as the community emulator does\): shard \d\/3 reads each collection whole/);
     // An empty collection tells nothing of cursors, and nothing is said of it.
     const empty: string[] = [];
     const client = fakeReadClient([]);

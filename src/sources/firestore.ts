@@ -64,7 +64,7 @@ export function createSource(
     if (cursors !== true) {
       if (cursors === false && !saidWhole) {
         saidWhole = true;
-        options.warn?.(`${label} ignores query cursors (an emulator): shard ${shard.index}/${shard.count} reads each collection whole and keeps its own documents`);
+        options.warn?.(`${label} ignores query cursors (as the community emulator does): shard ${shard.index}/${shard.count} reads each collection whole and keeps its own documents`);
       }
       for await (const doc of client.documents(collection, afterId)) if (shardOfKey(doc.id, shard.count) === shard.index) yield doc;
       return;
