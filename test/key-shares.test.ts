@@ -3,6 +3,7 @@
  * share, shares even for any ids (a long common prefix included), stable while keys come and go.
  */
 import { describe, expect, test } from 'vitest';
+import { shardOfId } from '../src/pipeline/shards.js';
 import { ownedPages, shardOfKey } from '../src/stores/common/key-shares.js';
 import { expectExactShares, gofannonIds } from './shard-ids.js';
 
@@ -41,6 +42,10 @@ describe('key shares', () => {
       shares.forEach((keysOfShard, index) => keysOfShard.forEach((k) => expect(shardOfKey(k, count)).toBe(index)));
     });
   }
+
+  test('a key is in the shard the hash split puts its _id in: a store\'s shard and a file\'s hold the same documents', () => {
+    for (const id of [...gofannonIds(300), 'ä', '\u{1F600}']) for (const count of [2, 3, 4, 7]) expect(shardOfKey(id, count)).toBe(shardOfId(id, count));
+  });
 
   test('shares are even (within 15% of the mean at 4 shards), also for ids with a long common prefix', async () => {
     const oneUser = Array.from({ length: 1000 }, (_, i) => `user-0000000000000001:notes:${Buffer.from(`key-${i}`).toString('base64url')}`);

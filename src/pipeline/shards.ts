@@ -8,6 +8,7 @@
  */
 import { basename, dirname, join } from 'node:path';
 import { usageError } from '../errors.js';
+import { stableHash } from '../util/stable-hash.js';
 import type { Doc, Shard, Sink, Source, SourceChunk } from '../types.js';
 import { badId, notADocument } from './validate.js';
 
@@ -75,23 +76,13 @@ export function shardFileName(path: string, shard: Shard): string {
 }
 
 /**
- * The shard an `_id` belongs to when the source has no split of its own: FNV-1a over the id's
- * UTF-8 bytes, then murmur3's finalizer so every bit of the id reaches the low bits the modulo
- * keeps (plain FNV-1a's lowest bit is the parity of the bytes). Stable across runs, machines and
- * versions: a resumed shard keeps exactly the documents it kept before.
+ * The shard an `_id` belongs to when the source has no split of its own: its stable hash
+ * (util/stable-hash.ts) modulo the count, as CouchDB's and Firestore's own split assigns keys
+ * (stores/common/key-shares.ts). Stable across runs, machines and versions: a resumed shard keeps
+ * exactly the documents it kept before.
  */
 export function shardOfId(id: string, count: number): number {
-  let hash = 0x811c9dc5;
-  for (const byte of Buffer.from(id, 'utf8')) {
-    hash ^= byte;
-    hash = Math.imul(hash, 0x01000193);
-  }
-  hash ^= hash >>> 16;
-  hash = Math.imul(hash, 0x85ebca6b);
-  hash ^= hash >>> 13;
-  hash = Math.imul(hash, 0xc2b2ae35);
-  hash ^= hash >>> 16;
-  return (hash >>> 0) % count;
+  return stableHash(id) % count;
 }
 
 /**

@@ -16,7 +16,7 @@
 import type { Shard } from '../../types.js';
 import { stableHash } from '../../util/stable-hash.js';
 
-/** The shard that reads `key`: what every shard computes alike. */
+/** The shard that reads `key`: what every shard computes alike (and pipeline/shards.ts's shardOfId for an `_id`). */
 export function shardOfKey(key: string, count: number): number {
   return stableHash(key) % count;
 }
