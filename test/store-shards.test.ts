@@ -37,7 +37,7 @@ async function fill(store: Store, collection: string, ids: string[]): Promise<vo
 }
 
 /** The ids one shard reads, and the position after each chunk that carried documents. */
-async function readShard(store: Store, collection: string, shard: Shard | undefined, o: Partial<AdapterOptions> = {}, resumeFrom?: Position) {
+async function readShard(store: Store, collection: string, shard: Shard | undefined, o: Partial<AdapterOptions> = {}, resumeFrom?: Position, afterFirst?: () => Promise<void>) {
   const source = await store.source(o);
   const ids: string[] = [];
   const positions: { read: number; position: Position }[] = [];
@@ -45,6 +45,7 @@ async function readShard(store: Store, collection: string, shard: Shard | undefi
     for await (const chunk of source.read({ collections: new Set([collection]), signal: signal(), ...(shard ? { shard } : {}), ...(resumeFrom ? { resumeFrom } : {}) })) {
       ids.push(...(chunk.docs as Doc[]).map((d) => d._id as string));
       if (chunk.docs.length > 0 && chunk.position) positions.push({ read: ids.length, position: chunk.position });
+      if (chunk.docs.length > 0 && positions.length === 1) await afterFirst?.();
     }
   } finally {
     await source.close();
@@ -74,6 +75,34 @@ function describeShards(name: string, store: Store, splits: string, sourceOption
         );
       });
     }
+
+    test('documents created while 3 shards read: each present throughout is read once, none twice', async () => {
+      // A collection of its own: the emulator would stream the late documents out of id order, which resuming relies on.
+      const churned = `${collection}_churn`;
+      await fill(store, churned, all);
+      const created = gofannonIds(100);
+      // Each shard stops after its first chunk; once all three have, the documents are created, then they go on.
+      let arrived = 0;
+      let allArrived!: () => void;
+      const arrivedAll = new Promise<void>((resolve) => (allArrived = resolve));
+      const writing = arrivedAll.then(async () => {
+        const sink = await store.sink();
+        for (let i = 0; i < created.length; i += 10) {
+          const outcomes = await sink.write(churned, created.slice(i, i + 10).map((_id) => ({ _id, late: true })), signal());
+          expect(outcomes.every((o) => o.status === 'written')).toBe(true);
+        }
+        await sink.close(true);
+      });
+      const gate = async () => {
+        if (++arrived === 3) allArrived();
+        await writing;
+      };
+      const shares = await Promise.all([0, 1, 2].map((index) => readShard(store, churned, { index, count: 3 }, { ...sourceOptions, batchSize: 10 }, undefined, gate)));
+      const seen = shares.flatMap((s) => s.ids);
+      expect(new Set(seen).size).toBe(seen.length);
+      expect(all.filter((id) => !seen.includes(id))).toEqual([]);
+      expect(seen.filter((id) => !all.includes(id) && !created.includes(id))).toEqual([]);
+    });
 
     test('a shard resumed from a position inside its share reads the rest of it exactly', async () => {
       await ready();
