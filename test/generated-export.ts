@@ -42,9 +42,9 @@ export interface CliResult {
   stderr: string;
 }
 
-/** Starts the built CLI (run `npm run build` first; `npm test` does). */
-export function spawnCli(args: string[], env: NodeJS.ProcessEnv = process.env): { child: ChildProcess; done: Promise<CliResult> } {
-  const child = spawn(process.execPath, [cliPath, ...args], { env: { ...env, NO_COLOR: '1' }, stdio: ['ignore', 'pipe', 'pipe'] });
+/** Starts the built CLI (run `npm run build` first; `npm test` does), in `cwd` when given. */
+export function spawnCli(args: string[], env: NodeJS.ProcessEnv = process.env, cwd?: string): { child: ChildProcess; done: Promise<CliResult> } {
+  const child = spawn(process.execPath, [cliPath, ...args], { env: { ...env, NO_COLOR: '1' }, stdio: ['ignore', 'pipe', 'pipe'], ...(cwd ? { cwd } : {}) });
   let stdout = '';
   let stderr = '';
   child.stdout!.on('data', (b) => (stdout += b));

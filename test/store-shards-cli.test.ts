@@ -6,7 +6,6 @@
  * operator's are: DYNAMODB_ENDPOINT_URL, COUCHDB_URL with COUCHDB_USER/PASSWORD, GOOGLE_CLOUD_PROJECT
  * with FIRESTORE_EMULATOR_HOST.
  */
-import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -17,7 +16,7 @@ import dynamodbSink from '../src/sinks/dynamodb.js';
 import firestoreSink from '../src/sinks/firestore.js';
 import type { Doc, RunReport, Sink } from '../src/types.js';
 import { uniquePrefix } from './corpus.js';
-import { cleanEnv, cliPath, gateTransform, type CliResult } from './generated-export.js';
+import { cleanEnv, gateTransform, spawnCli, type CliResult } from './generated-export.js';
 import { testAdapterOptions } from './helpers.js';
 import { testCouchAdmin } from './servers/couchdb.js';
 import { gofannonIds } from './shard-ids.js';
@@ -77,20 +76,15 @@ async function seed(store: Store, prefix: string): Promise<{ collections: string
   return { collections: Object.keys(groups), keys };
 }
 
-/** Starts the built CLI in `dir`; `onStderr` sees stderr as it grows (to stop the process at a gate). */
+/** Runs the built CLI in `dir`; `onStderr` sees stderr as it grows (to stop the process at a gate). */
 function cli(args: string[], env: NodeJS.ProcessEnv, onStderr?: (stderr: string, kill: (signal: NodeJS.Signals) => void) => void): Promise<CliResult> {
-  const child = spawn(process.execPath, [cliPath, ...args], { cwd: dir, env: { ...env, NO_COLOR: '1' }, stdio: ['ignore', 'pipe', 'pipe'] });
-  let stdout = '';
+  const { child, done } = spawnCli(args, env, dir);
   let stderr = '';
-  child.stdout.on('data', (b) => (stdout += b));
-  child.stderr.on('data', (b) => {
+  child.stderr!.on('data', (b) => {
     stderr += b;
     onStderr?.(stderr, (signal) => void (child.killed || child.kill(signal)));
   });
-  return new Promise((resolve, reject) => {
-    child.on('error', reject);
-    child.on('close', (code, signal) => resolve({ code, signal, stdout, stderr }));
-  });
+  return done;
 }
 
 /** `collection/_id` of every document in an NDJSON file the CLI wrote. */
