@@ -40,6 +40,7 @@ export type UsageErrorCode =
   | 'nothing-found'
   | 'not-resumable'
   | 'output-file'
+  | 'reports-differ'
   | 'transform-arguments'
   | 'transform-no-default'
   | 'transform-not-found'

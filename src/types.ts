@@ -343,7 +343,8 @@ export interface RunReport {
   collections: Record<string, CollectionStats>;
   total: CollectionStats;
   durationMs: number;
-  deadLetters: { count: number; path?: string };
+  /** `paths`: after `report merge` or `--workers`, every shard's dead-letter file that holds some. */
+  deadLetters: { count: number; path?: string; paths?: string[] };
   checkpoint?: string;
   /** Whether the run can be resumed (a file target is written whole, stdin is read once). */
   resumable: boolean;
