@@ -1,5 +1,5 @@
 /** The library API: `import { migrate } from 'gofannon-etl'`. */
-export { migrate } from './pipeline.js';
+export { migrate, mergeReports } from './pipeline.js';
 export type { MigrateOptions } from './pipeline.js';
 export { readDocuments, DocumentReader, type ReadDocumentsOptions } from './library/read-documents.js';
 export { writeDocuments, DocumentWriter, type WriteDocumentsOptions } from './library/write-documents.js';

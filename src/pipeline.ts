@@ -658,3 +658,9 @@ async function handleDeletes(chunk: SourceChunk, ticket: Ticket, c: Run): Promis
     }
   }
 }
+
+// What the CLI's --workers parent and `report merge` use of a run's parts, besides migrate().
+export { mergeReports } from './pipeline/report-merge.js';
+export { loadCheckpoint, type CheckpointData } from './pipeline/checkpoint.js';
+export { mergeStats, totalOf } from './pipeline/stats.js';
+export { checkOutputFiles } from './pipeline/output-files.js';

@@ -57,7 +57,7 @@ export function formatSummary(report: RunReport, next: NextSteps = {}): string {
     lines.push(formatTable(rows, ['collection', ...shown]));
   }
   const seconds = (report.durationMs / 1000).toFixed(1);
-  const state = report.dryRun ? 'Dry run' : report.interrupted ? 'Interrupted' : report.total.failed > 0 ? 'Finished with failures' : 'Done';
+  const state = report.dryRun ? 'Dry run' : report.interrupted ? 'Interrupted' : report.error ? 'Stopped by an error' : report.total.failed > 0 ? 'Finished with failures' : 'Done';
   // The pace is this run's own: the earlier runs' documents took their own time.
   const readNow = report.total.read - (report.earlier?.read ?? 0);
   const share = report.shard ? ` (shard ${report.shard.index}/${report.shard.count})` : '';
@@ -69,8 +69,10 @@ export function formatSummary(report: RunReport, next: NextSteps = {}): string {
   }
   if (report.deadLetters.count > 0) {
     const what = report.dryRun ? 'would fail' : 'could not be written';
-    lines.push(report.deadLetters.path
-      ? `${plural(report.deadLetters.count, "document")} ${what}; they are in ${report.deadLetters.path} with their reasons`
+    // A merged report (shards, --workers) names every shard's file.
+    const where = report.deadLetters.paths?.join(', ') ?? report.deadLetters.path;
+    lines.push(where
+      ? `${plural(report.deadLetters.count, "document")} ${what}; they are in ${where} with their reasons`
       : `${plural(report.deadLetters.count, "document")} ${what} (reasons above; give --dead-letter FILE to keep them all)`);
   }
   if (next.resume) lines.push(`To continue where it stopped: ${next.resume}`);
