@@ -8,7 +8,7 @@
  */
 import { resolve } from 'node:path';
 import { type FileFormat, formatFromName } from '../formats/file-name.js';
-import { type FileOutput, isSpecialFile, type Output, openFileOutput, openSpecialOutput, openStreamOutput } from '../stores/file/output.js';
+import { type FileOutput, type Output, openOutput } from '../stores/file/output.js';
 import { isStdioName } from '../util/stdio-name.js';
 import { exportLayout, ndjsonLayout } from '../formats/layouts.js';
 import type { AdapterOptions, ParsedUri, Sink, WriteOutcome } from '../types.js';
@@ -44,13 +44,7 @@ export function createSink(output: FileOutput, options: FileSinkOptions, label: 
 
   const opened = (): Promise<Output> => {
     opening ??= (async () => {
-      const gzip = options.gzip ?? false;
-      const out =
-        'stream' in output
-          ? openStreamOutput(output.stream, { name: output.name, owns: output.owns, gzip })
-          : (await isSpecialFile(output.path))
-            ? openSpecialOutput(output.path, gzip)
-            : await openFileOutput(output.path, gzip);
+      const out = await openOutput(output, options.gzip ?? false);
       await out.write(layout.start());
       return out;
     })();

@@ -21,14 +21,19 @@ const renameFile = promisify(rename);
 const unlinkFile = promisify(unlink);
 
 export interface Output {
-  write(text: string): Promise<void>;
+  write(text: string | Uint8Array): Promise<void>;
   /** complete: flush, fsync and rename into place; otherwise remove the temp file. */
   close(complete: boolean): Promise<void>;
 }
 
+/** The temp name process `pid` writes `path` under until it is complete. */
+export function tempPathOf(path: string, pid: number = process.pid): string {
+  return join(dirname(path), `.${basename(path)}.${pid}.tmp`);
+}
+
 /** Output to a file path, atomically (see the module comment). */
 export async function openFileOutput(path: string, gzip: boolean): Promise<Output> {
-  const temp = join(dirname(path), `.${basename(path)}.${process.pid}.tmp`);
+  const temp = tempPathOf(path);
   let fd: number;
   try {
     fd = await openFile(temp, 'w', 0o600);
@@ -93,6 +98,12 @@ export async function openFileOutput(path: string, gzip: boolean): Promise<Outpu
  */
 export type FileOutput = { path: string } | { stream: Writable; name: string; owns: boolean };
 
+/** The output a FileOutput names: a stream, a special file written in place, or a path written atomically. */
+export async function openOutput(output: FileOutput, gzip: boolean): Promise<Output> {
+  if ('stream' in output) return openStreamOutput(output.stream, { name: output.name, owns: output.owns, gzip });
+  return (await isSpecialFile(output.path)) ? openSpecialOutput(output.path, gzip) : openFileOutput(output.path, gzip);
+}
+
 /** Output to a stream (see FileOutput), gzipped when asked: no temp file. */
 export function openStreamOutput(target: Writable, options: { name: string; owns: boolean; gzip: boolean }): Output {
   const { name, owns } = options;
@@ -155,7 +166,7 @@ function streamWriter(target: Writable, name: string) {
     if (failure) throw writeFailed(name, failure);
   };
   return {
-    async write(text: string): Promise<void> {
+    async write(text: string | Uint8Array): Promise<void> {
       check();
       // once() rejects when the stream errors while we wait, so a dead disk never hangs the run.
       if (!target.write(text)) await once(target, 'drain').catch(failWriting(name));
