@@ -11,14 +11,16 @@ import { formatFromName } from './formats/file-name.js';
 import { redact } from './util/redact.js';
 import { isStdio, keepsData, parseUri } from './registry.js';
 import { formatCommand, notRepeated, printedCommand, shellQuote } from './cli/commands.js';
-import { commonOptions, migrateOptions, stdioValues } from './cli/options.js';
+import { commonOptions, migrateOptions, reportMergeOptions, stdioValues } from './cli/options.js';
+import { runReportMerge } from './cli/report-merge.js';
 import { chooseMode, progressView } from './cli/progress.js';
 import { DifferenceLog } from './cli/differences.js';
+import { exitCodeOf, exitCodes } from './cli/exit-codes.js';
 import { formatComparison, formatSummary } from './cli/summary.js';
 import type { OnConflict, RunReport, Shard } from './types.js';
+import { onParentGone, workerChannel } from './cli/worker-channel.js';
+import { runWorkers } from './cli/workers.js';
 import { verify, type VerifyReport } from './verify/verify.js';
-
-export const exitCodes = { ok: 0, documentsFailed: 1, usage: 2, fatal: 3, interrupted: 130 } as const;
 
 const { version } = createRequire(import.meta.url)('../package.json') as { version: string };
 
@@ -40,6 +42,10 @@ const migrateExamples: [string, string][] = [
   ['A DynamoDB export to S3, downloaded (the collection is named after the table):', '--from file:exports/AWSDynamoDB/01700000000000-abcd1234 --to couchdb'],
 ];
 
+const reportMergeExamples: [string, string][] = [
+  ["The reports of a run's four shards, as one (and the exit code of the whole run):", 'report merge report.0-of-4.json report.1-of-4.json report.2-of-4.json report.3-of-4.json --out report.json'],
+];
+
 const verifyExamples: [string, string][] = [
   ['Is every document of the backup in DynamoDB, unchanged?', 'verify --from file:backup.json --to dynamodb'],
   ['Check a backup of one collection:', 'verify --from couchdb --to file:backup.json.gz --collections agents'],
@@ -56,6 +62,7 @@ function withCommonOptions(y: Argv) {
 
 type CommonArgs = Awaited<ReturnType<typeof withCommonOptions>['argv']>;
 type MigrateArgs = CommonArgs & {
+  workers: number;
   'dry-run': boolean;
   'dead-letter'?: string;
   report?: string;
@@ -90,6 +97,7 @@ function stopSignal(announce: (line: string) => void = (line) => void process.st
   };
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
+  onParentGone(onSignal);
   return controller.signal;
 }
 
@@ -140,13 +148,6 @@ function joinCommand(path: string, shard: Shard): string | undefined {
 /** The arguments as printed commands repeat them: `--shard auto/4` as the index it resolved to, so a pasted resume continues the same shard. */
 function resolvedArgs(args: MigrateArgs, report: RunReport | undefined): MigrateArgs {
   return report?.shard ? { ...args, shard: `${report.shard.index}/${report.shard.count}` } : args;
-}
-
-function exitCodeOf(report: RunReport): number {
-  if (report.interrupted) return exitCodes.interrupted;
-  // A dry run that found the target unfit: the real run would stop there.
-  if (report.problems?.length) return exitCodes.fatal;
-  return report.total.failed > 0 ? exitCodes.documentsFailed : exitCodes.ok;
 }
 
 function reportError(error: unknown, verbose: boolean, resume?: string): number {
@@ -227,6 +228,45 @@ async function runVerify(args: CommonArgs & { report?: string }) {
   }
 }
 
+async function runMergeCommand(args: { reports: string[]; out?: string; quiet: boolean; verbose: boolean }) {
+  try {
+    process.exitCode = await runReportMerge(args.reports, args.out, (line) => !args.quiet && process.stdout.write(`${line}\n`));
+  } catch (error) {
+    process.exitCode = reportError(error, args.verbose);
+  }
+}
+
+/**
+ * The end of a run, from its report (one process's, or the merged report of --workers): the
+ * summary, what to run next, the exit code, and --verify.
+ */
+async function conclude(args: MigrateArgs, report: RunReport, say: (line: string) => void, signal: AbortSignal): Promise<void> {
+  // A merged report may carry a shard's error: that run stopped too, and may be resumed.
+  const stopped = report.interrupted || report.error !== undefined;
+  const resumable = Boolean(args.checkpoint) && report.resumable;
+  const printed = resolvedArgs(args, report);
+  say(formatSummary(report, {
+    resume: stopped && resumable ? resumeCommand(printed) : undefined,
+    followAgain: report.follow && resumable ? resumeCommand(printed) : undefined,
+    verify: !stopped && !report.dryRun && !args.verify ? verifyCommand(args, report.shard) : undefined,
+  }));
+  if (stopped && isStdio(args.from)) say('stdin was read once, so this run cannot be resumed: run the whole pipeline again to start over.');
+  else if (stopped && !report.resumable) say(`${report.target} is written whole; to start over: ${startOverCommand(printed)}`);
+  else if (report.follow && !args.checkpoint) say(`No --checkpoint was given, so following again copies the snapshot again: ${startOverCommand(printed)}`);
+  else if (stopped && !args.checkpoint) say(`No --checkpoint was given; to run it again (writes by _id are idempotent; add --checkpoint FILE to be able to resume): ${startOverCommand(printed)}`);
+  process.exitCode = exitCodeOf(report);
+  if (args.verify && process.exitCode === exitCodes.ok && !report.dryRun) {
+    say('\nVerifying...');
+    try {
+      const comparison = await compare(args, say, signal);
+      if (!comparison.identical) process.exitCode = exitCodes.documentsFailed;
+    } catch (error) {
+      if (!signal.aborted) throw error;
+      process.exitCode = interrupted('verify was interrupted after a complete migration');
+    }
+  }
+}
+
 function interrupted(message: string): number {
   process.stderr.write(`gofannon-etl: ${message}\n`);
   return exitCodes.interrupted;
@@ -243,7 +283,10 @@ async function runMigrate(args: MigrateArgs) {
     process.exitCode = reportError(usageError('bad-shard', '--verify with --shard: verify checks the whole target, so run gofannon-etl verify (the command each shard prints) once all shards have finished'), args.verbose);
     return;
   }
-  const view = progressView(chooseMode({ quiet: args.quiet, stream: process.stderr, env: process.env }), process.stderr);
+  if (args.workers !== 1) return runWorkers(args, { say, conclude: (report, signal) => conclude(args, report, say, signal), stopSignal });
+  // A worker of --workers reports to its parent instead of drawing.
+  const channel = workerChannel();
+  const view = channel ?? progressView(chooseMode({ quiet: args.quiet, stream: process.stderr, env: process.env }), process.stderr);
   const signal = stopSignal((line) => view.log(line));
   const options: MigrateOptions = {
     ...sharedOptions(args),
@@ -266,32 +309,12 @@ async function runMigrate(args: MigrateArgs) {
   try {
     const report = await migrate(options);
     view.stop();
-    const stopped = report.interrupted;
-    const resumable = Boolean(args.checkpoint) && report.resumable;
-    const printed = resolvedArgs(args, report);
-    say(formatSummary(report, {
-      resume: stopped && resumable ? resumeCommand(printed) : undefined,
-      followAgain: report.follow && resumable ? resumeCommand(printed) : undefined,
-      verify: !stopped && !report.dryRun && !args.verify ? verifyCommand(args, report.shard) : undefined,
-    }));
-    if (stopped && isStdio(args.from)) say('stdin was read once, so this run cannot be resumed: run the whole pipeline again to start over.');
-    else if (stopped && !report.resumable) say(`${report.target} is written whole; to start over: ${startOverCommand(printed)}`);
-    else if (report.follow && !args.checkpoint) say(`No --checkpoint was given, so following again copies the snapshot again: ${startOverCommand(printed)}`);
-    else if (stopped && !args.checkpoint) say(`No --checkpoint was given; to run it again (writes by _id are idempotent; add --checkpoint FILE to be able to resume): ${startOverCommand(printed)}`);
-    process.exitCode = exitCodeOf(report);
-    if (args.verify && process.exitCode === exitCodes.ok && !report.dryRun) {
-      say('\nVerifying...');
-      try {
-        const comparison = await compare(args, say, signal);
-        if (!comparison.identical) process.exitCode = exitCodes.documentsFailed;
-      } catch (error) {
-        if (!signal.aborted) throw error;
-        process.exitCode = interrupted('verify was interrupted after a complete migration');
-      }
-    }
+    await channel?.finish(report);
+    await conclude(args, report, say, signal);
   } catch (error) {
     view.stop();
     const partial = isEtlError(error) ? error.report : undefined;
+    await channel?.finish(partial);
     process.exitCode = reportError(error, args.verbose, args.checkpoint && partial?.resumable ? resumeCommand(resolvedArgs(args, partial)) : undefined);
   }
 }
@@ -306,6 +329,12 @@ export async function main(argv = hideBin(process.argv)): Promise<void> {
       withCommonOptions(y)
         .option('report', { type: 'string', describe: 'write every difference and the counts as JSON to this file', group: 'Run:' })
         .epilogue(examples(verifyExamples)), (args) => runVerify(args as never))
+    .command('report', 'work with run reports', (y) =>
+      y.command('merge <reports..>', "add the reports of a run's shards (--shard, job arrays) into the report of the whole run", (m) =>
+        m.positional('reports', { type: 'string', array: true, describe: 'report files, one per shard (e.g. part-*.json)' })
+          .options(reportMergeOptions)
+          .epilogue(examples(reportMergeExamples)), (args) => runMergeCommand(args as never))
+        .demandCommand(1, 'report needs a subcommand: merge'))
     .strict()
     .version(version)
     .alias('h', 'help')

@@ -84,15 +84,21 @@ export function cleanEnv(extra: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv {
  * A transform that stops at document GATE_AT until the process gets SIGTERM (after the CLI's own
  * handler, registered first, has begun stopping the run): the test interrupts the run exactly
  * there, whatever the machine's pace (a SIGKILL never releases it). Without GATE_AT it passes every
- * document through. Tests write it as `gate.mjs` next to their files.
+ * document through. With GATE_SHARD (`INDEX/COUNT`) it holds only that worker of --workers (the
+ * parent names each child so in GOFANNON_ETL_WORKER), and a worker is released too when its
+ * parent goes away (it then stops as on SIGTERM). Tests write it as `gate.mjs` next to their files.
  */
 export const gateTransform = `let seen = 0;
+const mine = !process.env.GATE_SHARD || process.env.GATE_SHARD === process.env.GOFANNON_ETL_WORKER;
 export default async function gate(doc) {
-  if (++seen === Number(process.env.GATE_AT)) {
+  if (mine && ++seen === Number(process.env.GATE_AT)) {
     // A signal listener does not keep Node alive: with nothing else pending, the process would
     // exit (code 13) before the SIGTERM came. The timer holds it until then.
     const alive = setInterval(() => {}, 1000);
-    const released = new Promise((resolve) => process.once('SIGTERM', resolve));
+    const released = new Promise((resolve) => {
+      process.once('SIGTERM', resolve);
+      process.once('disconnect', resolve);
+    });
     process.stderr.write('gate reached\\n');
     await released;
     clearInterval(alive);

@@ -12,10 +12,10 @@ import type { OptionTable } from './options.js';
 export const notRepeated = {
   // verify reads both sides and writes nothing: how the run wrote (conflicts, tuning), where it
   // kept its progress, reports and dead letters, and whether it was dry concern the run alone;
-  // its own --report would overwrite the run's.
+  // its own --report would overwrite the run's; it runs as one process.
   // verify compares the whole source with the whole target, once every shard has written its share;
   // it compares once, following is the run's own.
-  verify: ['dry-run', 'dead-letter', 'report', 'checkpoint', 'resume', 'force', 'on-conflict', 'verify', 'concurrency', 'batch-size', 'shard', 'follow', 'until-caught-up', 'enable-stream'],
+  verify: ['dry-run', 'dead-letter', 'report', 'checkpoint', 'resume', 'force', 'on-conflict', 'verify', 'concurrency', 'batch-size', 'shard', 'follow', 'until-caught-up', 'enable-stream', 'workers'],
   // A resume is the same run again, continuing; --force would replace the checkpoint it continues.
   resume: ['resume', 'force', 'dry-run'],
   // Starting a run over that cannot be resumed (a target written whole): the same run from the
@@ -47,17 +47,28 @@ const sameValue = (a: unknown, b: unknown) => JSON.stringify(a) === JSON.stringi
 export function printedCommand(words: string[], args: Record<string, unknown>, table: OptionTable, leaveOut: readonly string[]): PrintedCommand {
   const out = ['gofannon-etl', ...words];
   const notes: string[] = [];
-  for (const [name, option] of Object.entries(table)) {
-    const value = args[name];
-    if (leaveOut.includes(name) || value === undefined || sameValue(value, option.default)) continue;
-    const flag = `--${name}`;
-    if (typeof value === 'boolean') out.push(value ? flag : `--no-${name}`);
-    else for (const item of Array.isArray(value) ? value : [value]) out.push(flag, withoutPassword(flag, String(item), notes));
-  }
+  for (const [flag, value] of givenOptions(args, table, leaveOut)) out.push(flag, ...(value === undefined ? [] : [withoutPassword(flag, value, notes)]));
   const line = out.map(shellQuote).join(' ');
   const shown = redact(line);
   if (shown !== line) notes.push('a value shown as *** holds a secret, which is never printed: put it back first');
   return { line: shown, notes };
+}
+
+/**
+ * Every option of `table` given a value other than its default, in table order, except those
+ * `leaveOut` names, as `[flag, value]` (no value for a boolean flag): what a command repeats. The
+ * values are as given, secrets too: printedCommand removes them; --workers hands them to its children.
+ */
+export function givenOptions(args: Record<string, unknown>, table: OptionTable, leaveOut: readonly string[]): [string, string | undefined][] {
+  const given: [string, string | undefined][] = [];
+  for (const [name, option] of Object.entries(table)) {
+    const value = args[name];
+    if (leaveOut.includes(name) || value === undefined || sameValue(value, option.default)) continue;
+    const flag = `--${name}`;
+    if (typeof value === 'boolean') given.push([value ? flag : `--no-${name}`, undefined]);
+    else for (const item of Array.isArray(value) ? value : [value]) given.push([flag, String(item)]);
+  }
+  return given;
 }
 
 /** The value with any URI password removed, and a note saying how to supply it instead. */

@@ -46,6 +46,14 @@ export const migrateOptions = {
     describe: 'read only this share of the source: INDEX/COUNT (INDEX 0..COUNT-1), or auto/COUNT with the index from JOB_COMPLETION_INDEX or AWS_BATCH_JOB_ARRAY_INDEX; --report, --dead-letter, --checkpoint and a file target get .shard-INDEX-of-COUNT in their names',
     group: 'Scale-out:',
   },
+  workers: { type: 'number', default: 1, describe: 'run N shards of the source as local processes, with one display, one report, one exit code (to a file: one export)', group: 'Scale-out:' },
+} as const satisfies OptionTable;
+
+/** What `report merge` takes. */
+export const reportMergeOptions = {
+  out: { type: 'string', describe: 'write the merged report to this file (default: stdout, as JSON)', group: 'Output:' },
+  quiet: commonOptions.quiet,
+  verbose: commonOptions.verbose,
 } as const satisfies OptionTable;
 
 /** Options whose value is a store: `-` after them means stdin or stdout (see stdioValues). */
