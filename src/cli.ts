@@ -43,7 +43,7 @@ const migrateExamples: [string, string][] = [
 ];
 
 const reportMergeExamples: [string, string][] = [
-  ["The reports of a run's four shards, as one (and the exit code of the whole run):", 'report merge report.0-of-4.json report.1-of-4.json report.2-of-4.json report.3-of-4.json --out report.json'],
+  ["The reports of a run's four shards, as one (and the exit code of the whole run):", 'report merge report.shard-*-of-4.json --out report.json'],
 ];
 
 const verifyExamples: [string, string][] = [
