@@ -13,9 +13,11 @@ import { afterAll, describe, expect, inject, test, vi } from 'vitest';
 import { DynamoDBClient, ScanCommand } from '@aws-sdk/client-dynamodb';
 import type { Doc, RunReport } from '../src/types.js';
 import { uniquePrefix } from './corpus.js';
+import { testCouchAdmin } from './servers/couchdb.js';
 import { cleanEnv, cliPath, gateTransform, generatedDoc, type CliResult } from './generated-export.js';
 
 const dynamoUrl = inject('dynamodbUrl');
+const couchUrl = inject('couchdbUrl');
 const dynamoUri = dynamoUrl.replace(/^http:/, 'dynamodb:');
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
 const dynamo = new DynamoDBClient({ endpoint: dynamoUrl, region: 'us-east-1', credentials: { accessKeyId: 'local', secretAccessKey: 'local' } });
@@ -210,6 +212,23 @@ describe('--workers to a database', () => {
     expect(checked.code, checked.stdout + checked.stderr).toBe(0);
   });
 
+  test('--workers 3 from CouchDB (configured as the app is: COUCHDB_URL, COUCHDB_USER, COUCHDB_PASSWORD) to a .json export: every document once, the same as one process, no password printed', async () => {
+    const prefix = uniquePrefix();
+    const [agents, users] = [`${prefix}_agents`, `${prefix}_users`];
+    const env = cleanEnv({ COUCHDB_URL: couchUrl, COUCHDB_USER: testCouchAdmin.user, COUCHDB_PASSWORD: testCouchAdmin.password });
+    const seed = ndjson('couch-seed.ndjson', { [agents]: 250, [users]: 150 });
+    expect((await cli(['--from', `file:${seed}`, '--to', 'couchdb', '--collections', `${agents},${users}`, '--quiet'], env)).code).toBe(0);
+    const selection = ['--from', 'couchdb', '--collections', `${agents},${users}`];
+    expect((await cli([...selection, '--to', 'file:couch-one.json', '--quiet'], env)).code).toBe(0);
+    const workers = await cli([...selection, '--to', 'file:couch-three.json', '--workers', '3', '--report', 'couch-report.json'], env);
+    expect(workers.code, workers.stderr).toBe(0);
+    expect(docsOf('couch-three.json')).toEqual(docsOf('couch-one.json'));
+    expect(docsOf('couch-three.json')[agents]).toHaveLength(250);
+    expect(new Set(docsOf('couch-three.json')[users]!.map((d) => (JSON.parse(d) as Doc)._id)).size).toBe(150);
+    expect(JSON.parse(readFileSync(at('couch-report.json'), 'utf8'))).toMatchObject({ ok: true, total: { read: 400, written: 400 } });
+    expect(workers.stdout + workers.stderr + readFileSync(at('couch-report.json'), 'utf8')).not.toContain(testCouchAdmin.password);
+  });
+
   test('Ctrl-C to the parent: every child stops with its checkpoint, one progress display; the printed resume, pasted, completes exactly', async () => {
     const prefix = `${uniquePrefix()}_`;
     const source = ndjson('stop.ndjson', { agents: 3000, users: 1000 });
@@ -288,6 +307,17 @@ describe('a parent killed outright', () => {
     const resumed = await cli([...args, '--resume']);
     expect(resumed.code, resumed.stderr).toBe(0);
     expect(JSON.parse(readFileSync(at('orphans.json'), 'utf8'))).toMatchObject({ ok: true, total: { read: 3001, written: 3001 } });
+  });
+});
+
+describe('--quiet', () => {
+  test('nothing but errors: no progress, no summary, from the parent or any child', async () => {
+    const source = ndjson('quiet.ndjson', { agents: 200 });
+    const result = await cli(['--from', `file:${source}`, '--to', 'file:quiet-out.ndjson', '--workers', '2', '--quiet']);
+    expect(result.code, result.stderr).toBe(0);
+    expect(result.stdout).toBe('');
+    expect(result.stderr).toBe('');
+    expect(docsOf('quiet-out.ndjson').agents).toHaveLength(200);
   });
 });
 
