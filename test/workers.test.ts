@@ -131,6 +131,8 @@ describe('--workers to a file target: one export, as one process writes it', () 
     expect((await cli(['--from', `file:${source}`, '--to', 'file:single.json', '--quiet'])).code).toBe(0);
     const workers = await cli(['--from', `file:${source}`, '--to', 'file:three.json', '--workers', '3']);
     expect(workers.code, workers.stderr).toBe(0);
+    // What every shard says of the split (each naming its own index) is shown once.
+    expect(workers.stderr.match(/has no native split point/g)).toHaveLength(1);
     expect(docsOf('three.json')).toEqual(docsOf('single.json'));
     expect(Object.keys(docsOf('three.json'))).toEqual(['agents', 'users', 'demos']);
     // To NDJSON too: every part holds every collection, so they are joined collection by collection.

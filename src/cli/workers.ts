@@ -148,15 +148,19 @@ class CombinedProgress {
   }
 }
 
-/** A child's lines (stdout and stderr), shown through the view, each distinct line once: N shards say the same things. */
+/** A line as the shards all say it: `--shard 2/3: … hashes to shard 2` is what shard 0 says too. */
+const sameFromEveryShard = (line: string) => line.replace(/\bshard \d+\/\d+/g, 'shard */*').replace(/\bshard \d+\b/g, 'shard *');
+
+/** A child's lines (stdout and stderr), shown through the view, each once: N shards say the same things. */
 function relay(child: ChildProcess, seen: Set<string>, view: ProgressView): Promise<void> {
   const streams = [child.stdout!, child.stderr!].map(
     (stream) =>
       new Promise<void>((resolveLines) => {
         const lines = createInterface({ input: stream, crlfDelay: Infinity });
         lines.on('line', (line) => {
-          if (seen.has(line)) return;
-          seen.add(line);
+          const key = sameFromEveryShard(line);
+          if (seen.has(key)) return;
+          seen.add(key);
           view.log(line);
         });
         lines.on('close', resolveLines);
