@@ -148,6 +148,8 @@ class CombinedProgress {
   }
 }
 
+const recentLines = 10_000;
+
 /** A line as the shards all say it: `--shard 2/3: … hashes to shard 2` is what shard 0 says too. */
 const sameFromEveryShard = (line: string) => line.replace(/\bshard \d+\/\d+/g, 'shard */*').replace(/\bshard \d+\b/g, 'shard *');
 
@@ -160,6 +162,12 @@ function relay(child: ChildProcess, seen: Set<string>, view: ProgressView): Prom
         lines.on('line', (line) => {
           const key = sameFromEveryShard(line);
           if (seen.has(key)) return;
+          // The shards say the same things at about the same time: the recent lines are enough to
+          // compare with, and a run that prints a line per failed document keeps flat memory.
+          if (seen.size >= recentLines) {
+            seen.clear();
+            seen.add(stopping);
+          }
           seen.add(key);
           view.log(line);
         });
