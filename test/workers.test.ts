@@ -327,6 +327,7 @@ describe('what --workers refuses, in one line (exit 2)', () => {
   test.each([
     [['--from', '-', '--to', 'null', '--workers', '2'], 'stdin can be read only once'],
     [['--from', 'file:x.ndjson', '--to', 'null', '--workers', '2', '--shard', '0/2'], '--workers runs the shards itself'],
+    [['--from', 'couchdb', '--to', 'null', '--workers', '2', '--follow'], '--workers and --follow do not go together'],
     [['--from', 'file:x.ndjson', '--to', 'null', '--workers', '0'], '--workers must be a whole number of at least 1, not 0'],
     [['--from', 'file:x.ndjson', '--to', 'file:/nonexistent-dir/out.json', '--workers', '2'], 'the directory /nonexistent-dir does not exist'],
     [['--from', 'file:x.ndjson', '--to', 'null', '--workers', '2', '--report', '/nonexistent-dir/r.json'], '--report /nonexistent-dir/r.json: the directory /nonexistent-dir does not exist'],
