@@ -51,9 +51,9 @@ describe('report merge', () => {
     expect(result.code, result.stderr).toBe(1);
     const merged = read('merged.json');
     // The shards' counts add up to the source's: 30 agents and the 2 lines without _id, 12 users.
-    expect(merged.collections.agents).toEqual({ read: 32, written: 30, skipped: 0, dropped: 0, failed: 2 });
-    expect(merged.collections.users).toEqual({ read: 12, written: 12, skipped: 0, dropped: 0, failed: 0 });
-    expect(merged.total).toEqual({ read: 44, written: 42, skipped: 0, dropped: 0, failed: 2 });
+    expect(merged.collections.agents).toEqual({ read: 32, written: 30, skipped: 0, dropped: 0, failed: 2, deleted: 0 });
+    expect(merged.collections.users).toEqual({ read: 12, written: 12, skipped: 0, dropped: 0, failed: 0, deleted: 0 });
+    expect(merged.total).toEqual({ read: 44, written: 42, skipped: 0, dropped: 0, failed: 2, deleted: 0 });
     expect(merged.durationMs).toBe(300);
     expect(merged.ok).toBe(false);
     expect(merged.shard).toBeUndefined();
@@ -126,7 +126,7 @@ describe('report merge', () => {
   test('the library\'s mergeReports: the same sums, and a refusal is a usage error (reports-differ)', async () => {
     const parts = await Promise.all([0, 1].map((k) => shardReport('lib.json', source, { index: k, count: 2 })));
     const reports = parts.map(readAt);
-    expect(mergeReports(reports).total).toEqual({ read: 44, written: 42, skipped: 0, dropped: 0, failed: 2 });
+    expect(mergeReports(reports).total).toEqual({ read: 44, written: 42, skipped: 0, dropped: 0, failed: 2, deleted: 0 });
     const refused = await failure(async () => mergeReports([reports[0]!]));
     expect(refused).toMatchObject({ kind: 'usage', code: 'reports-differ', message: 'missing the report of shard 1/2: a merged report must cover every shard' });
   });
