@@ -90,8 +90,10 @@ export function cleanEnv(extra: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv {
  */
 export const gateTransform = `let seen = 0;
 const mine = !process.env.GATE_SHARD || process.env.GATE_SHARD === process.env.GOFANNON_ETL_WORKER;
+// A worker whose parent is already gone is stopping: nothing would release it any more.
+const orphaned = () => Boolean(process.env.GOFANNON_ETL_WORKER) && !process.connected;
 export default async function gate(doc) {
-  if (mine && ++seen === Number(process.env.GATE_AT)) {
+  if (mine && ++seen === Number(process.env.GATE_AT) && !orphaned()) {
     // A signal listener does not keep Node alive: with nothing else pending, the process would
     // exit (code 13) before the SIGTERM came. The timer holds it until then.
     const alive = setInterval(() => {}, 1000);

@@ -190,7 +190,7 @@ describe('--workers to a file target: one export, as one process writes it', () 
     expect(partsLeft()).toEqual([]);
     const report = JSON.parse(readFileSync(at('died.json'), 'utf8')) as RunReport;
     expect(report.ok).toBe(false);
-    expect(report.error).toMatch(/the process of shard \d\/2 ended \(signal SIGKILL\) without a report/);
+    expect(report.error).toMatch(/shard \d\/2: its process ended \(signal SIGKILL\) without a report/);
     expect(result.stdout).toContain('Stopped by an error');
   });
 });

@@ -221,9 +221,14 @@ function asPartOfRun(report: RunReport, index: number, count: number, targetLabe
   return { ...report, target: targetLabel, shard: { index, count }, ...(plan ? { plan } : {}) };
 }
 
+/** A report of nothing done yet, from the command: for shards whose processes all ended without one. */
+function commandReport(args: Args): RunReport {
+  return { ok: false, interrupted: false, dryRun: args['dry-run'], source: redact(args.from), target: redact(args.to), transforms: [], collections: {}, total: totalOf({}), durationMs: 0, deadLetters: { count: 0 }, resumable: false };
+}
+
 /** A report for a shard whose process ended without one (it crashed, or was killed). */
 function lostShard(k: number, count: number, like: RunReport, ended: string): RunReport {
-  return { ...like, ok: false, interrupted: false, collections: {}, total: totalOf({}), durationMs: 0, deadLetters: { count: 0 }, checkpoint: undefined, shard: { index: k, count }, error: `the process of shard ${k}/${count} ended (${ended}) without a report`, earlier: undefined };
+  return { ...like, ok: false, interrupted: false, collections: {}, total: totalOf({}), durationMs: 0, deadLetters: { count: 0 }, checkpoint: undefined, shard: { index: k, count }, error: `its process ended (${ended}) without a report`, earlier: undefined };
 }
 
 /** What a --workers run starts from, once its options are checked. */
@@ -290,15 +295,14 @@ async function runShards(args: Args, plan: Plan, signal: AbortSignal, view: Prog
 }
 
 /** The run's exit code from its shards', and its report: theirs merged, as one run of the target the user named. */
-function wholeRun(args: Args, plan: Plan, outcomes: Outcome[], signal: AbortSignal): { code: number; merged?: RunReport } {
+function wholeRun(args: Args, plan: Plan, outcomes: Outcome[], signal: AbortSignal): { code: number; merged: RunReport } {
   const { count, target } = plan;
   // Shards stopped because another failed were not interrupted by the user: the failure is the run's code.
   const codes = outcomes.map((o) => o.code);
   const consequences = signal.aborted ? codes : codes.filter((c) => c !== exitCodes.interrupted);
   const code = worstExitCode(consequences.length > 0 ? consequences : codes);
-  const like = outcomes.find((o) => o.report)?.report;
-  // No shard said anything of its run (none started, or all crashed): their lines are all there is.
-  if (!like) return { code };
+  // What the shards' reports share; where none sent one (all died), what the command itself says.
+  const like = outcomes.find((o) => o.report)?.report ?? commandReport(args);
   const targetLabel = redact(args.to);
   const reports = outcomes.map((o, k) => {
     const report = o.finished ? finishedReport(o.finished, like, shardCheckpoint(args.checkpoint!, k, count)) : (o.report ?? lostShard(k, count, like, o.ended ?? `code ${o.code}`));
@@ -314,10 +318,10 @@ function wholeRun(args: Args, plan: Plan, outcomes: Outcome[], signal: AbortSign
 }
 
 /** A file target: the parts joined into it when the run completed, else removed (no target left); answers the report. */
-async function finishFileTarget(target: FileTarget, plan: Plan, merged: RunReport | undefined, code: number, run: WorkerRun, children: ChildProcess[]): Promise<RunReport | undefined> {
+async function finishFileTarget(target: FileTarget, plan: Plan, merged: RunReport, code: number, run: WorkerRun, children: ChildProcess[]): Promise<RunReport> {
   const parts = Array.from({ length: plan.count }, (_, k) => target.part(k));
   try {
-    const complete = merged !== undefined && !merged.interrupted && merged.error === undefined && code <= exitCodes.documentsFailed;
+    const complete = !merged.interrupted && merged.error === undefined && code <= exitCodes.documentsFailed;
     if (!complete) {
       await removeParts(parts, children.flatMap((child) => (child.pid === undefined ? [] : [child.pid])));
       return merged;
@@ -327,7 +331,7 @@ async function finishFileTarget(target: FileTarget, plan: Plan, merged: RunRepor
       await joinParts(target.path, target.format, parts);
       return merged;
     } catch (error) {
-      const failed = { ...merged!, ok: false, error: redact((error as Error).message) };
+      const failed = { ...merged, ok: false, error: redact((error as Error).message) };
       process.stderr.write(`gofannon-etl: ${failed.error}\n`);
       return failed;
     }
@@ -351,9 +355,10 @@ export async function runWorkers(args: Args, run: WorkerRun): Promise<void> {
   let merged = whole.merged;
   if (plan.target && !args['dry-run']) merged = await finishFileTarget(plan.target, plan, merged, whole.code, run, children);
   else await plan.target?.cleanup();
-  if (merged && args.report) await writePrivateAtomic(args.report, `${JSON.stringify(merged, null, 2)}\n`);
-  // A refusal (the shards said why, above) or a run with no report at all: nothing to sum up.
-  if (!merged || whole.code === exitCodes.usage) {
+  // Written however the run ended, as one process writes it.
+  if (args.report) await writePrivateAtomic(args.report, `${JSON.stringify(merged, null, 2)}\n`);
+  // A refusal: the shards said why, above; there is nothing to sum up.
+  if (whole.code === exitCodes.usage) {
     process.exitCode = whole.code;
     return;
   }
