@@ -302,10 +302,9 @@ describe('a parent killed outright', () => {
       }
     };
     await vi.waitFor(() => expect(children.filter(alive)).toEqual([]), { timeout: 30_000, interval: 50 });
-    for (const k of [0, 1]) {
-      const checkpoint = JSON.parse(readFileSync(at(`orphans.shard-${k}-of-2.ckpt`), 'utf8')) as { complete: boolean };
-      expect(checkpoint.complete).toBe(false);
-    }
+    // Both saved a checkpoint; the one held at the gate is unfinished (the other may have reached its end meanwhile).
+    const saved = [0, 1].map((k) => JSON.parse(readFileSync(at(`orphans.shard-${k}-of-2.ckpt`), 'utf8')) as { complete: boolean });
+    expect(saved.some((checkpoint) => !checkpoint.complete)).toBe(true);
     const resumed = await cli([...args, '--resume']);
     expect(resumed.code, resumed.stderr).toBe(0);
     expect(JSON.parse(readFileSync(at('orphans.json'), 'utf8'))).toMatchObject({ ok: true, total: { read: 3001, written: 3001 } });
