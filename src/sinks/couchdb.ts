@@ -5,7 +5,8 @@
  * follow --on-conflict (overwrite fetches the current revisions of all conflicted ids in one
  * request and posts them again), other rejections are dead-lettered with CouchDB's reason. A whole
  * request that fails transiently (429, 5xx, dropped connection) is retried with backoff; documents
- * still unwritten when the budget is spent are reported failed, never dropped.
+ * still unwritten when the budget is spent are reported failed, never dropped. Deletions (`remove`,
+ * for --follow) go the same way, as `_deleted` revisions.
  */
 import {
   CouchConnectionError,
@@ -165,14 +166,59 @@ export function createSink(couch: CouchClient, options: AdapterOptions): Sink {
     }
   }
 
-  /** Current revisions of the given ids, in one request; ids CouchDB does not hold have none. */
+  /**
+   * Current revisions of the given ids, in one request; ids CouchDB does not hold, or holds deleted,
+   * have none (a write needs no revision to create a document over a deleted one).
+   */
   async function currentRevisions(collection: string, ids: string[], signal: AbortSignal): Promise<Map<string, string>> {
     const body = JSON.stringify({ keys: ids });
     const answer = await retried(() => couch.request({ method: 'POST', db: collection, path: '_all_docs', body, signal }), signal);
     const revs = new Map<string, string>();
-    const rows = ((answer as { rows?: JsonValue[] } | null)?.rows ?? []) as { key?: string; value?: { rev?: string } }[];
-    for (const row of rows) if (row.key !== undefined && row.value?.rev) revs.set(row.key, row.value.rev);
+    const rows = ((answer as { rows?: JsonValue[] } | null)?.rows ?? []) as { key?: string; value?: { rev?: string; deleted?: boolean } }[];
+    for (const row of rows) if (row.key !== undefined && row.value?.rev && !row.value.deleted) revs.set(row.key, row.value.rev);
     return revs;
+  }
+
+  /**
+   * Deletes the documents CouchDB holds, each with its current revision. Deleted or never there
+   * counts as removed; a document updated since its revision was read conflicts and is tried again
+   * with the newer one, so the deletion wins over the concurrent write it saw.
+   */
+  async function remove(collection: string, ids: string[], signal: AbortSignal): Promise<WriteOutcome[]> {
+    const outcomes: WriteOutcome[] = new Array(ids.length);
+    let pending = ids.map((id, index) => ({ index, id }));
+    for (let round = 0; pending.length > 0 && round < overwriteRounds; round++) {
+      let revs: Map<string, string>;
+      try {
+        revs = await currentRevisions(collection, pending.map((p) => p.id), signal);
+      } catch (error) {
+        signal.throwIfAborted();
+        // No such database: nothing in it to remove.
+        if (error instanceof CouchHttpError && error.status === 404) revs = new Map();
+        else {
+          for (const p of pending) outcomes[p.index] = { status: 'failed', reason: `reading the current revision to delete it failed: ${messageOf(error)}` };
+          return outcomes;
+        }
+      }
+      const held = pending.filter((p) => revs.has(p.id));
+      for (const p of pending) if (!revs.has(p.id)) outcomes[p.index] = { status: 'written' };
+      const tombstones = held.map((p) => ({ ...p, json: JSON.stringify({ _id: p.id, _rev: revs.get(p.id), _deleted: true }) }));
+      pending = [];
+      if (tombstones.length === 0) break;
+      const results = await post(collection, tombstones, signal);
+      results.forEach((result, i) => {
+        const p = tombstones[i]!;
+        // not_found: deleted by someone else since its revision was read.
+        if (result.ok || result.error === 'not_found') outcomes[p.index] = { status: 'written' };
+        else if (result.error === 'conflict') pending.push(p);
+        else if (result.failure !== undefined) outcomes[p.index] = { status: 'failed', reason: result.failure };
+        else outcomes[p.index] = { status: 'failed', reason: `CouchDB refused the deletion: ${result.error ?? 'error'}: ${result.reason ?? 'no reason given'}` };
+      });
+    }
+    for (const p of pending) {
+      outcomes[p.index] = { status: 'failed', reason: `conflict: _id ${p.id} kept changing while being deleted (${overwriteRounds} attempts)` };
+    }
+    return outcomes;
   }
 
   return {
@@ -241,6 +287,8 @@ export function createSink(couch: CouchClient, options: AdapterOptions): Sink {
       }
       return outcomes;
     },
+
+    remove,
 
     close: async () => {},
   };

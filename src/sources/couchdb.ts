@@ -9,12 +9,12 @@
  * A shard (`--shard k/N`) lists the keys with `_all_docs` without documents and reads the documents
  * whose key hashes to it by key (stores/common/key-shares.ts): no plan in common, even shares.
  */
-import { CouchHttpError, fatalCouchError, isTransientCouchError, isTransientDatabaseCall, openCouch, type CouchClient } from '../stores/couchdb/client.js';
+import { CouchHttpError, openCouch, requestOrFail, type CouchClient, type CouchRequest } from '../stores/couchdb/client.js';
+import { couchChangeFeed } from '../stores/couchdb/change-feed.js';
 import { resolveEndpoint } from '../stores/couchdb/endpoint.js';
 import { isDesignId, isSystemDatabase } from '../stores/couchdb/names.js';
 import { collectionsToRead } from '../stores/common/collections.js';
 import { ownedPages } from '../stores/common/key-shares.js';
-import { withRetry } from '../stores/common/retry.js';
 import type { AdapterOptions, Doc, JsonValue, ParsedUri, Shard, Source, SourceChunk, SourceReadOptions } from '../types.js';
 
 const defaultPageSize = 1000;
@@ -39,22 +39,9 @@ export function createSource(couch: CouchClient, options: AdapterOptions): Sourc
   const { endpoint } = couch;
   const pageSize = Math.max(1, options.batchSize ?? defaultPageSize);
 
-  /**
-   * A request under the run's retry policy: listing and counting ride out failures as reads and
-   * writes do, but a `database` call (listing, counting) fails at once on a server that is not there.
-   */
-  async function get(what: string, request: Parameters<CouchClient['request']>[0], signal?: AbortSignal, database = false): Promise<JsonValue> {
-    const transient = database ? isTransientDatabaseCall : isTransientCouchError;
-    try {
-      return await withRetry(() => couch.request({ ...request, signal }), (e) => !signal?.aborted && transient(e), {
-        retries: options.retries,
-        signal,
-      });
-    } catch (error) {
-      signal?.throwIfAborted();
-      throw fatalCouchError(error, endpoint, what);
-    }
-  }
+  /** A request under the run's retry policy; see requestOrFail. */
+  const get = (what: string, request: CouchRequest, signal?: AbortSignal, database = false): Promise<JsonValue> =>
+    requestOrFail(couch, what, { ...request, signal }, { retries: options.retries, database });
 
   async function databases(): Promise<string[]> {
     const all = (await get('listing databases', { path: '_all_dbs' }, undefined, true)) as string[];
@@ -138,6 +125,7 @@ export function createSource(couch: CouchClient, options: AdapterOptions): Sourc
     splits: '_all_docs keys, hashed',
     identity: async () => endpoint.identity,
     listCollections: databases,
+    feed: couchChangeFeed(couch, { limit: pageSize, retries: options.retries, includeDesign: options.includeDesign, warn: options.warn }),
 
     async count(collection) {
       try {

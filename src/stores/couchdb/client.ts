@@ -8,7 +8,7 @@
  */
 import { fatalError } from '../../errors.js';
 import { parseJson } from '../../formats/parse.js';
-import { isNetworkError, isTransientStatus, unreachableCodes } from '../common/retry.js';
+import { isNetworkError, isTransientStatus, unreachableCodes, withRetry } from '../common/retry.js';
 import { redact, registerSecret } from '../../util/redact.js';
 import type { JsonValue } from '../../types.js';
 import type { CouchEndpoint } from './endpoint.js';
@@ -193,4 +193,25 @@ export function fatalCouchError(error: unknown, endpoint: CouchEndpoint, doing: 
     return fatalError('couchdb-failed', redact(`CouchDB at ${endpoint.hostPort} failed for ${doing}: HTTP ${error.status}, and ${error.notCouch}: is ${endpoint.hostPort} a CouchDB server?`), error);
   }
   return fatalError('couchdb-failed', redact(`CouchDB at ${endpoint.hostPort} failed for ${doing}: ${message}`), error);
+}
+
+/**
+ * A request under the run's retry policy (`retries`), its last failure thrown as the fatal line for
+ * `doing`. A `database` call (listing, reading or counting a database) fails at once on a server
+ * that is not there. An abort is thrown as the abort.
+ */
+export async function requestOrFail(
+  couch: CouchClient,
+  doing: string,
+  request: CouchRequest,
+  policy: { retries: number; database?: boolean },
+): Promise<JsonValue> {
+  const { signal } = request;
+  const transient = policy.database ? isTransientDatabaseCall : isTransientCouchError;
+  try {
+    return await withRetry(() => couch.request(request), (e) => !signal?.aborted && transient(e), { retries: policy.retries, signal });
+  } catch (error) {
+    signal?.throwIfAborted();
+    throw fatalCouchError(error, couch.endpoint, doing);
+  }
 }
