@@ -33,6 +33,8 @@ export interface ConformanceOptions {
    * claims to hold any JSON document, and must take the ones other stores refuse.
    */
   refuses?: { doc: Doc; reason: RegExp }[];
+  /** The sink deletes (`Sink.remove`, for --follow): the remove cases run against it. */
+  removes?: boolean;
 }
 
 /** Documents some store refuses (size, reserved names, nesting, empty field names). */
@@ -248,6 +250,22 @@ export function describeConformance(name: string, options: ConformanceOptions): 
         const { report } = await migrateInto(await options.sink({ onConflict: 'skip' }), collection, [{ _id: 'a', v: 2 }, { _id: 'b', v: 2 }]);
         expect(report.collections[collection]).toEqual({ read: 2, written: 1, skipped: 1, dropped: 0, failed: 0, deleted: 0 });
         expect(report.ok).toBe(true);
+      });
+    }
+
+    if (options.removes) {
+      test('remove (follow): deletes the given _ids; one never there, or removed twice, counts as removed', async () => {
+        const collection = `${uniquePrefix()}_remove`;
+        const sink = await options.sink();
+        await writeAll(sink, collection, [{ _id: 'gone', v: 1 }, { _id: 'kept', v: 1 }]);
+        const signal = new AbortController().signal;
+        expect(await sink.remove!(collection, ['gone', 'never-there'], signal)).toEqual([{ status: 'written' }, { status: 'written' }]);
+        expect(await sink.remove!(collection, ['gone'], signal)).toEqual([{ status: 'written' }]);
+        await sink.close(true);
+        const source = await options.source();
+        const stored = docsOf(await readAll(source, [collection]), collection);
+        await source.close();
+        expect(normalize(stored)).toEqual([{ _id: 'kept', v: 1 }]);
       });
     }
 

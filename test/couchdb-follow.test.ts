@@ -101,6 +101,23 @@ describe('couchdb change feed', () => {
     expect(changesOf(chunks)).not.toContain('before:0');
   });
 
+  test('once caught up, a change arrives through the long poll with its document, then one made later too', async () => {
+    const db = await database(`${uniquePrefix()}_poll`);
+    const feed = feedWith();
+    const head = await feed.head([db], never);
+    const controller = new AbortController();
+    const chunks: SourceChunk[] = [];
+    let written = 0;
+    for await (const chunk of feed.changes({ collections: new Set([db]), from: head, signal: controller.signal })) {
+      chunks.push(chunk);
+      // Each write waits for the feed to say it has caught up, so it lands while a long poll waits.
+      if (chunk.caughtUp && written < 2) await bulk(db, [{ _id: `w${written}`, v: ++written }]);
+      if (delivered('w0:1', 'w1:2')(chunks)) controller.abort();
+    }
+    expect(changesOf(chunks)).toEqual(['w0:1', 'w1:2']);
+    expect(chunks.flatMap((c) => c.docs as Doc[]).every((d) => typeof d._rev === 'string')).toBe(true);
+  });
+
   test('resuming from a chunk position delivers nothing from before it', async () => {
     const db = await database(`${uniquePrefix()}_resume`);
     const feed = feedWith({ batchSize: 2 });

@@ -161,3 +161,49 @@ test('database calls ride out dropped connections under the run\'s retries; a se
   await expect(createSink(refused, testAdapterOptions({ retries: 8 })).prepare('agents')).rejects.toThrow('cannot reach CouchDB at 127.0.0.1:1: connection refused');
   expect(refused.calls).toBe(1);
 });
+
+test('the change feed: opaque seqs handed back as given, pending as lag, exact digits, faults retried', async () => {
+  const asked: string[] = [];
+  const faults = ['503', 'drop'];
+  const seq1 = '5-g1AAAAB7eJzLYWBgYMpgTmHgz8tPSTV0MDQy';
+  const seq2 = '7-g1AAAACLeJzLYWBgYMpgTmHgz8tPSTV0MDQy';
+  handler = (req, _body, res) => {
+    const url = new URL(req.url!, 'http://x');
+    if (url.pathname === '/users') return res.end(JSON.stringify({ db_name: 'users', update_seq: seq1 }));
+    asked.push(url.searchParams.get('since')!);
+    const fault = faults.shift();
+    if (fault === 'drop') return res.socket!.destroy();
+    if (fault) {
+      res.statusCode = 503;
+      return res.end('{"error":"unavailable","reason":"node down"}');
+    }
+    // A real CouchDB says how many changes remain after this answer.
+    res.end(
+      `{"results":[{"seq":"6-x","id":"user-1","changes":[{"rev":"2-b"}],"doc":{"_id":"user-1","_rev":"2-b","tokens":9007199254740993}},` +
+        `{"seq":"${seq2}","id":"gone","deleted":true,"changes":[{"rev":"3-c"}],"doc":{"_id":"gone","_rev":"3-c","_deleted":true}}],"last_seq":"${seq2}","pending":4}`,
+    );
+  };
+  const feed = couchdbSource(uri(), testAdapterOptions({ retries: 3 })).feed!;
+  const head = await feed.head(['users'], signal);
+  expect(head).toEqual({ since: { users: seq1 } });
+  const controller = new AbortController();
+  const chunks: SourceChunk[] = [];
+  for await (const chunk of feed.changes({ collections: new Set(['users']), from: head, signal: controller.signal })) {
+    chunks.push(chunk);
+    if (chunks.length === 2) controller.abort();
+  }
+  expect(asked.slice(0, 3)).toEqual([seq1, seq1, seq1]);
+  expect(chunks[0]).toMatchObject({ docs: [{ _id: 'user-1', _rev: '2-b', tokens: new ExactNumber('9007199254740993') }], position: { since: { users: '6-x' } }, lag: { changes: 5 } });
+  expect(chunks[0]!.caughtUp).toBeUndefined();
+  expect(chunks[1]).toMatchObject({ docs: [], deletes: ['gone'], position: { since: { users: seq2 } }, lag: { changes: 4 } });
+});
+
+test('remove: a revision read failing past the budget fails the deletes with the reason, never drops them', async () => {
+  handler = (_req, _body, res) => {
+    res.statusCode = 503;
+    res.end('{"error":"unavailable","reason":"node down"}');
+  };
+  const outcomes = await sinkWith({ retries: 1 }).remove!('c', ['a', 'b'], signal);
+  const reason = 'reading the current revision to delete it failed: CouchDB answered 503 unavailable: node down';
+  expect(outcomes).toEqual([{ status: 'failed', reason }, { status: 'failed', reason }]);
+});

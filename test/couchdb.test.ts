@@ -25,6 +25,7 @@ describeConformance('couchdb', {
   corpus: corpusWithoutBigIntegers,
   // CouchDB adds its own revision to every document it stores.
   normalize: stripCouchMeta,
+  removes: true,
   refuses: [
     { doc: { _id: 'underscore-field', _foo: 1 }, reason: /"_foo".*Bad special document member/ },
     { doc: { _id: '_secret' }, reason: /starts with "_"/ },
