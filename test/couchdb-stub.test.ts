@@ -207,3 +207,25 @@ test('remove: a revision read failing past the budget fails the deletes with the
   const reason = 'reading the current revision to delete it failed: CouchDB answered 503 unavailable: node down';
   expect(outcomes).toEqual([{ status: 'failed', reason }, { status: 'failed', reason }]);
 });
+
+test('the change feed: a database deleted while being followed stops it with a line naming it', async () => {
+  let polls = 0;
+  handler = (req, _body, res) => {
+    const url = new URL(req.url!, 'http://x');
+    if (url.pathname === '/users') return res.end('{"db_name":"users","update_seq":"3-a"}');
+    // CouchDB answers the feed of a deleted database 404 (pouchdb-server keeps a poll open instead).
+    if (polls++ > 0) {
+      res.statusCode = 404;
+      return res.end('{"error":"not_found","reason":"Database does not exist."}');
+    }
+    res.end('{"results":[],"last_seq":"3-a","pending":0}');
+  };
+  const feed = couchdbSource(uri(), testAdapterOptions({ retries: 0 })).feed!;
+  const head = await feed.head(['users'], signal);
+  const seen: SourceChunk[] = [];
+  const error = await (async () => {
+    for await (const chunk of feed.changes({ collections: new Set(['users']), from: head, signal })) seen.push(chunk);
+  })().catch((e: unknown) => e);
+  expect(seen).toMatchObject([{ caughtUp: true }]);
+  expect(error).toMatchObject({ kind: 'fatal', message: `CouchDB at 127.0.0.1:${port}: database users was deleted while being followed, so the deletions of its documents cannot be followed` });
+});

@@ -11,7 +11,7 @@ import stripCouchMeta from '../src/transforms/strip-couch-meta.js';
 import { describeConformance } from './conformance.js';
 import { corpusWithoutBigIntegers, uniquePrefix } from './corpus.js';
 import { testAdapterOptions } from './helpers.js';
-import { basicAuthorization } from './servers/couchdb.js';
+import { asCouchAdmin } from './servers/couchdb.js';
 import { freePort } from './servers/free-port.js';
 
 // The shared pouchdb-server has an admin: the adapters and raw calls use its credentials.
@@ -34,14 +34,7 @@ describeConformance('couchdb', {
 
 const signal = new AbortController().signal;
 
-async function raw(path: string, init?: { method?: string; body?: unknown }): Promise<any> {
-  const response = await fetch(`${couchdbUrl}/${path}`, {
-    method: init?.method ?? 'GET',
-    headers: { 'content-type': 'application/json', authorization: basicAuthorization() },
-    body: init?.body === undefined ? undefined : JSON.stringify(init.body),
-  });
-  return response.json();
-}
+const raw = (path: string, init?: { method?: string; body?: unknown }) => asCouchAdmin(couchdbUrl, path, init);
 
 async function readAll(source: Source, collection: string): Promise<SourceChunk[]> {
   const chunks: SourceChunk[] = [];

@@ -58,3 +58,13 @@ export function withTestAdmin(url: string): string {
 export function basicAuthorization(): string {
   return `Basic ${Buffer.from(`${testCouchAdmin.user}:${testCouchAdmin.password}`).toString('base64')}`;
 }
+
+/** A raw request to `url`/`path` as the shared server's admin, with a JSON body; answers the parsed JSON. */
+export async function asCouchAdmin(url: string, path: string, init?: { method?: string; body?: unknown }): Promise<any> {
+  const response = await fetch(`${url}/${path}`, {
+    method: init?.method ?? 'GET',
+    headers: { 'content-type': 'application/json', authorization: basicAuthorization() },
+    body: init?.body === undefined ? undefined : JSON.stringify(init.body),
+  });
+  return response.json();
+}

@@ -27,7 +27,7 @@ export interface ChangeFeedOptions {
 
 // CouchDB's default long-poll timeout is 60 s; a shorter one keeps a dead connection from going unseen as long.
 const defaultPollMs = 25_000;
-// When CouchDB ignores `timeout` (pouchdb-server does), we end the poll ourselves this much later.
+// When CouchDB ignores `timeout` (pouchdb-server does), we end the poll ourselves this much later (at most).
 const pollGraceMs = 5_000;
 const defaultAbsentPollMs = 5_000;
 
@@ -89,7 +89,7 @@ export function couchChangeFeed(couch: CouchClient, options: ChangeFeedOptions):
   async function request(db: string, since: JsonValue, longpoll: boolean, signal: AbortSignal): Promise<ChangesAnswer | null | undefined> {
     const qs: Record<string, string | number | boolean> = { since: String(since), include_docs: true, limit: options.limit };
     if (longpoll) Object.assign(qs, { feed: 'longpoll', timeout: pollMs });
-    const poll = longpoll ? AbortSignal.timeout(pollMs + pollGraceMs) : undefined;
+    const poll = longpoll ? AbortSignal.timeout(pollMs + Math.min(pollMs, pollGraceMs)) : undefined;
     try {
       const answer = await requestOrFail(couch, `reading the changes of database ${db}`, { db, path: '_changes', qs, signal: poll ? AbortSignal.any([signal, poll]) : signal }, { retries: options.retries });
       return (answer ?? {}) as ChangesAnswer;
@@ -180,18 +180,21 @@ export function couchChangeFeed(couch: CouchClient, options: ChangeFeedOptions):
         let since: JsonValue = seqs[db] ?? 0;
         let caughtUp = false;
         let answered = false;
+        // Whether the database has been there: one that goes away after cannot be followed further.
+        let existed = since !== 0;
         while (!stopping.aborted) {
           const answer = await request(db, since, caughtUp, stopping);
           if (answer === null) continue;
           if (answer === undefined) {
-            if (answered || since !== 0) throw fatalError('couchdb-failed', `CouchDB at ${endpoint.hostPort}: database ${db} was deleted while being followed, so the deletions of its documents cannot be followed`);
+            if (existed) throw fatalError('couchdb-failed', `CouchDB at ${endpoint.hostPort}: database ${db} was deleted while being followed, so the deletions of its documents cannot be followed`);
+            // Not created yet: nothing to wait for, so caught up; looked for again in a while.
             follower.pending = 0;
-            caughtUp = false;
             if (!answered) await enqueue([{ db, seq: since, rows: 0, chunk: { collection: db, docs: [] } }]);
             answered = true;
             await waitOrStop(absentPollMs, stopping);
             continue;
           }
+          existed = true;
           const rows = answer.results ?? [];
           // A long poll answers with the first change only (pouchdb-server): only a plain request says it caught up.
           const pending: number | undefined = typeof answer.pending === 'number' ? answer.pending : !caughtUp && rows.length < options.limit ? 0 : undefined;
