@@ -14,6 +14,7 @@ import stripCouchMeta from '../src/transforms/strip-couch-meta.js';
 import { uniquePrefix } from './corpus.js';
 import { testAdapterOptions } from './helpers.js';
 import { asCouchAdmin } from './servers/couchdb.js';
+import { startCouchWriter } from './servers/writer-process.js';
 
 const couchdbUrl = inject('couchdbUrl');
 const couchdbAuthUrl = inject('couchdbAuthUrl');
@@ -302,5 +303,59 @@ describe('couchdb remove', () => {
     };
     const outcomes = await createSink(couch, testAdapterOptions()).remove!(db, ['a', 'b'], never);
     expect(outcomes).toEqual([{ status: 'written' }, { status: 'failed', reason: 'CouchDB refused the deletion: forbidden: only admins delete' }]);
+  });
+});
+
+describe('couchdb follow with the app writing', () => {
+  /** Every document of a database without CouchDB's bookkeeping, by `_id`. */
+  async function contents(db: string): Promise<Doc[]> {
+    const rows = ((await raw(`${db}/_all_docs?include_docs=true`)) as { rows: { doc: Doc }[] }).rows;
+    return rows.map((r) => stripCouchMeta(r.doc));
+  }
+
+  test('snapshot, then the feed applied by write and remove: the copy equals the source once the writer stops, deletes included', async () => {
+    const prefix = uniquePrefix();
+    const sources = [`${prefix}_a`, `${prefix}_b`];
+    const target = (db: string) => `${db}_copy`;
+    for (const db of sources) await database(db, Array.from({ length: 150 }, (_, i) => ({ _id: `k${i}`, v: 0 })));
+    const writer = startCouchWriter(couchdbAuthUrl, sources, { WRITER_POOL: '200' });
+    await writer.until(20);
+
+    const source = couchdbSource(uri, testAdapterOptions({ batchSize: 50 }));
+    const sink = couchdbSink(uri, testAdapterOptions());
+    const head = await source.feed!.head(sources, never);
+    for await (const chunk of source.read({ collections: new Set(sources), signal: never })) {
+      await sink.prepare(target(chunk.collection));
+      if (chunk.docs.length > 0) await sink.write(target(chunk.collection), (chunk.docs as Doc[]).map(stripCouchMeta), never);
+    }
+    const afterSnapshot = writer.ops;
+
+    /** Applies the feed from `from` until `enough`, answering the last position applied. */
+    async function apply(from: Position, enough: (chunk: SourceChunk) => boolean | Promise<boolean>): Promise<Position> {
+      const controller = new AbortController();
+      let position = from;
+      for await (const chunk of source.feed!.changes({ collections: new Set(sources), from, signal: controller.signal })) {
+        const into = target(chunk.collection);
+        await sink.prepare(into);
+        const outcomes = chunk.deletes ? await sink.remove!(into, chunk.deletes, never) : await sink.write(into, (chunk.docs as Doc[]).map(stripCouchMeta), never);
+        expect(outcomes.filter((o) => o.status !== 'written')).toEqual([]);
+        position = chunk.position!;
+        if (await enough(chunk)) controller.abort();
+      }
+      return position;
+    }
+    // Follow while the writer goes on, then stop it; a feed started after the stop catches up with everything.
+    const reached = await apply(head, async () => writer.ops >= afterSnapshot + 150);
+    const total = await writer.stop();
+    expect(total).toBeGreaterThanOrEqual(afterSnapshot + 150);
+    await apply(reached, (chunk) => chunk.caughtUp === true);
+
+    for (const db of sources) {
+      const [original, copy] = [await contents(db), await contents(target(db))];
+      expect(copy).toEqual(original);
+      // The writer deleted seeded documents: gone from the copy too.
+      const ids = new Set(original.map((d) => d._id));
+      expect(Array.from({ length: 150 }, (_, i) => `k${i}`).filter((id) => !ids.has(id)).length).toBeGreaterThan(0);
+    }
   });
 });

@@ -4,7 +4,8 @@
  * current one is being consumed, and no further: memory stays at two pages whatever the size.
  *
  * `_rev` and `_attachments` are CouchDB's own and are stripped (as the seed scripts did); how many
- * documents had attachments is reported per collection so nobody loses them unknowingly.
+ * documents had attachments is reported per collection so nobody loses them unknowingly. Its change
+ * feed (`--follow`) is stores/couchdb/change-feed.ts.
  *
  * A shard (`--shard k/N`) lists the keys with `_all_docs` without documents and reads the documents
  * whose key hashes to it by key (stores/common/key-shares.ts): no plan in common, even shares.
