@@ -69,7 +69,7 @@ async function follow(feed: ChangeFeed, collections: string[], from: Position, d
 const delivered = (...expected: string[]) => (chunks: SourceChunk[]) => expected.every((e) => changesOf(chunks).includes(e));
 
 describe('couchdb change feed', () => {
-  test('from a head taken before the writes: creates, updates and deletes in feed order, each chunk with its position', async () => {
+  test('from a head taken before the writes: creates, updates and deletes, each document at its latest change, each chunk with its position', async () => {
     const db = await database(`${uniquePrefix()}_feed`, [{ _id: 'before', v: 0 }]);
     const feed = feedWith();
     const head = await feed.head([db], never);
@@ -80,10 +80,13 @@ describe('couchdb change feed', () => {
     await bulk(db, [{ _id: 'b', _rev: revs.b!, _deleted: true }]);
     await bulk(db, [{ _id: 'c', v: 1 }]);
 
-    const chunks = await follow(feed, [db], head, delivered('c:1'));
-    // CouchDB lists each document once, at its latest change: a's update, b's delete, then c.
-    expect(changesOf(chunks)).toEqual(['a:2', '-b', 'c:1']);
-    expect(chunks.filter((c) => c.docs.length > 0 || c.deletes).map((c) => (c.deletes ? 'deletes' : 'puts'))).toEqual(['puts', 'deletes', 'puts']);
+    const chunks = await follow(feed, [db], head, delivered('c:1', '-b'));
+    // CouchDB lists each document once, at its latest change; one answer comes as its documents, then its deletions.
+    expect(changesOf(chunks)).toEqual(['a:2', 'c:1', '-b']);
+    expect(chunks.map((c) => (c.deletes ? 'deletes' : 'puts'))).toEqual(['puts', 'deletes']);
+    // The documents' chunk keeps the position the answer started from: the deletion after it is not applied yet.
+    expect(chunks[0]!.position).toEqual(head);
+    expect(chunks[1]!.position).not.toEqual(head);
     expect(chunks.every((c) => c.collection === db && c.position !== undefined)).toBe(true);
     const deletes = chunks.find((c) => c.deletes)!;
     expect(deletes.docs).toEqual([]);
@@ -182,7 +185,7 @@ describe('couchdb change feed', () => {
     await bulk(db, [{ _id: '_design/views', _rev: revs['_design/views']!, _deleted: true }, { _id: '_design/other', v: 1 }, { _id: 'data', v: 1 }]);
 
     expect(changesOf(await follow(feedWith(), [db], head, delivered('data:1')))).toEqual(['data:1']);
-    const withDesign = changesOf(await follow(feedWith({ includeDesign: true }), [db], head, delivered('data:1')));
+    const withDesign = changesOf(await follow(feedWith({ includeDesign: true }), [db], head, delivered('data:1', '-_design/views')));
     expect(withDesign.sort()).toEqual(['-_design/views', '_design/other:1', 'data:1']);
   });
 

@@ -193,7 +193,8 @@ test('the change feed: opaque seqs handed back as given, pending as lag, exact d
     if (chunks.length === 2) controller.abort();
   }
   expect(asked.slice(0, 3)).toEqual([seq1, seq1, seq1]);
-  expect(chunks[0]).toMatchObject({ docs: [{ _id: 'user-1', _rev: '2-b', tokens: new ExactNumber('9007199254740993') }], position: { since: { users: '6-x' } }, lag: { changes: 5 } });
+  // The documents come first and keep the answer's starting position: the deletion after them is not applied yet.
+  expect(chunks[0]).toMatchObject({ docs: [{ _id: 'user-1', _rev: '2-b', tokens: new ExactNumber('9007199254740993') }], position: { since: { users: seq1 } }, lag: { changes: 5 } });
   expect(chunks[0]!.caughtUp).toBeUndefined();
   expect(chunks[1]).toMatchObject({ docs: [], deletes: ['gone'], position: { since: { users: seq2 } }, lag: { changes: 4 } });
 });
@@ -228,4 +229,34 @@ test('the change feed: a database deleted while being followed stops it with a l
   })().catch((e: unknown) => e);
   expect(seen).toMatchObject([{ caughtUp: true }]);
   expect(error).toMatchObject({ kind: 'fatal', message: `CouchDB at 127.0.0.1:${port}: database users was deleted while being followed, so the deletions of its documents cannot be followed` });
+});
+
+test('the change feed: an _id listed twice in one answer (shards moved) counts at its last row only', async () => {
+  handler = (req, _body, res) => {
+    const url = new URL(req.url!, 'http://x');
+    if (url.pathname === '/users') return res.end('{"db_name":"users","update_seq":"1-a"}');
+    res.end(
+      JSON.stringify({
+        results: [
+          { seq: '2-a', id: 'x', changes: [], doc: { _id: 'x', v: 1 } },
+          { seq: '3-a', id: 'y', deleted: true, changes: [], doc: { _id: 'y', _deleted: true } },
+          { seq: '4-a', id: 'x', deleted: true, changes: [], doc: { _id: 'x', _deleted: true } },
+          { seq: '5-a', id: 'y', changes: [], doc: { _id: 'y', v: 2 } },
+        ],
+        last_seq: '5-a',
+        pending: 0,
+      }),
+    );
+  };
+  const feed = couchdbSource(uri(), testAdapterOptions()).feed!;
+  const controller = new AbortController();
+  const chunks: SourceChunk[] = [];
+  for await (const chunk of feed.changes({ collections: new Set(['users']), from: await feed.head(['users'], signal), signal: controller.signal })) {
+    chunks.push(chunk);
+    if (chunk.caughtUp) controller.abort();
+  }
+  expect(chunks.map(({ docs, deletes, position }) => ({ docs, deletes, position }))).toEqual([
+    { docs: [{ _id: 'y', v: 2 }], deletes: undefined, position: { since: { users: '1-a' } } },
+    { docs: [], deletes: ['x'], position: { since: { users: '5-a' } } },
+  ]);
 });

@@ -100,41 +100,45 @@ export function couchChangeFeed(couch: CouchClient, options: ChangeFeedOptions):
     }
   }
 
-  /** The chunks of one answer, in feed order: runs of puts and runs of deletes; skipped design documents move the position only. */
-  function chunksOf(db: string, rows: ChangeRow[], follower: Follower): Entry[] {
-    const entries: Entry[] = [];
-    let current: Entry | undefined;
-    let skipped = 0;
+  /**
+   * One answer as at most two chunks: its documents, then its deletions. CouchDB lists a document
+   * once per answer (at its latest change), so an answer's puts and deletes touch different `_id`s
+   * and need not keep their interleaving; a chunk per run of either would split a busy answer into
+   * handfuls and the batches written with it. Should an `_id` come twice (a clustered CouchDB may
+   * repeat rows after shards move), its last row is its latest state and the only one kept. The
+   * documents' chunk keeps the position the answer started from (the deletions after it are not
+   * applied yet); the last chunk moves it to the answer's last seq. Design documents left out move
+   * it too, alone in a chunk with no documents if need be.
+   */
+  function chunksOf(db: string, since: JsonValue, rows: ChangeRow[], follower: Follower): Entry[] {
+    if (rows.length === 0) return [];
+    const latest = new Map<string, ChangeRow>();
     for (const row of rows) {
-      if (isDesignId(row.id) && !options.includeDesign) {
-        if (current) {
-          current.seq = row.seq;
-          current.rows++;
-        } else skipped++;
-        continue;
-      }
-      const deleted = row.deleted === true;
-      if (!current || (current.chunk.deletes !== undefined) !== deleted) {
-        current = { db, seq: row.seq, rows: skipped, chunk: deleted ? { collection: db, docs: [], deletes: [] } : { collection: db, docs: [] } };
-        skipped = 0;
-        entries.push(current);
-      }
-      current.seq = row.seq;
-      current.rows++;
-      if (deleted) current.chunk.deletes!.push(row.id);
+      if (isDesignId(row.id) && !options.includeDesign) continue;
+      latest.delete(row.id);
+      latest.set(row.id, row);
+    }
+    const puts: SourceChunk = { collection: db, docs: [] };
+    const deletes: string[] = [];
+    const ids: unknown[] = [];
+    for (const row of latest.values()) {
+      if (row.deleted === true) deletes.push(row.id);
       else if (row.doc) {
         // `_rev` and `_attachments` stay, as the snapshot reads them (strip-couch-meta removes them).
         if (row.doc._attachments !== undefined) follower.withAttachments++;
-        current.chunk.docs.push(row.doc);
+        puts.docs.push(row.doc);
+        ids.push(row.id);
       } else {
-        current.chunk.refused = [...(current.chunk.refused ?? []), { doc: { _id: row.id }, reason: 'CouchDB listed a change without its document', where: `${endpoint.label} ${db} _changes` }];
+        puts.refused = [...(puts.refused ?? []), { doc: { _id: row.id }, reason: 'CouchDB listed a change without its document', where: `${endpoint.label} ${db} _changes` }];
       }
     }
-    if (skipped > 0) entries.push({ db, seq: rows.at(-1)!.seq, rows: skipped, chunk: { collection: db, docs: [] } });
-    for (const { chunk } of entries) {
-      const ids = chunk.docs.map((doc) => (doc as Doc)._id);
-      chunk.where = (index) => `${endpoint.label} ${db} _changes _id ${String(ids[index])}`;
-    }
+    puts.where = (index) => `${endpoint.label} ${db} _changes _id ${String(ids[index])}`;
+    const entries: Entry[] = [];
+    if (puts.docs.length > 0 || puts.refused) entries.push({ db, seq: since, rows: puts.docs.length + (puts.refused?.length ?? 0), chunk: puts });
+    if (deletes.length > 0 || entries.length === 0) entries.push({ db, seq: since, rows: 0, chunk: deletes.length > 0 ? { collection: db, docs: [], deletes } : { collection: db, docs: [] } });
+    const last = entries.at(-1)!;
+    last.seq = rows.at(-1)!.seq;
+    last.rows = rows.length - (entries.length > 1 ? entries[0]!.rows : 0);
     return entries;
   }
 
@@ -198,7 +202,7 @@ export function couchChangeFeed(couch: CouchClient, options: ChangeFeedOptions):
           const rows = answer.results ?? [];
           // A long poll answers with the first change only (pouchdb-server): only a plain request says it caught up.
           const pending: number | undefined = typeof answer.pending === 'number' ? answer.pending : !caughtUp && rows.length < options.limit ? 0 : undefined;
-          const entries = chunksOf(db, rows, follower);
+          const entries = chunksOf(db, since, rows, follower);
           if (entries.length === 0 && (!answered || pending !== 0 || !caughtUp)) entries.push({ db, seq: since, rows: 0, chunk: { collection: db, docs: [] } });
           answered = true;
           caughtUp = pending === 0;
