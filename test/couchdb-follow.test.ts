@@ -3,6 +3,8 @@
  * the global setup. Every wait is a gate: the feed is read until it has delivered what the test
  * wrote, never for a while.
  */
+import { spawnSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
 import { describe, expect, inject, test } from 'vitest';
 import couchdbSink, { createSink } from '../src/sinks/couchdb.js';
 import couchdbSource from '../src/sources/couchdb.js';
@@ -234,6 +236,15 @@ describe('couchdb change feed', () => {
     const next = iterator.next();
     controller.abort();
     expect(await next).toEqual({ done: true, value: undefined });
+  });
+
+  test('a stop reaches a long poll whose answer has begun, even after garbage collections', async () => {
+    const db = await database(`${uniquePrefix()}_gc`);
+    const probe = fileURLToPath(new URL('./servers/feed-stop-probe.ts', import.meta.url));
+    const run = spawnSync(process.execPath, ['--expose-gc', '--import', 'tsx', probe, couchdbAuthUrl, db], { encoding: 'utf8', timeout: 60_000 });
+    expect(run.stderr).toBe('');
+    expect(run.stdout).toBe('ended\n');
+    expect(run.status).toBe(0);
   });
 
   test('a position from another store is refused with a line', async () => {

@@ -9,6 +9,7 @@
  * again. Each database keeps at most one answer waiting to be consumed, so memory stays flat.
  */
 import { fatalError, usageError } from '../../errors.js';
+import { linkAbort } from '../../util/abort.js';
 import type { ChangeFeed, Doc, JsonValue, Lag, Position, SourceChunk } from '../../types.js';
 import { CouchHttpError, requestOrFail, type CouchClient } from './client.js';
 import { isDesignId } from './names.js';
@@ -89,14 +90,16 @@ export function couchChangeFeed(couch: CouchClient, options: ChangeFeedOptions):
   async function request(db: string, since: JsonValue, longpoll: boolean, signal: AbortSignal): Promise<ChangesAnswer | null | undefined> {
     const qs: Record<string, string | number | boolean> = { since: String(since), include_docs: true, limit: options.limit };
     if (longpoll) Object.assign(qs, { feed: 'longpoll', timeout: pollMs });
-    const poll = longpoll ? AbortSignal.timeout(pollMs + Math.min(pollMs, pollGraceMs)) : undefined;
+    const poll = longpoll ? linkAbort([signal], pollMs + Math.min(pollMs, pollGraceMs)) : undefined;
     try {
-      const answer = await requestOrFail(couch, `reading the changes of database ${db}`, { db, path: '_changes', qs, signal: poll ? AbortSignal.any([signal, poll]) : signal }, { retries: options.retries });
+      const answer = await requestOrFail(couch, `reading the changes of database ${db}`, { db, path: '_changes', qs, signal: poll?.signal ?? signal }, { retries: options.retries });
       return (answer ?? {}) as ChangesAnswer;
     } catch (error) {
-      if (poll?.aborted && !signal.aborted) return null;
+      if (poll?.timedOut && !signal.aborted) return null;
       if (isMissing(error)) return undefined;
       throw error;
+    } finally {
+      poll?.release();
     }
   }
 
@@ -162,8 +165,10 @@ export function couchChangeFeed(couch: CouchClient, options: ChangeFeedOptions):
       const seqs = { ...seqsOf(from) };
       const dbs = [...collections].sort();
       const followers = new Map<string, Follower>(dbs.map((db) => [db, { queued: 0, withAttachments: 0 }]));
+      // Ends the followers: when the caller stops, when one fails, when the consumer leaves.
       const stop = new AbortController();
-      const stopping = AbortSignal.any([signal, stop.signal]);
+      const link = linkAbort([signal, stop.signal]);
+      const stopping = link.signal;
       const queue: Entry[] = [];
       // Resolved when the queue grows or a follower fails.
       let wake: () => void = () => {};
@@ -253,6 +258,7 @@ export function couchChangeFeed(couch: CouchClient, options: ChangeFeedOptions):
         stop.abort();
         for (const entry of queue) entry.taken?.();
         await Promise.all(running);
+        link.release();
         for (const [db, { withAttachments }] of followers) {
           if (withAttachments > 0) options.warn(`couchdb ${db}: ${withAttachments} changed document${withAttachments === 1 ? '' : 's'} had attachments, whose contents are not copied`);
         }

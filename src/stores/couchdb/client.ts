@@ -9,6 +9,7 @@
 import { fatalError } from '../../errors.js';
 import { parseJson } from '../../formats/parse.js';
 import { isNetworkError, isTransientStatus, unreachableCodes, withRetry } from '../common/retry.js';
+import { bodyText, linkAbort } from '../../util/abort.js';
 import { redact, registerSecret } from '../../util/redact.js';
 import type { JsonValue } from '../../types.js';
 import type { CouchEndpoint } from './endpoint.js';
@@ -90,23 +91,19 @@ export function openCouch(endpoint: CouchEndpoint): CouchClient {
     endpoint,
     async request(request: CouchRequest): Promise<JsonValue> {
       const { method = 'GET', body, signal } = request;
-      const timeout = AbortSignal.timeout(requestTimeoutMs);
+      const link = linkAbort([signal], requestTimeoutMs);
       let status: number;
       let text: string;
       try {
         // A redirect would re-send the credentials elsewhere: refused, as a failed connection.
-        const response = await fetch(requestUrl(endpoint.url, request), {
-          method,
-          headers,
-          body,
-          redirect: 'error',
-          signal: signal ? AbortSignal.any([signal, timeout]) : timeout,
-        });
+        const response = await fetch(requestUrl(endpoint.url, request), { method, headers, body, redirect: 'error', signal: link.signal });
         status = response.status;
-        text = await response.text();
+        text = await bodyText(response, link.signal);
       } catch (error) {
         signal?.throwIfAborted();
-        throw connectionError(error, timeout.aborted);
+        throw connectionError(error, link.timedOut);
+      } finally {
+        link.release();
       }
       if (status >= 400) throw httpError(status, text);
       return text === '' ? null : parseJson(text);
