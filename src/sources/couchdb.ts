@@ -10,7 +10,7 @@
  * A shard (`--shard k/N`) lists the keys with `_all_docs` without documents and reads the documents
  * whose key hashes to it by key (stores/common/key-shares.ts): no plan in common, even shares.
  */
-import { CouchHttpError, openCouch, requestOrFail, type CouchClient, type CouchRequest } from '../stores/couchdb/client.js';
+import { isNotFound, openCouch, requestOrFail, type CouchClient, type CouchRequest } from '../stores/couchdb/client.js';
 import { couchChangeFeed } from '../stores/couchdb/change-feed.js';
 import { resolveEndpoint } from '../stores/couchdb/endpoint.js';
 import { isDesignId, isSystemDatabase } from '../stores/couchdb/names.js';
@@ -133,7 +133,7 @@ export function createSource(couch: CouchClient, options: AdapterOptions): Sourc
         const info = (await get(`reading database ${collection}`, { db: collection }, undefined, true)) as { doc_count?: number };
         return info.doc_count;
       } catch (error) {
-        if ((error as Error).cause instanceof CouchHttpError && ((error as Error).cause as CouchHttpError).status === 404) return undefined;
+        if (isNotFound(error)) return undefined;
         throw error;
       }
     },

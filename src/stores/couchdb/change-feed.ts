@@ -11,7 +11,7 @@
 import { fatalError, usageError } from '../../errors.js';
 import { linkAbort } from '../../util/abort.js';
 import type { ChangeFeed, Doc, JsonValue, Lag, Position, SourceChunk } from '../../types.js';
-import { CouchHttpError, requestOrFail, type CouchClient } from './client.js';
+import { isNotFound, requestOrFail, type CouchClient } from './client.js';
 import { isDesignId } from './names.js';
 
 export interface ChangeFeedOptions {
@@ -76,8 +76,6 @@ function seqsOf(position: Position): Record<string, JsonValue> {
   return since as Record<string, JsonValue>;
 }
 
-const isMissing = (error: unknown) => (error as Error).cause instanceof CouchHttpError && ((error as Error).cause as CouchHttpError).status === 404;
-
 export function couchChangeFeed(couch: CouchClient, options: ChangeFeedOptions): ChangeFeed {
   const { endpoint } = couch;
   const pollMs = options.pollMs ?? defaultPollMs;
@@ -96,7 +94,7 @@ export function couchChangeFeed(couch: CouchClient, options: ChangeFeedOptions):
       return (answer ?? {}) as ChangesAnswer;
     } catch (error) {
       if (poll?.timedOut && !signal.aborted) return null;
-      if (isMissing(error)) return undefined;
+      if (isNotFound(error)) return undefined;
       throw error;
     } finally {
       poll?.release();
@@ -154,7 +152,7 @@ export function couchChangeFeed(couch: CouchClient, options: ChangeFeedOptions):
           since[db] = info?.update_seq ?? 0;
         } catch (error) {
           // Not there yet: followed from its beginning once it appears.
-          if (!isMissing(error)) throw error;
+          if (!isNotFound(error)) throw error;
           since[db] = 0;
         }
       }

@@ -212,3 +212,9 @@ export async function requestOrFail(
     throw fatalCouchError(error, couch.endpoint, doing);
   }
 }
+
+/** A failure from requestOrFail because CouchDB answered 404 (no such database or document). */
+export function isNotFound(error: unknown): boolean {
+  const cause = (error as Error | undefined)?.cause;
+  return cause instanceof CouchHttpError && cause.status === 404;
+}
