@@ -1,0 +1,185 @@
+/**
+ * `--follow` from CouchDB through the built CLI, with the app (test/servers/couch-writer.ts)
+ * inserting, updating and deleting all along: the snapshot is held while the app changes documents
+ * it has already read, the follower is killed with SIGKILL mid-way and resumed, and once the app
+ * stops, `--until-caught-up --verify` finds the target identical, deletes included. Every wait is a
+ * gate: a line the process prints, the writer's count, or the checkpoint polled with a deadline.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { expect, inject, test } from 'vitest';
+import type { Doc, RunReport } from '../src/types.js';
+import stripCouchMeta from '../src/transforms/strip-couch-meta.js';
+import { uniquePrefix } from './corpus.js';
+import { cleanEnv, cliPath, type CliResult } from './generated-export.js';
+import { asCouchAdmin, startCouch, testCouchAdmin, withTestAdmin } from './servers/couchdb.js';
+import { startCouchWriter } from './servers/writer-process.js';
+
+const couchdbUrl = inject('couchdbUrl');
+const couchdbAuthUrl = inject('couchdbAuthUrl');
+const dir = mkdtempSync(join(tmpdir(), 'couchdb-follow-cli-'));
+
+/**
+ * Holds the snapshot at its HOLD_AT-th document until SIGUSR2, saying `held` on stderr: the test
+ * lets the app change documents the snapshot has already read, then releases it. Without HOLD_AT
+ * (the resumed run, which must name the same transforms) it passes every document through.
+ */
+writeFileSync(
+  join(dir, 'hold.mjs'),
+  `let seen = 0;
+export default async function hold(doc) {
+  if (++seen === Number(process.env.HOLD_AT)) {
+    const alive = setInterval(() => {}, 1000);
+    const released = new Promise((resolve) => process.once('SIGUSR2', resolve));
+    process.stderr.write('held\\n');
+    await released;
+    clearInterval(alive);
+  }
+  return doc;
+}
+`,
+);
+
+interface Follower {
+  child: ChildProcess;
+  stderr(): string;
+  done: Promise<CliResult>;
+  /** Resolves once stderr holds `text`. */
+  said(text: string): Promise<void>;
+}
+
+function startCli(args: string[], env: NodeJS.ProcessEnv = {}): Follower {
+  const child = spawn(process.execPath, [cliPath, ...args], { cwd: dir, env: { ...cleanEnv(env), NO_COLOR: '1' } });
+  let stdout = '';
+  let stderr = '';
+  const waiting = new Set<{ text: string; resolve: () => void }>();
+  child.stdout.on('data', (b) => (stdout += b));
+  child.stderr.on('data', (b) => {
+    stderr += b;
+    for (const w of waiting) if (stderr.includes(w.text)) w.resolve();
+  });
+  const done = new Promise<CliResult>((resolve, reject) => {
+    child.on('error', reject);
+    child.on('close', (code, signal) => resolve({ code, signal, stdout, stderr }));
+  });
+  return {
+    child,
+    stderr: () => stderr,
+    done,
+    said(text) {
+      if (stderr.includes(text)) return Promise.resolve();
+      return new Promise((resolve, reject) => {
+        const entry = { text, resolve: () => (waiting.delete(entry), resolve()) };
+        waiting.add(entry);
+        void done.then((r) => waiting.delete(entry) && reject(new Error(`the run ended (${r.code}) before saying "${text}":\n${r.stderr}`)));
+      });
+    },
+  };
+}
+
+/** Polls `check` until it holds, failing after `ms`: the gate for what only a store or a file can show. */
+async function eventually(what: string, check: () => boolean | Promise<boolean>, ms = 60_000): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error(`not within ${ms / 1000}s: ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}
+
+/** What the checkpoint says the feed applied, once it has a feed part. */
+function feedApplied(checkpoint: string): number {
+  const path = join(dir, checkpoint);
+  if (!existsSync(path)) return -1;
+  try {
+    const saved = JSON.parse(readFileSync(path, 'utf8')) as { feed?: { applied?: number; position?: unknown } };
+    return saved.feed?.position ? (saved.feed.applied ?? 0) : -1;
+  } catch {
+    // Caught between the write and the rename of a save: read again.
+    return -1;
+  }
+}
+
+const couchUri = couchdbAuthUrl.replace(/^http:/, 'couchdb:');
+
+interface Target {
+  uri: string;
+  /** The document the target holds under this `_id` (its own bookkeeping left out), if any. */
+  read(collection: string, id: string): Promise<Doc | undefined>;
+}
+
+/**
+ * The cutover, from CouchDB to `target`: the app writes all along; the snapshot is held while the
+ * app changes what it already read; the follower is killed mid-way and the app goes on; once the
+ * app stops, a resumed `--until-caught-up --verify` finds the target identical.
+ */
+async function cutover(target: Target): Promise<void> {
+  const prefix = uniquePrefix();
+  const collections = [`${prefix}_agents`, `${prefix}_sessions`];
+  for (const db of collections) {
+    await asCouchAdmin(couchdbUrl, db, { method: 'PUT' });
+    // `a-…` sort first, so the snapshot has read them when it is held; the app never touches them.
+    const seeded = [{ _id: 'a-updated', v: 0 }, { _id: 'a-deleted', v: 0 }, ...Array.from({ length: 200 }, (_, i) => ({ _id: `k${i}`, v: 0 }))];
+    await asCouchAdmin(couchdbUrl, `${db}/_bulk_docs`, { method: 'POST', body: { docs: seeded } });
+  }
+  const writer = startCouchWriter(couchdbAuthUrl, collections, { WRITER_POOL: '250' });
+  await writer.until(10);
+
+  const run = ['--from', couchUri, '--to', target.uri, '--collections', collections.join(','), '--follow', '--checkpoint', `${prefix}.ckpt`, '--batch-size', '25', '--concurrency', '4', '--transform', './hold.mjs'];
+  const first = startCli(run, { HOLD_AT: '30' });
+  // The snapshot has read its first pages: the app changes and deletes documents it already holds.
+  await first.said('held');
+  for (const db of collections) {
+    const [updated, deleted] = [await asCouchAdmin(couchdbUrl, `${db}/a-updated`), await asCouchAdmin(couchdbUrl, `${db}/a-deleted`)];
+    await asCouchAdmin(couchdbUrl, `${db}/a-updated`, { method: 'PUT', body: { ...updated, v: 'changed during the snapshot' } });
+    await asCouchAdmin(couchdbUrl, `${db}/a-deleted?rev=${deleted._rev}`, { method: 'DELETE' });
+  }
+  await writer.until(writer.ops + 60);
+  first.child.kill('SIGUSR2');
+  // Following: the feed has applied changes (they include those made while the snapshot was held).
+  await eventually('the first run applies 40 changes', () => feedApplied(`${prefix}.ckpt`) >= 40);
+  first.child.kill('SIGKILL');
+  expect((await first.done).signal).toBe('SIGKILL');
+
+  // The app goes on while no one follows, then stops: the cutover.
+  await writer.until(writer.ops + 100);
+  const total = await writer.stop();
+  expect(total).toBeGreaterThan(170);
+
+  const resumed = await startCli([...run, '--resume', '--until-caught-up', '--verify', '--report', `${prefix}.json`]).done;
+  expect(resumed.code, resumed.stderr).toBe(0);
+  expect(resumed.stdout).toMatch(/^Following: \d+ changes? applied .*caught up with the source\.$/m);
+  expect(resumed.stdout).toMatch(/^Identical: .+ holds exactly what .+ holds\.$/m);
+  const report = JSON.parse(readFileSync(join(dir, `${prefix}.json`), 'utf8')) as RunReport;
+  expect(report.ok).toBe(true);
+  expect(report.follow!.applied).toBeGreaterThan(0);
+  // What the killed run had sent past its saved position comes again: at most its batches in flight and a chunk.
+  expect(report.follow!.reapplied).toBeLessThanOrEqual((4 + 1) * 25 + 25);
+  // Deletes reached the target: the documents the app deleted are not there.
+  for (const db of collections) {
+    // The changes made while the snapshot was held, to documents it had read: both applied.
+    expect(await target.read(db, 'a-updated')).toEqual({ _id: 'a-updated', v: 'changed during the snapshot' });
+    expect(await target.read(db, 'a-deleted')).toBeUndefined();
+    const rows = ((await asCouchAdmin(couchdbUrl, `${db}/_all_docs`)) as { rows: { id: string }[] }).rows;
+    const kept = new Set(rows.map((r) => r.id));
+    const deleted = Array.from({ length: 200 }, (_, i) => `k${i}`).filter((id) => !kept.has(id));
+    expect(deleted.length).toBeGreaterThan(0);
+    for (const id of deleted.slice(0, 5)) expect(await target.read(db, id)).toBeUndefined();
+  }
+}
+
+test('CouchDB → CouchDB (another server): followed while the app writes, killed, resumed; identical once the app stops, deletes included', async () => {
+  const other = await startCouch(testCouchAdmin);
+  try {
+    await cutover({
+      uri: withTestAdmin(other.url).replace(/^http:/, 'couchdb:'),
+      read: async (db, id) => {
+        const doc = (await asCouchAdmin(other.url, `${db}/${id}`)) as Doc;
+        return 'error' in doc ? undefined : stripCouchMeta(doc);
+      },
+    });
+  } finally {
+    await other.stop();
+  }
+}, 180_000);
