@@ -183,3 +183,24 @@ test('CouchDB → CouchDB (another server): followed while the app writes, kille
     await other.stop();
   }
 }, 180_000);
+
+test('SIGTERM while the feed waits for a change ends the follow at once: exit 0, the summary, the command that goes on', async () => {
+  const db = `${uniquePrefix()}_idle`;
+  await asCouchAdmin(couchdbUrl, db, { method: 'PUT' });
+  const other = await startCouch(testCouchAdmin);
+  try {
+    const follower = startCli(['--from', couchUri, '--to', withTestAdmin(other.url).replace(/^http:/, 'couchdb:'), '--collections', db, '--follow', '--checkpoint', `${db}.ckpt`]);
+    // Caught up and waiting in a long poll (CouchDB's lasts 25 s): the stop must not wait for it.
+    await eventually('the follow has a feed position', () => feedApplied(`${db}.ckpt`) >= 0);
+    const stopped = Date.now();
+    follower.child.kill('SIGTERM');
+    const result = await follower.done;
+    expect(result.code, result.stderr).toBe(0);
+    expect(Date.now() - stopped).toBeLessThan(10_000);
+    expect(result.stdout).toMatch(/^Following: 0 changes applied .*caught up with the source\.$/m);
+    expect(result.stdout).toContain(`--checkpoint ${db}.ckpt --follow --resume`);
+    expect(result.stdout + result.stderr).not.toContain(testCouchAdmin.password);
+  } finally {
+    await other.stop();
+  }
+}, 60_000);
