@@ -14,7 +14,12 @@ export interface RunningWriter {
 
 /** Starts test/servers/couch-writer.ts on these databases (`url` with the admin's credentials). */
 export function startCouchWriter(url: string, dbs: string[], env: NodeJS.ProcessEnv = {}): RunningWriter {
-  const child = spawn(process.execPath, ['--import', 'tsx', script, url, ...dbs], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  return startWriter(['--import', 'tsx', script, url, ...dbs], env);
+}
+
+/** Starts a writer process (Node with these arguments) that prints `ops N` after each change and `stopped N` on SIGTERM. */
+export function startWriter(args: string[], env: NodeJS.ProcessEnv = {}): RunningWriter {
+  const child = spawn(process.execPath, args, { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
   let ops = 0;
   let stderr = '';
   let buffered = '';
