@@ -5,7 +5,7 @@
 import type { BatchWriteItemCommandInput, WriteRequest } from '@aws-sdk/client-dynamodb';
 import { spawnSync } from 'node:child_process';
 import { describe, expect, test } from 'vitest';
-import { batchPut } from '../src/stores/dynamodb/batch-write.js';
+import { batchDelete, batchPut } from '../src/stores/dynamodb/batch-write.js';
 import type { DynamoApi } from '../src/stores/dynamodb/client.js';
 import { labelOf, resolveDynamoConfig } from '../src/stores/dynamodb/config.js';
 import { toItem } from '../src/stores/dynamodb/marshal.js';
@@ -30,7 +30,7 @@ function fakeApi(answer: BatchAnswer): DynamoApi & { calls: string[][] } {
     tablePrefix: '',
     calls,
     batchWrite: async (input) => {
-      calls.push(input.RequestItems!.t!.map((r) => r.PutRequest!.Item!._id!.S!));
+      calls.push(input.RequestItems!.t!.map((r) => (r.PutRequest?.Item ?? r.DeleteRequest!.Key!)._id!.S!));
       return answer(input, calls.length);
     },
     putItem: unused,
@@ -38,6 +38,8 @@ function fakeApi(answer: BatchAnswer): DynamoApi & { calls: string[][] } {
     describeTable: unused,
     createTable: unused,
     listTables: unused,
+    updateTable: unused,
+    streams: unused,
     close: () => {},
   };
 }
@@ -105,6 +107,30 @@ describe('batchPut', () => {
     const api = fakeApi(() => ({}));
     await batchPut(api, 't', docs(60), policy(0));
     expect(api.calls.map((c) => c.length).sort()).toEqual([10, 25, 25]);
+  });
+});
+
+describe('batchDelete', () => {
+  test('25 deletes a call; only the unprocessed ones are sent again', async () => {
+    // DynamoDB hands back d3 and d27 once each, unprocessed.
+    const leaveOnce = new Set(['d3', 'd27']);
+    const api = fakeApi((input) => {
+      const requests = input.RequestItems!.t!;
+      expect(requests.every((r) => r.DeleteRequest && !r.PutRequest)).toBe(true);
+      return { UnprocessedItems: { t: requests.filter((r) => leaveOnce.delete(r.DeleteRequest!.Key!._id!.S!)) } };
+    });
+    const ids = Array.from({ length: 30 }, (_, i) => `d${i}`);
+    const outcomes = await batchDelete(api, 't', ids, policy(3));
+    expect(outcomes).toEqual(ids.map(() => ({ status: 'written' })));
+    expect(api.calls.map((c) => c.length).sort((a, b) => a - b)).toEqual([1, 1, 5, 25]);
+    expect(api.calls.filter((c) => c.length === 1).flat().sort()).toEqual(['d27', 'd3']);
+  });
+
+  test('one _id twice in a call is sent once; the budget spent fails only what is left', async () => {
+    const api = fakeApi((input) => ({ UnprocessedItems: { t: input.RequestItems!.t!.filter((r) => r.DeleteRequest!.Key!._id!.S === 'b') } }));
+    const outcomes = await batchDelete(api, 't', ['a', 'b', 'a'], policy(1));
+    expect(api.calls).toEqual([['b', 'a'], ['b']]);
+    expect(outcomes).toEqual([{ status: 'written' }, { status: 'failed', reason: 'unprocessed after 2 attempts: 1 items left unprocessed (throttled)' }, { status: 'written' }]);
   });
 });
 
