@@ -48,7 +48,8 @@ export function checkKeySchema(table: TableDescription, name: string, where: str
 const pollMs = 250;
 const activeTimeoutMs = 5 * 60_000;
 
-async function waitUntilActive(api: DynamoApi, name: string, retries: number): Promise<TableDescription> {
+/** Polls until the table is ACTIVE again (after a create or an update), within five minutes. */
+export async function waitUntilActive(api: DynamoApi, name: string, retries: number): Promise<TableDescription> {
   const deadline = Date.now() + activeTimeoutMs;
   for (;;) {
     const table = await describeTable(api, name, retries);

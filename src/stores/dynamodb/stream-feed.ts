@@ -1,0 +1,124 @@
+/**
+ * A DynamoDB source's change feed (`--follow`): each chosen table's stream. The head, taken before
+ * the scan, holds per open shard a LATEST iterator, so every change made during the scan comes
+ * after it; `changes` then polls every table's ready shards in turn and hands on their records,
+ * puts and deletes in stream order, the position after each run being per shard the last sequence
+ * number applied.
+ */
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { ChangeFeed, Position, SourceChunk } from '../../types.js';
+import type { DynamoApi } from './client.js';
+import { fromPosition, toPosition, type StreamCursor, type TableCursor } from './stream-position.js';
+import { changesLost, describeShards, shardIterator, TableStream, type StreamContext } from './stream-shards.js';
+import { tableStream } from './stream-table.js';
+import { describeTable, tableName } from './tables.js';
+
+export interface FeedOptions {
+  retries: number;
+  warn: (message: string) => void;
+  /** `--enable-stream`: turn on the stream of a table that has none. */
+  enableStream?: boolean;
+  /** Wait between rounds that found nothing (DynamoDB allows 5 GetRecords a second per shard). */
+  idleMs?: number;
+}
+
+const defaultIdleMs = 250;
+const enablingPollMs = 500;
+
+export function streamFeed(api: DynamoApi, options: FeedOptions): ChangeFeed {
+  const idleMs = options.idleMs ?? defaultIdleMs;
+  const contextFor = async (signal: AbortSignal): Promise<StreamContext> => ({
+    streams: await api.streams(),
+    where: api.where,
+    policy: { retries: options.retries, signal },
+    warn: options.warn,
+  });
+
+  /** The table's stream once ENABLED (a stream just turned on is ENABLING for a while), every shard marked. */
+  async function tableHead(context: StreamContext, collection: string): Promise<TableCursor> {
+    const table = tableName(api.tablePrefix, collection);
+    const signal = context.policy.signal;
+    const stream = await tableStream(api, collection, table, { enable: options.enableStream ?? false, retries: options.retries, warn: options.warn, signal });
+    for (;;) {
+      const described = await describeShards(context, table, stream);
+      if (!described) throw changesLost(table, 'its stream vanished while the run started');
+      if (described.status !== 'ENABLING') {
+        const shards: TableCursor['shards'] = {};
+        for (const shard of described.shards) {
+          // A closed shard's changes are all older than the scan that follows.
+          shards[shard.id] = shard.closed
+            ? { done: true }
+            : { latest: await shardIterator(context, table, stream, shard.id, 'LATEST'), takenAt: Date.now() };
+        }
+        return { stream, shards };
+      }
+      await sleep(enablingPollMs, undefined, { signal });
+    }
+  }
+
+  /** A position on a stream the table no longer has (disabled and enabled again, table re-created) is worthless. */
+  async function checkSameStream(collection: string, cursor: TableCursor): Promise<string> {
+    const table = tableName(api.tablePrefix, collection);
+    const description = await describeTable(api, table, options.retries);
+    if (!description) throw changesLost(table, 'the table no longer exists');
+    if (description.LatestStreamArn !== cursor.stream) throw changesLost(table, 'its stream is not the one the position was taken on (it was disabled, or the table re-created)');
+    return table;
+  }
+
+  async function* changes({ collections, from, signal }: { collections: ReadonlySet<string>; from: Position; signal: AbortSignal }): AsyncIterable<SourceChunk> {
+    const cursor: StreamCursor = fromPosition(from, collections);
+    try {
+      const context = await contextFor(signal);
+      const tables: { collection: string; stream: TableStream }[] = [];
+      for (const collection of Object.keys(cursor).sort()) {
+        const table = await checkSameStream(collection, cursor[collection]!);
+        tables.push({ collection, stream: new TableStream(context, table, cursor[collection]!, api.label) });
+      }
+      if (tables.length === 0) return;
+      // Said once per stretch of quiet, so `--until-caught-up` can end and progress shows lag 0.
+      let quietSaid = false;
+      for (;;) {
+        let moved = false;
+        for (const { collection, stream } of tables) {
+          for await (const run of stream.poll()) {
+            // Stopped: what was fetched and not handed on is read again by a resume.
+            if (signal.aborted) return;
+            moved = true;
+            yield {
+              collection,
+              docs: run.docs,
+              ...(run.deletes ? { deletes: run.deletes } : {}),
+              ...(run.refused ? { refused: run.refused } : {}),
+              position: toPosition(cursor),
+              where: (index) => run.docWhere[index] ?? `${api.label} table ${stream.table}`,
+              ...(run.lastChangeAt === undefined ? {} : { lag: { seconds: Math.max(0, Math.round((Date.now() - run.lastChangeAt) / 1000)) } }),
+            };
+          }
+        }
+        if (moved) {
+          quietSaid = false;
+          continue;
+        }
+        if (!quietSaid) {
+          quietSaid = true;
+          yield { collection: tables[0]!.collection, docs: [], position: toPosition(cursor), lag: { changes: 0, seconds: 0 }, caughtUp: true };
+        }
+        await sleep(idleMs, undefined, { signal });
+      }
+    } catch (error) {
+      // Stopping is how a follow ends: the changes handed on so far stand, the rest waits for --resume.
+      if (signal.aborted) return;
+      throw error;
+    }
+  }
+
+  return {
+    async head(collections, signal) {
+      const context = await contextFor(signal);
+      const cursor: StreamCursor = {};
+      for (const collection of collections) cursor[collection] = await tableHead(context, collection);
+      return toPosition(cursor);
+    },
+    changes,
+  };
+}

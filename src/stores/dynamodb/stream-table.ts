@@ -1,0 +1,71 @@
+/**
+ * The stream a table's changes are followed on: found with DescribeTable, turned on with
+ * UpdateTable when the run asks (`--enable-stream`), and refused with what to do when it cannot
+ * give documents (no stream, or one that carries keys or old images only).
+ */
+import type { TableDescription } from '@aws-sdk/client-dynamodb';
+import { usageError } from '../../errors.js';
+import { withRetry, type RetryPolicy } from '../common/retry.js';
+import type { DynamoApi } from './client.js';
+import { dynamoFatal, errorName, isTransientTableCall } from './errors.js';
+import { describeTable, waitUntilActive } from './tables.js';
+
+/** View types whose INSERT and MODIFY records hold the whole new item. */
+const documentViews = new Set(['NEW_IMAGE', 'NEW_AND_OLD_IMAGES']);
+
+export interface StreamChoice {
+  /** Turn the stream on when the table has none (`--enable-stream`). */
+  enable: boolean;
+  retries: number;
+  warn: (message: string) => void;
+  signal: AbortSignal;
+}
+
+const enableCommand = (table: string) => `aws dynamodb update-table --table-name ${table} --stream-specification StreamEnabled=true,StreamViewType=NEW_IMAGE`;
+
+/** The ARN of the table's stream, ready to read; a usage error saying what to do when there is none to read. */
+export async function tableStream(api: DynamoApi, collection: string, table: string, choice: StreamChoice): Promise<string> {
+  let description = await describeTable(api, table, choice.retries);
+  if (!description) throw usageError('unknown-collection', `DynamoDB at ${api.where}: no table ${table} for collection ${collection}, so nothing to follow`);
+  const spec = description.StreamSpecification;
+  if (!spec?.StreamEnabled) {
+    if (!choice.enable) {
+      throw usageError(
+        'dynamodb-no-stream',
+        `DynamoDB table ${table} has no stream, which --follow reads: enable one with \`${enableCommand(table)}\`, or run again with --enable-stream`,
+      );
+    }
+    description = await enableStream(api, table, choice);
+  } else if (!documentViews.has(spec.StreamViewType ?? '')) {
+    throw usageError(
+      'dynamodb-no-stream',
+      `DynamoDB table ${table} has a ${spec.StreamViewType} stream, which carries no documents: --follow needs NEW_IMAGE or NEW_AND_OLD_IMAGES. ` +
+        `A stream's view type cannot change: disable it (\`aws dynamodb update-table --table-name ${table} --stream-specification StreamEnabled=false\`; ` +
+        `whatever else reads it, such as a Lambda trigger, loses it) and enable it again with \`${enableCommand(table)}\``,
+    );
+  }
+  return description.LatestStreamArn!;
+}
+
+/** UpdateTable with a NEW_IMAGE stream, then waits until the table is ACTIVE with it. */
+async function enableStream(api: DynamoApi, table: string, choice: StreamChoice): Promise<TableDescription> {
+  const policy: RetryPolicy = { retries: choice.retries, signal: choice.signal };
+  const update = () => api.updateTable({ TableName: table, StreamSpecification: { StreamEnabled: true, StreamViewType: 'NEW_IMAGE' } }, choice.signal);
+  // ResourceInUseException: the table is being created or updated; it takes the update once ACTIVE.
+  const inUseOrTransient = (error: unknown) => errorName(error) === 'ResourceInUseException' || isTransientTableCall(error);
+  try {
+    await withRetry(update, inUseOrTransient, policy);
+  } catch (error) {
+    choice.signal.throwIfAborted();
+    throw dynamoFatal(api.where, `enabling the stream of table ${table}`, error);
+  }
+  const description = await waitUntilActive(api, table, choice.retries);
+  if (!description.StreamSpecification?.StreamEnabled || !description.LatestStreamArn) {
+    throw dynamoFatal(api.where, `enabling the stream of table ${table}`, new Error('the table answered without a stream'));
+  }
+  choice.warn(
+    `DynamoDB table ${table}: enabled a NEW_IMAGE stream for --follow (it keeps changes 24 h); after the cutover, turn it off with ` +
+      `\`aws dynamodb update-table --table-name ${table} --stream-specification StreamEnabled=false\` if nothing else reads it`,
+  );
+  return description;
+}

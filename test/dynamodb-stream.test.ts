@@ -1,0 +1,209 @@
+/**
+ * The DynamoDB source's change feed (`--follow`) against DynamoDB Local's Streams: the head taken
+ * before the scan, creates, updates and deletes in order, resuming from a position, what a table
+ * without a usable stream gets, `enableStream`, stopping.
+ */
+import { CreateTableCommand, DeleteItemCommand, DynamoDBClient, PutItemCommand, UpdateTableCommand, type AttributeValue } from '@aws-sdk/client-dynamodb';
+import { afterAll, describe, expect, inject, test } from 'vitest';
+import { ExactNumber } from '../src/formats/exact-number.js';
+import dynamodbSource from '../src/sources/dynamodb.js';
+import type { AdapterOptions, Position, Source, SourceChunk } from '../src/types.js';
+import { uniquePrefix } from './corpus.js';
+import { failure, testAdapterOptions } from './helpers.js';
+
+const url = inject('dynamodbUrl');
+const uri = { scheme: 'dynamodb', rest: url.replace(/^http:/, ''), raw: url.replace(/^http:/, 'dynamodb:') };
+
+process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED = 'true';
+const raw = new DynamoDBClient({ endpoint: url, region: 'us-east-1', credentials: { accessKeyId: 'local', secretAccessKey: 'local' } });
+afterAll(() => raw.destroy());
+
+type StreamView = 'NEW_IMAGE' | 'NEW_AND_OLD_IMAGES' | 'KEYS_ONLY' | 'OLD_IMAGE';
+
+async function createTable(name: string, view?: StreamView): Promise<void> {
+  await raw.send(new CreateTableCommand({
+    TableName: name,
+    BillingMode: 'PAY_PER_REQUEST',
+    KeySchema: [{ AttributeName: '_id', KeyType: 'HASH' }],
+    AttributeDefinitions: [{ AttributeName: '_id', AttributeType: 'S' }],
+    ...(view ? { StreamSpecification: { StreamEnabled: true, StreamViewType: view } } : {}),
+  }));
+}
+
+const put = (table: string, item: Record<string, AttributeValue>) => raw.send(new PutItemCommand({ TableName: table, Item: item }));
+const remove = (table: string, id: string) => raw.send(new DeleteItemCommand({ TableName: table, Key: { _id: { S: id } } }));
+
+async function sourceOf(o: Partial<AdapterOptions> = {}): Promise<Source & { warnings: string[] }> {
+  const options = testAdapterOptions(o);
+  return Object.assign(await dynamodbSource(uri, options), { warnings: options.warnings });
+}
+
+/** What a change chunk says, in order: `put id v`, `delete id`, `caught up`. */
+function describeChunk(chunk: SourceChunk): string[] {
+  if (chunk.caughtUp) return ['caught up'];
+  if (chunk.deletes) return chunk.deletes.map((id) => `delete ${id}`);
+  return (chunk.docs as { _id: string; v?: unknown }[]).map((doc) => `put ${doc._id} ${String(doc.v)}`);
+}
+
+/** Reads changes until a chunk satisfies `last` (then stops the feed), returning every chunk. */
+async function changesUntil(source: Source, collections: string[], from: Position, last: (chunk: SourceChunk) => boolean): Promise<SourceChunk[]> {
+  const controller = new AbortController();
+  const chunks: SourceChunk[] = [];
+  for await (const chunk of source.feed!.changes({ collections: new Set(collections), from, signal: controller.signal })) {
+    chunks.push(chunk);
+    if (last(chunk)) controller.abort();
+  }
+  return chunks;
+}
+
+const untilCaughtUp = (chunk: SourceChunk) => chunk.caughtUp === true;
+const signal = () => new AbortController().signal;
+
+describe('dynamodb change feed', () => {
+  test('changes after the head: creates, updates and deletes in order, numbers exact, then caught up', async () => {
+    const table = `${uniquePrefix()}_feed`;
+    await createTable(table, 'NEW_IMAGE');
+    await put(table, { _id: { S: 'before' }, v: { N: '0' } });
+    const source = await sourceOf();
+    const head = await source.feed!.head([table], signal());
+
+    await put(table, { _id: { S: 'a' }, v: { N: '1' } });
+    await put(table, { _id: { S: 'b' }, v: { N: '1' } });
+    await put(table, { _id: { S: 'a' }, v: { N: '2' } });
+    await remove(table, 'b');
+    await remove(table, 'never-there');
+    await put(table, { _id: { S: 'big' }, v: { N: '123456789012345678901234567890' } });
+    await put(table, { _id: { S: 'b' }, v: { N: '3' } });
+
+    const chunks = await changesUntil(source, [table], head, untilCaughtUp);
+    await source.close();
+    expect(chunks.flatMap(describeChunk)).toEqual([
+      'put a 1', 'put b 1', 'put a 2', 'delete b', 'put big 123456789012345678901234567890', 'put b 3', 'caught up',
+    ]);
+    expect(chunks.find((c) => c.docs.some((d) => (d as { _id: string })._id === 'big'))!.docs[0]).toEqual({ _id: 'big', v: new ExactNumber('123456789012345678901234567890') });
+    expect(chunks.every((c) => c.collection === table && c.position !== undefined)).toBe(true);
+    expect(chunks.at(-1)!.lag).toEqual({ changes: 0, seconds: 0 });
+    expect(chunks[0]!.lag?.seconds).toBeGreaterThanOrEqual(0);
+    expect(chunks[0]!.where!(0)).toMatch(new RegExp(`table ${table} stream shard \\S+ sequence \\d+`));
+  });
+
+  test('a change made during the scan comes from the feed; stopping keeps the place for a resume', async () => {
+    const table = `${uniquePrefix()}_during`;
+    await createTable(table, 'NEW_AND_OLD_IMAGES');
+    for (let i = 0; i < 30; i++) await put(table, { _id: { S: `d${i}` }, v: { N: '0' } });
+    const source = await sourceOf({ batchSize: 10 });
+    const head = await source.feed!.head([table], signal());
+
+    // The scan's first page is read; the app then changes an item the scan may or may not see.
+    const scanned: string[] = [];
+    let changed = false;
+    for await (const chunk of source.read({ collections: new Set([table]), signal: signal() })) {
+      scanned.push(...chunk.docs.map((d) => (d as { _id: string })._id));
+      if (!changed && chunk.docs.length > 0) {
+        changed = true;
+        await put(table, { _id: { S: 'd29' }, v: { N: '7' } });
+        await put(table, { _id: { S: 'new' }, v: { N: '7' } });
+        await remove(table, 'd0');
+      }
+    }
+    expect(scanned).toHaveLength(30 + (scanned.includes('new') ? 1 : 0) - (scanned.includes('d0') ? 0 : 1));
+
+    const first = await changesUntil(source, [table], head, (chunk) => chunk.docs.length > 0);
+    expect(first.flatMap(describeChunk)).toEqual(['put d29 7', 'put new 7']);
+    // The app goes on while nobody follows; a resume from the last position gets what came after, once.
+    await put(table, { _id: { S: 'later' }, v: { N: '8' } });
+    const rest = await changesUntil(source, [table], first.at(-1)!.position!, untilCaughtUp);
+    await source.close();
+    expect(rest.flatMap(describeChunk)).toEqual(['delete d0', 'put later 8', 'caught up']);
+  });
+
+  test('a table without a stream: one line saying how to enable it; enableStream turns it on', async () => {
+    const table = `${uniquePrefix()}_nostream`;
+    await createTable(table);
+    const source = await sourceOf();
+    const error = await failure(() => source.feed!.head([table], signal()));
+    expect(error.kind).toBe('usage');
+    expect(error.message).toBe(
+      `DynamoDB table ${table} has no stream, which --follow reads: enable one with ` +
+        `\`aws dynamodb update-table --table-name ${table} --stream-specification StreamEnabled=true,StreamViewType=NEW_IMAGE\`, or run again with --enable-stream`,
+    );
+    await source.close();
+
+    const enabling = await sourceOf({ enableStream: true });
+    const head = await enabling.feed!.head([table], signal());
+    expect(enabling.warnings.join('\n')).toMatch(new RegExp(`DynamoDB table ${table}: enabled a NEW_IMAGE stream for --follow`));
+    await put(table, { _id: { S: 'x' }, v: { N: '1' } });
+    const chunks = await changesUntil(enabling, [table], head, untilCaughtUp);
+    await enabling.close();
+    expect(chunks.flatMap(describeChunk)).toEqual(['put x 1', 'caught up']);
+  });
+
+  test('a stream of keys or old images only is refused, saying why, even with enableStream', async () => {
+    const table = `${uniquePrefix()}_keys`;
+    await createTable(table, 'KEYS_ONLY');
+    const source = await sourceOf({ enableStream: true });
+    const error = await failure(() => source.feed!.head([table], signal()));
+    await source.close();
+    expect(error.kind).toBe('usage');
+    expect(error.message).toMatch(new RegExp(`^DynamoDB table ${table} has a KEYS_ONLY stream, which carries no documents: --follow needs NEW_IMAGE or NEW_AND_OLD_IMAGES`));
+    expect(error.message).toContain(`--table-name ${table} --stream-specification StreamEnabled=false`);
+  });
+
+  test('a prefix names the tables; a collection with no table is named', async () => {
+    const prefix = `${uniquePrefix()}-`;
+    await createTable(`${prefix}agents`, 'NEW_IMAGE');
+    const source = await sourceOf({ tablePrefix: prefix });
+    const head = await source.feed!.head(['agents'], signal());
+    await put(`${prefix}agents`, { _id: { S: 'a' }, v: { N: '1' } });
+    const chunks = await changesUntil(source, ['agents'], head, untilCaughtUp);
+    expect(chunks.map((c) => c.collection)).toEqual(['agents', 'agents']);
+    const error = await failure(() => source.feed!.head(['nope'], signal()));
+    await source.close();
+    expect(error.message).toMatch(new RegExp(`no table ${prefix}nope for collection nope, so nothing to follow`));
+  });
+
+  test('a stream disabled, or replaced, since the position: changes were lost, said so', async () => {
+    const table = `${uniquePrefix()}_lost`;
+    await createTable(table, 'NEW_IMAGE');
+    const source = await sourceOf();
+    const head = await source.feed!.head([table], signal());
+    await put(table, { _id: { S: 'a' }, v: { N: '1' } });
+    await raw.send(new UpdateTableCommand({ TableName: table, StreamSpecification: { StreamEnabled: false } }));
+    // What was recorded before the stream was turned off is applied; then the follow cannot go on.
+    const seen: string[] = [];
+    const disabled = await failure(async () => {
+      for await (const chunk of source.feed!.changes({ collections: new Set([table]), from: head, signal: signal() })) seen.push(...describeChunk(chunk));
+    });
+    expect(seen).toEqual(['put a 1']);
+    expect(disabled).toMatchObject({ kind: 'fatal', code: 'changes-lost' });
+    expect(disabled.message).toBe(
+      `DynamoDB table ${table}: its stream was disabled while following, and changes after that are not recorded, so changes were lost: a fresh snapshot is needed (run again without --resume)`,
+    );
+
+    await raw.send(new UpdateTableCommand({ TableName: table, StreamSpecification: { StreamEnabled: true, StreamViewType: 'NEW_IMAGE' } }));
+    const replaced = await failure(async () => {
+      for await (const chunk of source.feed!.changes({ collections: new Set([table]), from: head, signal: signal() })) void chunk;
+    });
+    await source.close();
+    expect(replaced.message).toMatch(/its stream is not the one the position was taken on .* a fresh snapshot is needed/);
+  });
+
+  test('stopping while it waits for changes ends the feed at once, without an error', async () => {
+    const table = `${uniquePrefix()}_stop`;
+    await createTable(table, 'NEW_IMAGE');
+    // The feed never ends by itself: only the abort can end this loop before the test's timeout.
+    const source = await sourceOf();
+    const head = await source.feed!.head([table], signal());
+    const controller = new AbortController();
+    const chunks: SourceChunk[] = [];
+    const started = Date.now();
+    for await (const chunk of source.feed!.changes({ collections: new Set([table]), from: head, signal: controller.signal })) {
+      chunks.push(chunk);
+      // Stop once the feed has said it is caught up, i.e. while it waits.
+      if (chunk.caughtUp) setImmediate(() => controller.abort());
+    }
+    await source.close();
+    expect(chunks.map((c) => c.caughtUp)).toEqual([true]);
+    expect(Date.now() - started).toBeLessThan(5000);
+  });
+});
