@@ -4,6 +4,9 @@
  * without a usable stream gets, `enableStream`, stopping.
  */
 import { CreateTableCommand, DeleteItemCommand, DynamoDBClient, PutItemCommand, UpdateTableCommand, type AttributeValue } from '@aws-sdk/client-dynamodb';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterAll, describe, expect, inject, test } from 'vitest';
 import { ExactNumber } from '../src/formats/exact-number.js';
 import dynamodbSource from '../src/sources/dynamodb.js';
@@ -205,5 +208,38 @@ describe('dynamodb change feed', () => {
     await source.close();
     expect(chunks.map((c) => c.caughtUp)).toEqual([true]);
     expect(Date.now() - started).toBeLessThan(5000);
+  });
+
+  test('with an AWS profile and no key variables, the streams are read as the profile (its key, its region)', async () => {
+    // DynamoDB Local keeps one database per key and region: signing as anyone else finds no such stream.
+    const dir = mkdtempSync(join(tmpdir(), 'dynamodb-stream-'));
+    const credentialsFile = join(dir, 'credentials');
+    const configFile = join(dir, 'config');
+    writeFileSync(credentialsFile, '[follow]\naws_access_key_id = AKIAFOLLOWPROFILE1\naws_secret_access_key = follow-secret\n');
+    writeFileSync(configFile, '[profile follow]\nregion = eu-west-1\n');
+    const saved = { ...process.env };
+    process.env.AWS_SHARED_CREDENTIALS_FILE = credentialsFile;
+    process.env.AWS_CONFIG_FILE = configFile;
+    const asProfile = new DynamoDBClient({ endpoint: url, profile: 'follow' });
+    try {
+      const table = `${uniquePrefix()}_profile`;
+      await asProfile.send(new CreateTableCommand({
+        TableName: table,
+        BillingMode: 'PAY_PER_REQUEST',
+        KeySchema: [{ AttributeName: '_id', KeyType: 'HASH' }],
+        AttributeDefinitions: [{ AttributeName: '_id', AttributeType: 'S' }],
+        StreamSpecification: { StreamEnabled: true, StreamViewType: 'NEW_IMAGE' },
+      }));
+      const source = await sourceOf({ env: { AWS_PROFILE: 'follow', DYNAMODB_ENDPOINT_URL: url } });
+      const head = await source.feed!.head([table], signal());
+      await asProfile.send(new PutItemCommand({ TableName: table, Item: { _id: { S: 'p' }, v: { N: '1' } } }));
+      const chunks = await changesUntil(source, [table], head, untilCaughtUp);
+      await source.close();
+      expect(chunks.flatMap(describeChunk)).toEqual(['put p 1', 'caught up']);
+      expect(source.warnings.join('\n')).not.toMatch(/dummy/);
+    } finally {
+      asProfile.destroy();
+      process.env = saved;
+    }
   });
 });
