@@ -8,6 +8,7 @@ import type { StreamsApi } from '../src/stores/dynamodb/client.js';
 import type { TableCursor } from '../src/stores/dynamodb/stream-position.js';
 import { TableStream, type ShardRun } from '../src/stores/dynamodb/stream-shards.js';
 import { recordRuns } from '../src/stores/dynamodb/stream-records.js';
+import { HeadKeeper } from '../src/stores/dynamodb/head-keeper.js';
 
 interface FakeShard {
   id: string;
@@ -44,25 +45,26 @@ function fakeStreams(shards: FakeShard[], faults: Partial<Record<'getRecords' | 
     getShardIterator: async ({ ShardId, ShardIteratorType, SequenceNumber }) => {
       calls.push(`iterator ${ShardId} ${ShardIteratorType}${SequenceNumber ? ` ${SequenceNumber}` : ''}`);
       fault('getShardIterator');
-      const from = ShardIteratorType === 'TRIM_HORIZON' ? 0 : Number(SequenceNumber!.split('-').at(-1)) + 1;
+      const from = ShardIteratorType === 'TRIM_HORIZON' ? 0 : Number(SequenceNumber!.split('-').at(-1)) + (ShardIteratorType === 'AT_SEQUENCE_NUMBER' ? 0 : 1);
       return { ShardIterator: `${ShardId}|${from}` };
     },
-    getRecords: async ({ ShardIterator }) => {
-      calls.push(`records ${ShardIterator}`);
+    getRecords: async ({ ShardIterator, Limit }) => {
+      calls.push(`records ${ShardIterator}${Limit === 1 ? ' limit 1' : ''}`);
       fault('getRecords');
       const [id, from] = ShardIterator!.split('|');
       const shard = shards.find((s) => s.id === id)!;
-      const records = shard.records.slice(Number(from)).map((change, i) => record(shard.id, Number(from) + i, change));
-      const end = shard.records.length;
-      return { Records: records, NextShardIterator: shard.closed ? undefined : `${id}|${end}` };
+      const records = shard.records.slice(Number(from), Number(from) + (Limit ?? 1000)).map((change, i) => record(shard.id, Number(from) + i, change));
+      const end = Number(from) + records.length;
+      return { Records: records, NextShardIterator: shard.closed && end === shard.records.length ? undefined : `${id}|${end}` };
     },
   };
   return { api, calls };
 }
 
-function tableStream(streams: StreamsApi, cursor: TableCursor, warnings: string[] = [], retries = 2) {
+function tableStream(streams: StreamsApi, cursor: TableCursor, warnings: string[] = [], retries = 2, keeper?: HeadKeeper) {
   const signal = new AbortController().signal;
-  return new TableStream({ streams, where: 'local', policy: { retries, minDelayMs: 1, maxDelayMs: 2, signal }, warn: (m) => warnings.push(m) }, 't', cursor, 'dynamodb://local');
+  const context = { streams, where: 'local', policy: { retries, minDelayMs: 1, maxDelayMs: 2, signal }, warn: (m: string) => warnings.push(m), resolveHead: keeper && ((it: string) => keeper.resolve(it)) };
+  return new TableStream(context, 't', cursor, 'dynamodb://local');
 }
 
 async function poll(stream: TableStream): Promise<string[]> {
@@ -111,6 +113,28 @@ describe('a table stream read shard by shard', () => {
     expect(warnings).toEqual([expect.stringMatching(/the stream position taken before the snapshot expired .* reading shard s from its start/)]);
     expect(await poll(stream)).toEqual(['s put old', 's put new']);
     expect(calls).toEqual(['records s|1', 'iterator s TRIM_HORIZON', 'records s|0']);
+  });
+
+  test('a kept head iterator is pinned at the first record after the head: no fallback, nothing again, nothing lost', async () => {
+    // Records 0 and 1 came before the head; the head's LATEST iterator is at index 2.
+    const shards: FakeShard[] = [{ id: 's', closed: false, records: ['before', 'before2'] }];
+    const { api, calls } = fakeStreams(shards);
+    const keeper = new HeadKeeper(async () => api);
+    keeper.keep('arn', 's', 's|2');
+    await keeper.refresh();
+    expect(await keeper.resolve('s|2')).toEqual({ iterator: 's|2' });
+    shards[0]!.records.push('during', '-during', 'late');
+    await keeper.refresh();
+    await keeper.refresh();
+    keeper.stop();
+    expect(await keeper.resolve('s|2')).toEqual({ at: 's-000000000000000000002' });
+    // The head's own iterator would have expired by now: it is never used.
+    const warnings: string[] = [];
+    const stream = tableStream(api, { stream: 'arn', shards: { s: { latest: 's|2', takenAt: 0 } } }, warnings, 2, keeper);
+    expect(await poll(stream)).toEqual(['s put during', 's delete during', 's put late']);
+    expect(warnings).toEqual([]);
+    expect(calls).toEqual(['records s|2 limit 1', 'records s|2 limit 1', 'iterator s AT_SEQUENCE_NUMBER s-000000000000000000002', 'records s|2']);
+    expect(await keeper.resolve('other')).toBeUndefined();
   });
 
   test('throttled GetRecords is retried under the budget', async () => {

@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, inject, test } from 'vitest';
 import { ExactNumber } from '../src/formats/exact-number.js';
 import dynamodbSource from '../src/sources/dynamodb.js';
+import type { StreamFeed } from '../src/stores/dynamodb/stream-feed.js';
 import type { AdapterOptions, Position, Source, SourceChunk } from '../src/types.js';
 import { uniquePrefix } from './corpus.js';
 import { failure, testAdapterOptions } from './helpers.js';
@@ -118,6 +119,27 @@ describe('dynamodb change feed', () => {
     const rest = await changesUntil(source, [table], first.at(-1)!.position!, untilCaughtUp);
     await source.close();
     expect(rest.flatMap(describeChunk)).toEqual(['delete d0', 'put later 8', 'caught up']);
+  });
+
+  test('during a long snapshot the head is pinned at the first change after it, which the feed then starts at', async () => {
+    const table = `${uniquePrefix()}_kept`;
+    await createTable(table, 'NEW_IMAGE');
+    await put(table, { _id: { S: 'before' }, v: { N: '0' } });
+    const source = await sourceOf();
+    const feed = source.feed as StreamFeed;
+    const head = await feed.head([table], signal());
+    // Rounds of the keeper, as its timer makes them every few minutes while the scan runs.
+    await feed.keeper.refresh();
+    await put(table, { _id: { S: 'a' }, v: { N: '1' } });
+    await put(table, { _id: { S: 'a' }, v: { N: '2' } });
+    await feed.keeper.refresh();
+    await put(table, { _id: { S: 'b' }, v: { N: '1' } });
+    await feed.keeper.refresh();
+    const latest = Object.values((head.tables as Record<string, { shards: Record<string, { latest: string }> }>)[table]!.shards)[0]!.latest;
+    expect(await feed.keeper.resolve(latest)).toEqual({ at: expect.stringMatching(/^\d+$/) });
+    const chunks = await changesUntil(source, [table], head, untilCaughtUp);
+    await source.close();
+    expect(chunks.flatMap(describeChunk)).toEqual(['put a 1', 'put a 2', 'put b 1', 'caught up']);
   });
 
   test('a table without a stream: one line saying how to enable it; enableStream turns it on', async () => {

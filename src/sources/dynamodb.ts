@@ -24,6 +24,7 @@ export default async function dynamodbSource(uri: ParsedUri, options: AdapterOpt
 /** The source on any DynamoApi (a fake in unit tests). */
 export function createSource(api: DynamoApi, options: AdapterOptions): Source {
   const { label, tablePrefix: prefix } = api;
+  const feed = streamFeed(api, { retries: options.retries, warn: options.warn, enableStream: options.enableStream });
   const segments = Math.max(1, options.segments ?? 1);
 
   async function listCollections(): Promise<string[]> {
@@ -104,7 +105,10 @@ export function createSource(api: DynamoApi, options: AdapterOptions): Source {
     listCollections,
     count: async (collection) => (await describeTable(api, tableName(prefix, collection), options.retries))?.ItemCount,
     read,
-    feed: streamFeed(api, { retries: options.retries, warn: options.warn, enableStream: options.enableStream }),
-    close: async () => api.close(),
+    feed,
+    close: async () => {
+      feed.stop();
+      api.close();
+    },
   };
 }

@@ -8,6 +8,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { ChangeFeed, Position, SourceChunk } from '../../types.js';
 import type { DynamoApi } from './client.js';
+import { HeadKeeper } from './head-keeper.js';
 import { fromPosition, toPosition, type StreamCursor, type TableCursor } from './stream-position.js';
 import { changesLost, describeShards, shardIterator, TableStream, type StreamContext } from './stream-shards.js';
 import { tableStream } from './stream-table.js';
@@ -22,16 +23,25 @@ export interface FeedOptions {
   idleMs?: number;
 }
 
+/** The feed, and what its source's close must stop. */
+export interface StreamFeed extends ChangeFeed {
+  /** Keeps the head's iterators fresh while the snapshot runs (exposed for tests). */
+  readonly keeper: HeadKeeper;
+  stop(): void;
+}
+
 const defaultIdleMs = 250;
 const enablingPollMs = 500;
 
-export function streamFeed(api: DynamoApi, options: FeedOptions): ChangeFeed {
+export function streamFeed(api: DynamoApi, options: FeedOptions): StreamFeed {
   const idleMs = options.idleMs ?? defaultIdleMs;
+  const keeper = new HeadKeeper(() => api.streams());
   const contextFor = async (signal: AbortSignal): Promise<StreamContext> => ({
     streams: await api.streams(),
     where: api.where,
     policy: { retries: options.retries, signal },
     warn: options.warn,
+    resolveHead: (iterator) => keeper.resolve(iterator),
   });
 
   /** The table's stream once ENABLED (a stream just turned on is ENABLING for a while), every shard marked. */
@@ -46,9 +56,13 @@ export function streamFeed(api: DynamoApi, options: FeedOptions): ChangeFeed {
         const shards: TableCursor['shards'] = {};
         for (const shard of described.shards) {
           // A closed shard's changes are all older than the scan that follows.
-          shards[shard.id] = shard.closed
-            ? { done: true }
-            : { latest: await shardIterator(context, table, stream, shard.id, 'LATEST'), takenAt: Date.now() };
+          if (shard.closed) {
+            shards[shard.id] = { done: true };
+            continue;
+          }
+          const latest = await shardIterator(context, table, stream, shard.id, 'LATEST');
+          keeper.keep(stream, shard.id, latest);
+          shards[shard.id] = { latest, takenAt: Date.now() };
         }
         return { stream, shards };
       }
@@ -67,6 +81,7 @@ export function streamFeed(api: DynamoApi, options: FeedOptions): ChangeFeed {
 
   async function* changes({ collections, from, signal }: { collections: ReadonlySet<string>; from: Position; signal: AbortSignal }): AsyncIterable<SourceChunk> {
     const cursor: StreamCursor = fromPosition(from, collections);
+    keeper.stop();
     try {
       const context = await contextFor(signal);
       const tables: { collection: string; stream: TableStream }[] = [];
@@ -120,5 +135,7 @@ export function streamFeed(api: DynamoApi, options: FeedOptions): ChangeFeed {
       return toPosition(cursor);
     },
     changes,
+    keeper,
+    stop: () => keeper.stop(),
   };
 }

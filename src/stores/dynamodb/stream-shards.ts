@@ -30,6 +30,8 @@ export interface StreamContext {
   where: string;
   policy: RetryPolicy & { signal: AbortSignal };
   warn: (message: string) => void;
+  /** Where the head's LATEST iterator now stands, when this process took the head and kept it (see head-keeper.ts). */
+  resolveHead?: (iterator: string) => Promise<{ iterator: string } | { at: string } | undefined>;
 }
 
 /** DynamoDB Streams' answer when the data asked for is past its 24 h retention. */
@@ -68,10 +70,10 @@ export async function describeShards(context: StreamContext, table: string, arn:
 }
 
 /** A shard iterator; a data-lost error when the stream no longer holds that point. */
-export async function shardIterator(context: StreamContext, table: string, arn: string, shard: string, type: ShardIteratorType, after?: string): Promise<string> {
+export async function shardIterator(context: StreamContext, table: string, arn: string, shard: string, type: ShardIteratorType, sequence?: string): Promise<string> {
   try {
     const answer = await withRetry(
-      () => context.streams.getShardIterator({ StreamArn: arn, ShardId: shard, ShardIteratorType: type, SequenceNumber: after }, context.policy.signal),
+      () => context.streams.getShardIterator({ StreamArn: arn, ShardId: shard, ShardIteratorType: type, SequenceNumber: sequence }, context.policy.signal),
       isTransientDynamoError,
       context.policy,
     );
@@ -149,7 +151,11 @@ export class TableStream {
     if (held) return held;
     const mark = this.cursor.shards[shard];
     const arn = this.cursor.stream;
-    if (mark && 'latest' in mark) return mark.latest;
+    if (mark && 'latest' in mark) {
+      const kept = await this.context.resolveHead?.(mark.latest);
+      if (kept && 'at' in kept) return shardIterator(this.context, this.table, arn, shard, 'AT_SEQUENCE_NUMBER', kept.at);
+      return kept?.iterator ?? mark.latest;
+    }
     if (mark && 'after' in mark) return shardIterator(this.context, this.table, arn, shard, 'AFTER_SEQUENCE_NUMBER', mark.after);
     return shardIterator(this.context, this.table, arn, shard, 'TRIM_HORIZON');
   }
