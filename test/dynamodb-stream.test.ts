@@ -24,8 +24,8 @@ afterAll(() => raw.destroy());
 
 type StreamView = 'NEW_IMAGE' | 'NEW_AND_OLD_IMAGES' | 'KEYS_ONLY' | 'OLD_IMAGE';
 
-async function createTable(name: string, view?: StreamView): Promise<void> {
-  await raw.send(new CreateTableCommand({
+async function createTable(name: string, view?: StreamView, client = raw): Promise<void> {
+  await client.send(new CreateTableCommand({
     TableName: name,
     BillingMode: 'PAY_PER_REQUEST',
     KeySchema: [{ AttributeName: '_id', KeyType: 'HASH' }],
@@ -245,13 +245,7 @@ describe('dynamodb change feed', () => {
     const asProfile = new DynamoDBClient({ endpoint: url, profile: 'follow' });
     try {
       const table = `${uniquePrefix()}_profile`;
-      await asProfile.send(new CreateTableCommand({
-        TableName: table,
-        BillingMode: 'PAY_PER_REQUEST',
-        KeySchema: [{ AttributeName: '_id', KeyType: 'HASH' }],
-        AttributeDefinitions: [{ AttributeName: '_id', AttributeType: 'S' }],
-        StreamSpecification: { StreamEnabled: true, StreamViewType: 'NEW_IMAGE' },
-      }));
+      await createTable(table, 'NEW_IMAGE', asProfile);
       const source = await sourceOf({ env: { AWS_PROFILE: 'follow', DYNAMODB_ENDPOINT_URL: url } });
       const head = await source.feed!.head([table], signal());
       await asProfile.send(new PutItemCommand({ TableName: table, Item: { _id: { S: 'p' }, v: { N: '1' } } }));
