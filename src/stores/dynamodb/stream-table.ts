@@ -59,7 +59,7 @@ async function enableStream(api: DynamoApi, table: string, choice: StreamChoice)
     choice.signal.throwIfAborted();
     throw dynamoFatal(api.where, `enabling the stream of table ${table}`, error);
   }
-  const description = await waitUntilActive(api, table, choice.retries);
+  const description = await waitUntilActive(api, table, choice.retries, choice.signal);
   if (!description.StreamSpecification?.StreamEnabled || !description.LatestStreamArn) {
     throw dynamoFatal(api.where, `enabling the stream of table ${table}`, new Error('the table answered without a stream'));
   }
