@@ -110,7 +110,7 @@ describe('a table stream read shard by shard', () => {
     const cursor: TableCursor = { stream: 'arn', shards: { s: { latest: 's|1', takenAt: 0 } } };
     const stream = tableStream(api, cursor, warnings);
     expect(await poll(stream)).toEqual([]);
-    expect(warnings).toEqual([expect.stringMatching(/the stream position taken before the snapshot expired .* reading shard s from its start/)]);
+    expect(warnings).toEqual([expect.stringMatching(/the stream position taken before the snapshot can no longer be used .* reading shard s from its start/)]);
     expect(await poll(stream)).toEqual(['s put old', 's put new']);
     expect(calls).toEqual(['records s|1', 'iterator s TRIM_HORIZON', 'records s|0']);
   });
@@ -120,7 +120,7 @@ describe('a table stream read shard by shard', () => {
     const shards: FakeShard[] = [{ id: 's', closed: false, records: ['before', 'before2'] }];
     const { api, calls } = fakeStreams(shards);
     const keeper = new HeadKeeper(async () => api);
-    keeper.keep('arn', 's', 's|2');
+    keeper.keep('s|2');
     await keeper.refresh();
     expect(await keeper.resolve('s|2')).toEqual({ iterator: 's|2' });
     shards[0]!.records.push('during', '-during', 'late');

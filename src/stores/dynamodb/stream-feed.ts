@@ -8,7 +8,8 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { ChangeFeed, Position, SourceChunk } from '../../types.js';
 import type { DynamoApi } from './client.js';
-import { HeadKeeper } from './head-keeper.js';
+import { dynamoFatal } from './errors.js';
+import { HeadKeeper, readHead } from './head-keeper.js';
 import { fromPosition, toPosition, type StreamCursor, type TableCursor } from './stream-position.js';
 import { changesLost, describeShards, shardIterator, TableStream, type StreamContext } from './stream-shards.js';
 import { tableStream } from './stream-table.js';
@@ -60,9 +61,17 @@ export function streamFeed(api: DynamoApi, options: FeedOptions): StreamFeed {
             shards[shard.id] = { done: true };
             continue;
           }
-          const latest = await shardIterator(context, table, stream, shard.id, 'LATEST');
-          keeper.keep(stream, shard.id, latest);
-          shards[shard.id] = { latest, takenAt: Date.now() };
+          const read = await readHead(context.streams, await shardIterator(context, table, stream, shard.id, 'LATEST'), context.policy).catch((error: unknown) => {
+            signal.throwIfAborted();
+            throw dynamoFatal(api.where, `reading the stream of table ${table}`, error);
+          });
+          if ('ended' in read) shards[shard.id] = { done: true };
+          else if ('at' in read) shards[shard.id] = { at: read.at };
+          else if ('iterator' in read) {
+            keeper.keep(read.iterator);
+            shards[shard.id] = { latest: read.iterator, takenAt: Date.now() };
+          }
+          // Unusable: no mark, so the shard is read from its start (changes before the head again, none lost).
         }
         return { stream, shards };
       }

@@ -9,8 +9,10 @@ import type { JsonValue, Position } from '../../types.js';
 export type ShardMark =
   /** Records up to and including this sequence number are applied. */
   | { after: string }
+  /** Records from this sequence number on: the first record after the head. */
+  | { at: string }
   /**
-   * Open when the head was taken and nothing read from it since: a LATEST iterator from then
+   * Open when the head was taken and nothing read from it since: an iterator at the head
    * (`takenAt`, ms). Iterators expire after 15 minutes; an expired one means reading the shard
    * from its start, which repeats changes from before the head (harmless) and loses none.
    */

@@ -9,6 +9,7 @@ import { fatalError } from '../../errors.js';
 import { withRetry, type RetryPolicy } from '../common/retry.js';
 import type { StreamsApi } from './client.js';
 import { dynamoFatal, errorName, isTransientDynamoError } from './errors.js';
+import type { Held } from './head-keeper.js';
 import type { TableCursor } from './stream-position.js';
 import { recordRuns, type RecordRun } from './stream-records.js';
 
@@ -31,7 +32,7 @@ export interface StreamContext {
   policy: RetryPolicy & { signal: AbortSignal };
   warn: (message: string) => void;
   /** Where the head's LATEST iterator now stands, when this process took the head and kept it (see head-keeper.ts). */
-  resolveHead?: (iterator: string) => Promise<{ iterator: string } | { at: string } | undefined>;
+  resolveHead?: (iterator: string) => Promise<Held | undefined>;
 }
 
 /** DynamoDB Streams' answer when the data asked for is past its 24 h retention. */
@@ -156,6 +157,7 @@ export class TableStream {
       if (kept && 'at' in kept) return shardIterator(this.context, this.table, arn, shard, 'AT_SEQUENCE_NUMBER', kept.at);
       return kept?.iterator ?? mark.latest;
     }
+    if (mark && 'at' in mark) return shardIterator(this.context, this.table, arn, shard, 'AT_SEQUENCE_NUMBER', mark.at);
     if (mark && 'after' in mark) return shardIterator(this.context, this.table, arn, shard, 'AFTER_SEQUENCE_NUMBER', mark.after);
     return shardIterator(this.context, this.table, arn, shard, 'TRIM_HORIZON');
   }
@@ -168,10 +170,15 @@ export class TableStream {
     } catch (error) {
       this.context.policy.signal.throwIfAborted();
       const name = errorName(error);
+      const fromHead = 'latest' in (this.cursor.shards[shard] ?? {}) && !this.iterators.has(shard);
+      // A head iterator refused as trimmed is one DynamoDB Local mishandles (see head-keeper.ts):
+      // the head is younger than the 24 h retention, so nothing after it can have been trimmed.
+      if (name === 'ExpiredIteratorException' || (fromHead && name === trimmed)) {
+        this.unusable(shard);
+        return;
+      }
       if (name === trimmed) throw changesLost(this.table, `shard ${shard} of its stream no longer holds the changes after the saved position (streams keep them 24 h)`);
-      if (name !== 'ExpiredIteratorException') throw dynamoFatal(this.context.where, `reading the stream of table ${this.table}`, error);
-      this.expired(shard);
-      return;
+      throw dynamoFatal(this.context.where, `reading the stream of table ${this.table}`, error);
     }
     const where = (record: StreamRecord) => `${this.label} table ${this.table} stream shard ${shard} sequence ${record.dynamodb?.SequenceNumber ?? '?'}`;
     for (const run of recordRuns(answer.Records ?? [], where)) {
@@ -189,17 +196,17 @@ export class TableStream {
   }
 
   /**
-   * Iterators live 15 minutes. A held one is got again from the cursor; the head's LATEST one
-   * cannot be, so the shard is read from its start: changes from before the head come again
-   * (harmless, writes are idempotent), none is lost.
+   * Iterators live 15 minutes. A held one is got again from the cursor; the head's one cannot be,
+   * so the shard is read from its start: changes from before the head come again (harmless,
+   * writes are idempotent), none is lost.
    */
-  private expired(shard: string): void {
+  private unusable(shard: string): void {
     this.iterators.delete(shard);
     const mark = this.cursor.shards[shard];
     if (mark && 'latest' in mark) {
       delete this.cursor.shards[shard];
       this.context.warn(
-        `DynamoDB table ${this.table}: the stream position taken before the snapshot expired (iterators live 15 minutes); reading shard ${shard} from its start, so changes from before the snapshot are applied again`,
+        `DynamoDB table ${this.table}: the stream position taken before the snapshot can no longer be used (iterators live 15 minutes); reading shard ${shard} from its start, so changes from before the snapshot are applied again`,
       );
     }
   }
