@@ -22,6 +22,12 @@ export interface FeedOptions {
   enableStream?: boolean;
   /** Wait between rounds that found nothing (DynamoDB allows 5 GetRecords a second per shard). */
   idleMs?: number;
+  /**
+   * How long the feed must find nothing before it says it is caught up: a record shows up in the
+   * stream a moment after its write, so one quiet round right after the app's last write would
+   * end `--until-caught-up` before that write came.
+   */
+  settleMs?: number;
 }
 
 /** The feed, and what its source's close must stop. */
@@ -32,10 +38,12 @@ export interface StreamFeed extends ChangeFeed {
 }
 
 const defaultIdleMs = 250;
+const defaultSettleMs = 1000;
 const enablingPollMs = 500;
 
 export function streamFeed(api: DynamoApi, options: FeedOptions): StreamFeed {
   const idleMs = options.idleMs ?? defaultIdleMs;
+  const settleMs = options.settleMs ?? defaultSettleMs;
   const keeper = new HeadKeeper(() => api.streams());
   const contextFor = async (signal: AbortSignal): Promise<StreamContext> => ({
     streams: await api.streams(),
@@ -100,6 +108,7 @@ export function streamFeed(api: DynamoApi, options: FeedOptions): StreamFeed {
       }
       if (tables.length === 0) return;
       // Said once per stretch of quiet, so `--until-caught-up` can end and progress shows lag 0.
+      let quietSince: number | undefined;
       let quietSaid = false;
       for (;;) {
         let moved = false;
@@ -120,10 +129,12 @@ export function streamFeed(api: DynamoApi, options: FeedOptions): StreamFeed {
           }
         }
         if (moved) {
+          quietSince = undefined;
           quietSaid = false;
           continue;
         }
-        if (!quietSaid) {
+        quietSince ??= Date.now();
+        if (!quietSaid && Date.now() - quietSince >= settleMs) {
           quietSaid = true;
           yield { collection: tables[0]!.collection, docs: [], position: toPosition(cursor), lag: { changes: 0, seconds: 0 }, caughtUp: true };
         }
