@@ -164,6 +164,15 @@ describe('dynamodb change feed', () => {
       `DynamoDB table ${table} has no stream, which --follow reads: enable one with ` +
         `\`aws dynamodb update-table --table-name ${table} --stream-specification StreamEnabled=true,StreamViewType=NEW_IMAGE\`, or run again with --enable-stream`,
     );
+    // Several: named at once, with one command that enables every one.
+    const other = `${table}2`;
+    await createTable(other);
+    const both = await failure(() => source.feed!.head([table, other], signal()));
+    expect(both.message).toBe(
+      `DynamoDB tables ${table}, ${other} have no stream, which --follow reads: enable them with ` +
+        `\`aws dynamodb update-table --table-name ${table} --stream-specification StreamEnabled=true,StreamViewType=NEW_IMAGE && ` +
+        `aws dynamodb update-table --table-name ${other} --stream-specification StreamEnabled=true,StreamViewType=NEW_IMAGE\`, or run again with --enable-stream`,
+    );
     await source.close();
 
     const enabling = await sourceOf({ enableStream: true });

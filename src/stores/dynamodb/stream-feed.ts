@@ -12,7 +12,7 @@ import { dynamoFatal } from './errors.js';
 import { HeadKeeper, readHead } from './head-keeper.js';
 import { fromPosition, toPosition, type StreamCursor, type TableCursor } from './stream-position.js';
 import { changesLost, describeShards, shardIterator, TableStream, type StreamContext } from './stream-shards.js';
-import { tableStream } from './stream-table.js';
+import { tableStreams } from './stream-table.js';
 import { describeTable, tableName } from './tables.js';
 
 export interface FeedOptions {
@@ -53,11 +53,9 @@ export function streamFeed(api: DynamoApi, options: FeedOptions): StreamFeed {
     resolveHead: (iterator) => keeper.resolve(iterator),
   });
 
-  /** The table's stream once ENABLED (a stream just turned on is ENABLING for a while), every shard marked. */
-  async function tableHead(context: StreamContext, collection: string): Promise<TableCursor> {
-    const table = tableName(api.tablePrefix, collection);
+  /** The table's shards once its stream is ENABLED (a stream just turned on is ENABLING for a while), every one marked. */
+  async function tableHead(context: StreamContext, table: string, stream: string): Promise<TableCursor> {
     const signal = context.policy.signal;
-    const stream = await tableStream(api, collection, table, { enable: options.enableStream ?? false, retries: options.retries, warn: options.warn, signal });
     for (;;) {
       const described = await describeShards(context, table, stream);
       if (!described) throw changesLost(table, 'its stream vanished while the run started');
@@ -150,8 +148,10 @@ export function streamFeed(api: DynamoApi, options: FeedOptions): StreamFeed {
   return {
     async head(collections, signal) {
       const context = await contextFor(signal);
+      const tables = collections.map((collection) => ({ collection, table: tableName(api.tablePrefix, collection) }));
+      const streams = await tableStreams(api, tables, { enable: options.enableStream ?? false, retries: options.retries, warn: options.warn, signal });
       const cursor: StreamCursor = {};
-      for (const collection of collections) cursor[collection] = await tableHead(context, collection);
+      for (const [i, { collection, table }] of tables.entries()) cursor[collection] = await tableHead(context, table, streams[i]!);
       return toPosition(cursor);
     },
     changes,

@@ -23,28 +23,46 @@ export interface StreamChoice {
 
 const enableCommand = (table: string) => `aws dynamodb update-table --table-name ${table} --stream-specification StreamEnabled=true,StreamViewType=NEW_IMAGE`;
 
-/** The ARN of the table's stream, ready to read; a usage error saying what to do when there is none to read. */
-export async function tableStream(api: DynamoApi, collection: string, table: string, choice: StreamChoice): Promise<string> {
-  let description = await describeTable(api, table, choice.retries);
-  if (!description) throw usageError('unknown-collection', `DynamoDB at ${api.where}: no table ${table} for collection ${collection}, so nothing to follow`);
-  const spec = description.StreamSpecification;
-  if (!spec?.StreamEnabled) {
-    if (!choice.enable) {
+export interface FollowedTable {
+  collection: string;
+  table: string;
+}
+
+/**
+ * The ARN of each table's stream, ready to read, in order; a usage error saying what to do when
+ * one has none to read. Tables without a stream are named all at once, with one command that
+ * enables every one, so the operator does not learn of them one run at a time.
+ */
+export async function tableStreams(api: DynamoApi, tables: readonly FollowedTable[], choice: StreamChoice): Promise<string[]> {
+  const descriptions: TableDescription[] = [];
+  for (const { collection, table } of tables) {
+    const description = await describeTable(api, table, choice.retries);
+    if (!description) throw usageError('unknown-collection', `DynamoDB at ${api.where}: no table ${table} for collection ${collection}, so nothing to follow`);
+    const spec = description.StreamSpecification;
+    if (spec?.StreamEnabled && !documentViews.has(spec.StreamViewType ?? '')) {
       throw usageError(
         'dynamodb-no-stream',
-        `DynamoDB table ${table} has no stream, which --follow reads: enable one with \`${enableCommand(table)}\`, or run again with --enable-stream`,
+        `DynamoDB table ${table} has a ${spec.StreamViewType} stream, which carries no documents: --follow needs NEW_IMAGE or NEW_AND_OLD_IMAGES. ` +
+          `A stream's view type cannot change: disable it (\`aws dynamodb update-table --table-name ${table} --stream-specification StreamEnabled=false\`; ` +
+          `whatever else reads it, such as a Lambda trigger, loses it) and enable it again with \`${enableCommand(table)}\``,
       );
     }
-    description = await enableStream(api, table, choice);
-  } else if (!documentViews.has(spec.StreamViewType ?? '')) {
+    descriptions.push(description);
+  }
+  const without = tables.filter((_, i) => !descriptions[i]!.StreamSpecification?.StreamEnabled).map((t) => t.table);
+  if (without.length > 0 && !choice.enable) {
+    const which = without.length === 1 ? `table ${without[0]} has` : `tables ${without.join(', ')} have`;
     throw usageError(
       'dynamodb-no-stream',
-      `DynamoDB table ${table} has a ${spec.StreamViewType} stream, which carries no documents: --follow needs NEW_IMAGE or NEW_AND_OLD_IMAGES. ` +
-        `A stream's view type cannot change: disable it (\`aws dynamodb update-table --table-name ${table} --stream-specification StreamEnabled=false\`; ` +
-        `whatever else reads it, such as a Lambda trigger, loses it) and enable it again with \`${enableCommand(table)}\``,
+      `DynamoDB ${which} no stream, which --follow reads: enable ${without.length === 1 ? 'one' : 'them'} with \`${without.map(enableCommand).join(' && ')}\`, or run again with --enable-stream`,
     );
   }
-  return description.LatestStreamArn!;
+  const arns: string[] = [];
+  for (const [i, { table }] of tables.entries()) {
+    const description = without.includes(table) ? await enableStream(api, table, choice) : descriptions[i]!;
+    arns.push(description.LatestStreamArn!);
+  }
+  return arns;
 }
 
 /** UpdateTable with a NEW_IMAGE stream, then waits until the table is ACTIVE with it. */
