@@ -137,6 +137,24 @@ describe('a table stream read shard by shard', () => {
     expect(await keeper.resolve('other')).toBeUndefined();
   });
 
+  test('refused as trimmed before anything of the shard was applied: read again from its start, once', async () => {
+    const { api, calls } = fakeStreams([{ id: 's', closed: false, records: ['a', 'b'] }], { getRecords: [serviceError('TrimmedDataAccessException')] });
+    const cursor: TableCursor = { stream: 'arn', shards: { s: { latest: 's|1', takenAt: Date.now() } } };
+    const stream = tableStream(api, cursor);
+    expect(await poll(stream)).toEqual([]);
+    expect(await poll(stream)).toEqual(['s put a', 's put b']);
+    expect(calls).toEqual(['records s|1', 'iterator s TRIM_HORIZON', 'records s|0']);
+
+    // A second refusal of the same shard is a real trim: the follow ends.
+    const twice = fakeStreams([{ id: 's', closed: false, records: ['a'] }], { getRecords: [serviceError('TrimmedDataAccessException'), serviceError('TrimmedDataAccessException')] });
+    const again = tableStream(twice.api, { stream: 'arn', shards: {} });
+    expect(await poll(again)).toEqual([]);
+    await expect(poll(again)).rejects.toMatchObject({ code: 'changes-lost' });
+    // Once changes of the shard were applied, a refusal is never taken for DynamoDB Local's.
+    const applied = fakeStreams([{ id: 's', closed: false, records: ['a'] }], { getRecords: [serviceError('TrimmedDataAccessException')] });
+    await expect(poll(tableStream(applied.api, { stream: 'arn', shards: { s: { after: 's-000000000000000000000' } } }))).rejects.toMatchObject({ code: 'changes-lost' });
+  });
+
   test('throttled GetRecords is retried under the budget', async () => {
     const { api, calls } = fakeStreams([{ id: 's', closed: false, records: ['a'] }], { getRecords: [serviceError('LimitExceededException'), serviceError('LimitExceededException')] });
     expect(await poll(tableStream(api, { stream: 'arn', shards: {} }))).toEqual(['s put a']);

@@ -2,10 +2,7 @@
  * The head's place in each open shard, and keeping it usable through a long snapshot.
  *
  * The head reads its LATEST iterator once at once (readHead): the first record after the head
- * pins the place as a sequence number; no record gives the next iterator at the same place. (This
- * also steers clear of DynamoDB Local, which answers a LATEST iterator taken on a still empty shard
- * with TrimmedDataAccessException once other tables' writes have moved its global sequence
- * numbers on; the next iterator of a read does not have that trouble.)
+ * pins the place as a sequence number; no record gives the next iterator at the same place.
  *
  * An iterator expires 15 minutes after it was handed out, and a snapshot of a large table takes
  * longer; the fallback (the shard read from its start) loses nothing but applies hours of old
@@ -26,7 +23,7 @@ export type HeadRead =
   | Held
   /** The shard closed with nothing after the head. */
   | { ended: true }
-  /** The iterator cannot be used (expired, or DynamoDB Local's trouble above): the shard is read from its start. */
+  /** The iterator cannot be used (expired, or refused as DynamoDB Local does, see TableStream.mayRestart): the shard is read from its start. */
   | { unusable: true };
 
 /** One GetRecords of one record on a head iterator; other failures are thrown as they came. */

@@ -100,6 +100,8 @@ export class TableStream {
   private status = '';
   /** Iterators GetRecords handed back, per shard being read. */
   private readonly iterators = new Map<string, string>();
+  /** Shards read again from their start after a refusal as trimmed (see mayRestart). */
+  private readonly restarted = new Set<string>();
   private refreshedAt = 0;
   private mustRefresh = true;
 
@@ -170,13 +172,11 @@ export class TableStream {
     } catch (error) {
       this.context.policy.signal.throwIfAborted();
       const name = errorName(error);
-      const fromHead = 'latest' in (this.cursor.shards[shard] ?? {}) && !this.iterators.has(shard);
-      // A head iterator refused as trimmed is one DynamoDB Local mishandles (see head-keeper.ts):
-      // the head is younger than the 24 h retention, so nothing after it can have been trimmed.
-      if (name === 'ExpiredIteratorException' || (fromHead && name === trimmed)) {
+      if (name === 'ExpiredIteratorException') {
         this.unusable(shard);
         return;
       }
+      if (name === trimmed && this.mayRestart(shard)) return;
       if (name === trimmed) throw changesLost(this.table, `shard ${shard} of its stream no longer holds the changes after the saved position (streams keep them 24 h)`);
       throw dynamoFatal(this.context.where, `reading the stream of table ${this.table}`, error);
     }
@@ -193,6 +193,23 @@ export class TableStream {
       this.cursor.shards[shard] = { done: true };
       this.mustRefresh = true;
     }
+  }
+
+  /**
+   * DynamoDB Local refuses as trimmed every iterator taken while its shard held no record (LATEST,
+   * TRIM_HORIZON, or the next one of an empty read) once the shard's first record has a later
+   * sequence number, as it does when other tables' writes came between. When nothing of this
+   * shard was applied since the head, or since it was born, reading it from its start again loses
+   * nothing (the head is younger than the 24 h retention); once per shard, so a real trim of data
+   * not yet read still ends the follow.
+   */
+  private mayRestart(shard: string): boolean {
+    const mark = this.cursor.shards[shard];
+    if ((mark && !('latest' in mark)) || this.restarted.has(shard)) return false;
+    this.restarted.add(shard);
+    this.iterators.delete(shard);
+    delete this.cursor.shards[shard];
+    return true;
   }
 
   /**
