@@ -9,6 +9,7 @@ import type { TableCursor } from '../src/stores/dynamodb/stream-position.js';
 import { TableStream, type ShardRun } from '../src/stores/dynamodb/stream-shards.js';
 import { recordRuns } from '../src/stores/dynamodb/stream-records.js';
 import { HeadKeeper } from '../src/stores/dynamodb/head-keeper.js';
+import { ExactNumber } from '../src/formats/exact-number.js';
 
 interface FakeShard {
   id: string;
@@ -87,20 +88,21 @@ describe('a table stream read shard by shard', () => {
     // The parent's rest first (its first record was applied before); the child only after.
     expect(await poll(stream)).toEqual(['parent put y']);
     expect(cursor.shards.parent).toEqual({ done: true });
-    expect(await poll(stream)).toEqual(['child put x', 'child delete x']);
+    // The child's page holds x put then deleted: its last change is what comes.
+    expect(await poll(stream)).toEqual(['child delete x']);
     expect(cursor.shards.child).toEqual({ after: 'child-000000000000000000001' });
     expect(await poll(stream)).toEqual([]);
   });
 
-  test('the cursor moves past each run before it is handed on, never further', async () => {
-    const { api } = fakeStreams([{ id: 's', closed: false, records: ['a', 'b', '-a', 'c'] }]);
+  test('a page: each _id\'s last change, puts then deletes; the cursor past the page once both are handed on', async () => {
+    const { api } = fakeStreams([{ id: 's', closed: false, records: ['a', 'b', '-a', 'c', '-d', 'b'] }]);
     const cursor: TableCursor = { stream: 'arn', shards: {} };
     const positions: unknown[] = [];
     for await (const run of tableStream(api, cursor).poll()) positions.push([describeRun(run), structuredClone(cursor.shards.s)]);
     expect(positions).toEqual([
-      [['s put a', 's put b'], { after: 's-000000000000000000001' }],
-      [['s delete a'], { after: 's-000000000000000000002' }],
-      [['s put c'], { after: 's-000000000000000000003' }],
+      // Until the deletes are applied too, a restart reads the whole page again.
+      [['s put c', 's put b'], undefined],
+      [['s delete a', 's delete d'], { after: 's-000000000000000000005' }],
     ]);
   });
 
@@ -131,7 +133,7 @@ describe('a table stream read shard by shard', () => {
     // The head's own iterator would have expired by now: it is never used.
     const warnings: string[] = [];
     const stream = tableStream(api, { stream: 'arn', shards: { s: { latest: 's|2', takenAt: 0 } } }, warnings, 2, keeper);
-    expect(await poll(stream)).toEqual(['s put during', 's delete during', 's put late']);
+    expect(await poll(stream)).toEqual(['s put late', 's delete during']);
     expect(warnings).toEqual([]);
     expect(calls).toEqual(['records s|2 limit 1', 'records s|2 limit 1', 'iterator s AT_SEQUENCE_NUMBER s-000000000000000000002', 'records s|2']);
     expect(await keeper.resolve('other')).toBeUndefined();
@@ -177,7 +179,7 @@ describe('a table stream read shard by shard', () => {
 });
 
 describe('stream records as runs', () => {
-  test('a record without its new image, or a delete without a string _id, is refused with where it was', () => {
+  test('a record without its new image, or without a string _id key, is refused with where it was', () => {
     const runs = recordRuns(
       [
         { eventName: 'MODIFY', dynamodb: { SequenceNumber: '1', Keys: { _id: { S: 'k' } } } },
@@ -185,9 +187,25 @@ describe('stream records as runs', () => {
       ],
       (r) => `seq ${r.dynamodb!.SequenceNumber}`,
     );
-    expect(runs).toMatchObject([
-      { docs: [], refused: [{ reason: 'a MODIFY record without its new image', where: 'seq 1' }], lastSequence: '1' },
-      { docs: [], deletes: [], refused: [{ reason: expect.stringMatching(/without a string _id key/), where: 'seq 2' }], lastSequence: '2' },
+    expect(runs).toEqual([
+      {
+        docs: [],
+        docWhere: [],
+        refused: [
+          { doc: { id: { N: '5' } }, reason: expect.stringMatching(/a REMOVE record without a string _id key/), where: 'seq 2' },
+          { doc: { _id: { S: 'k' } }, reason: 'a MODIFY record without its new image', where: 'seq 1' },
+        ],
+        lastSequence: '2',
+      },
     ]);
+  });
+
+  test('numbers stay exact; the lag time is the page\'s last change', () => {
+    const at = new Date('2026-11-25T10:00:00Z');
+    const runs = recordRuns(
+      [{ eventName: 'INSERT', dynamodb: { SequenceNumber: '7', ApproximateCreationDateTime: at, Keys: { _id: { S: 'n' } }, NewImage: { _id: { S: 'n' }, big: { N: '123456789012345678901234567890' } } } }],
+      () => 'here',
+    );
+    expect(runs).toEqual([{ docs: [{ _id: 'n', big: new ExactNumber('123456789012345678901234567890') }], docWhere: ['here'], lastSequence: '7', lastChangeAt: at.getTime() }]);
   });
 });

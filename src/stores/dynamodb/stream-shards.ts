@@ -113,7 +113,7 @@ export class TableStream {
     private readonly label: string,
   ) {}
 
-  /** Reads every ready shard once; yields runs of records in stream order, the cursor already past each. */
+  /** Reads every ready shard once; yields its pages' runs (stream-records.ts), the cursor already past each page once its last run is handed on. */
   async *poll(): AsyncGenerator<ShardRun> {
     if (this.mustRefresh || Date.now() - this.refreshedAt > refreshMs) await this.refresh();
     for (const shard of this.ready()) yield* this.readShard(shard);
@@ -182,7 +182,7 @@ export class TableStream {
     }
     const where = (record: StreamRecord) => `${this.label} table ${this.table} stream shard ${shard} sequence ${record.dynamodb?.SequenceNumber ?? '?'}`;
     for (const run of recordRuns(answer.Records ?? [], where)) {
-      this.cursor.shards[shard] = { after: run.lastSequence };
+      if (run.lastSequence) this.cursor.shards[shard] = { after: run.lastSequence };
       yield { ...run, shard };
     }
     if (answer.NextShardIterator) {
