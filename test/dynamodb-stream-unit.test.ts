@@ -157,6 +157,23 @@ describe('a table stream read shard by shard', () => {
     await expect(poll(tableStream(applied.api, { stream: 'arn', shards: { s: { after: 's-000000000000000000000' } } }))).rejects.toMatchObject({ code: 'changes-lost' });
   });
 
+  test('every page of DescribeStream is read; a closed shard listed only on the second page is read first, as a parent', async () => {
+    const { api } = fakeStreams([
+      { id: 'child', parent: 'parent', closed: false, records: ['x'] },
+      { id: 'parent', closed: true, records: ['-x'] },
+    ]);
+    const full = api.describeStream;
+    // One shard a page, as DynamoDB pages a long shard list.
+    api.describeStream = async (input) => {
+      const { StreamDescription } = await full(input);
+      const shards = StreamDescription!.Shards!;
+      const at = input.ExclusiveStartShardId ? shards.findIndex((s) => s.ShardId === input.ExclusiveStartShardId) + 1 : 0;
+      return { StreamDescription: { ...StreamDescription, Shards: [shards[at]!], LastEvaluatedShardId: at + 1 < shards.length ? shards[at]!.ShardId : undefined } };
+    };
+    const stream = tableStream(api, { stream: 'arn', shards: {} });
+    expect([...(await poll(stream)), ...(await poll(stream))]).toEqual(['parent delete x', 'child put x']);
+  });
+
   test('throttled GetRecords is retried under the budget', async () => {
     const { api, calls } = fakeStreams([{ id: 's', closed: false, records: ['a'] }], { getRecords: [serviceError('LimitExceededException'), serviceError('LimitExceededException')] });
     expect(await poll(tableStream(api, { stream: 'arn', shards: {} }))).toEqual(['s put a']);

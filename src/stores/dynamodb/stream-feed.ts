@@ -38,6 +38,8 @@ export interface StreamFeed extends ChangeFeed {
 }
 
 const defaultIdleMs = 250;
+/** DynamoDB Streams allow 5 GetRecords a second per shard: a busy shard is read at most that often. */
+const minRoundMs = 200;
 const defaultSettleMs = 1000;
 const enablingPollMs = 500;
 
@@ -109,6 +111,7 @@ export function streamFeed(api: DynamoApi, options: FeedOptions): StreamFeed {
       let quietSince: number | undefined;
       let quietSaid = false;
       for (;;) {
+        const roundStart = Date.now();
         let moved = false;
         for (const { collection, stream } of tables) {
           for await (const run of stream.poll()) {
@@ -129,6 +132,8 @@ export function streamFeed(api: DynamoApi, options: FeedOptions): StreamFeed {
         if (moved) {
           quietSince = undefined;
           quietSaid = false;
+          const rest = minRoundMs - (Date.now() - roundStart);
+          if (rest > 0) await sleep(rest, undefined, { signal });
           continue;
         }
         quietSince ??= Date.now();
