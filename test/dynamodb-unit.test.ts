@@ -7,7 +7,7 @@ import { spawnSync } from 'node:child_process';
 import { describe, expect, test } from 'vitest';
 import { batchDelete, batchPut } from '../src/stores/dynamodb/batch-write.js';
 import type { DynamoApi } from '../src/stores/dynamodb/client.js';
-import { labelOf, resolveDynamoConfig } from '../src/stores/dynamodb/config.js';
+import { labelOf, resolveDynamoConfig, streamsEndpoint } from '../src/stores/dynamodb/config.js';
 import { toItem } from '../src/stores/dynamodb/marshal.js';
 import { describeTable } from '../src/stores/dynamodb/tables.js';
 import { docFromItem, fromItem } from '../src/formats/dynamodb-json.js';
@@ -252,5 +252,16 @@ describe('output', () => {
     const run = spawnSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], { env, encoding: 'utf8', cwd: new URL('..', import.meta.url).pathname });
     expect(run.stderr).not.toMatch(/NodeVersionSupportWarning|Warning/);
     expect(run.stderr.trim()).toBe('real error: ECONNREFUSED');
+  });
+});
+
+describe('the Streams endpoint', () => {
+  test('AWS serves Streams on its own host; emulators on the tables endpoint; no endpoint stays the SDK\'s', () => {
+    expect(streamsEndpoint('https://dynamodb.eu-west-1.amazonaws.com')).toBe('https://streams.dynamodb.eu-west-1.amazonaws.com');
+    expect(streamsEndpoint('https://dynamodb-fips.us-east-1.amazonaws.com/')).toBe('https://streams.dynamodb-fips.us-east-1.amazonaws.com');
+    expect(streamsEndpoint('https://dynamodb.cn-north-1.amazonaws.com.cn')).toBe('https://streams.dynamodb.cn-north-1.amazonaws.com.cn');
+    expect(streamsEndpoint('http://127.0.0.1:8000')).toBe('http://127.0.0.1:8000');
+    expect(streamsEndpoint('http://localstack:4566')).toBe('http://localstack:4566');
+    expect(streamsEndpoint(undefined)).toBeUndefined();
   });
 });

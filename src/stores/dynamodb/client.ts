@@ -36,7 +36,7 @@ import type {
 } from '@aws-sdk/client-dynamodb-streams';
 import { messageOf, usageError } from '../../errors.js';
 import { redact, registerSecret } from '../../util/redact.js';
-import { checkProfile, identityOf, labelOf, type DynamoConfig, type StaticCredentials } from './config.js';
+import { checkProfile, identityOf, labelOf, streamsEndpoint, type DynamoConfig, type StaticCredentials } from './config.js';
 import { errorName } from './errors.js';
 
 export interface DynamoApi {
@@ -141,13 +141,13 @@ function sdkClient(config: DynamoConfig, credentials: StaticCredentials | undefi
 /**
  * The Streams client signs as the tables client does: its resolved region and its credential
  * provider itself (so a profile, SSO or role is resolved once, and dummy keys for a local endpoint
- * carry over). DynamoDB Local and LocalStack answer Streams calls on the same endpoint.
+ * carry over), at the endpoint that serves Streams for the tables one (streamsEndpoint).
  */
 async function streamsClient(client: DynamoDBClient, config: DynamoConfig, warn: (message: string) => void) {
   const { DynamoDBStreamsClient } = await import('@aws-sdk/client-dynamodb-streams');
   return withoutRequestLogging(
     new DynamoDBStreamsClient({
-      endpoint: config.endpoint,
+      endpoint: streamsEndpoint(config.endpoint),
       region: await client.config.region(),
       credentials: client.config.credentials,
       ...commonClientConfig(warn),
