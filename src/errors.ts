@@ -29,6 +29,7 @@ export type UsageErrorCode =
   | 'collection-name'
   | 'couchdb-db-name'
   | 'couchdb-url'
+  | 'dynamodb-no-stream'
   | 'file-not-found'
   | 'file-unreadable'
   | 'file-unwritable'
@@ -54,6 +55,7 @@ export type UsageErrorCode =
 export type FatalErrorCode =
   | 'bad-collection-name'
   | 'cannot-delete'
+  | 'changes-lost'
   | 'couchdb-auth'
   | 'couchdb-failed'
   | 'couchdb-unreachable'

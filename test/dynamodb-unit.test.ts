@@ -5,9 +5,9 @@
 import type { BatchWriteItemCommandInput, WriteRequest } from '@aws-sdk/client-dynamodb';
 import { spawnSync } from 'node:child_process';
 import { describe, expect, test } from 'vitest';
-import { batchPut } from '../src/stores/dynamodb/batch-write.js';
+import { batchDelete, batchPut } from '../src/stores/dynamodb/batch-write.js';
 import type { DynamoApi } from '../src/stores/dynamodb/client.js';
-import { labelOf, resolveDynamoConfig } from '../src/stores/dynamodb/config.js';
+import { labelOf, resolveDynamoConfig, streamsEndpoint } from '../src/stores/dynamodb/config.js';
 import { toItem } from '../src/stores/dynamodb/marshal.js';
 import { describeTable } from '../src/stores/dynamodb/tables.js';
 import { docFromItem, fromItem } from '../src/formats/dynamodb-json.js';
@@ -30,7 +30,7 @@ function fakeApi(answer: BatchAnswer): DynamoApi & { calls: string[][] } {
     tablePrefix: '',
     calls,
     batchWrite: async (input) => {
-      calls.push(input.RequestItems!.t!.map((r) => r.PutRequest!.Item!._id!.S!));
+      calls.push(input.RequestItems!.t!.map((r) => (r.PutRequest?.Item ?? r.DeleteRequest!.Key!)._id!.S!));
       return answer(input, calls.length);
     },
     putItem: unused,
@@ -38,6 +38,8 @@ function fakeApi(answer: BatchAnswer): DynamoApi & { calls: string[][] } {
     describeTable: unused,
     createTable: unused,
     listTables: unused,
+    updateTable: unused,
+    streams: unused,
     close: () => {},
   };
 }
@@ -105,6 +107,30 @@ describe('batchPut', () => {
     const api = fakeApi(() => ({}));
     await batchPut(api, 't', docs(60), policy(0));
     expect(api.calls.map((c) => c.length).sort()).toEqual([10, 25, 25]);
+  });
+});
+
+describe('batchDelete', () => {
+  test('25 deletes a call; only the unprocessed ones are sent again', async () => {
+    // DynamoDB hands back d3 and d27 once each, unprocessed.
+    const leaveOnce = new Set(['d3', 'd27']);
+    const api = fakeApi((input) => {
+      const requests = input.RequestItems!.t!;
+      expect(requests.every((r) => r.DeleteRequest && !r.PutRequest)).toBe(true);
+      return { UnprocessedItems: { t: requests.filter((r) => leaveOnce.delete(r.DeleteRequest!.Key!._id!.S!)) } };
+    });
+    const ids = Array.from({ length: 30 }, (_, i) => `d${i}`);
+    const outcomes = await batchDelete(api, 't', ids, policy(3));
+    expect(outcomes).toEqual(ids.map(() => ({ status: 'written' })));
+    expect(api.calls.map((c) => c.length).sort((a, b) => a - b)).toEqual([1, 1, 5, 25]);
+    expect(api.calls.filter((c) => c.length === 1).flat().sort()).toEqual(['d27', 'd3']);
+  });
+
+  test('one _id twice in a call is sent once; the budget spent fails only what is left', async () => {
+    const api = fakeApi((input) => ({ UnprocessedItems: { t: input.RequestItems!.t!.filter((r) => r.DeleteRequest!.Key!._id!.S === 'b') } }));
+    const outcomes = await batchDelete(api, 't', ['a', 'b', 'a'], policy(1));
+    expect(api.calls).toEqual([['b', 'a'], ['b']]);
+    expect(outcomes).toEqual([{ status: 'written' }, { status: 'failed', reason: 'unprocessed after 2 attempts: 1 items left unprocessed (throttled)' }, { status: 'written' }]);
   });
 });
 
@@ -226,5 +252,16 @@ describe('output', () => {
     const run = spawnSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], { env, encoding: 'utf8', cwd: new URL('..', import.meta.url).pathname });
     expect(run.stderr).not.toMatch(/NodeVersionSupportWarning|Warning/);
     expect(run.stderr.trim()).toBe('real error: ECONNREFUSED');
+  });
+});
+
+describe('the Streams endpoint', () => {
+  test('AWS serves Streams on its own host; emulators on the tables endpoint; no endpoint stays the SDK\'s', () => {
+    expect(streamsEndpoint('https://dynamodb.eu-west-1.amazonaws.com')).toBe('https://streams.dynamodb.eu-west-1.amazonaws.com');
+    expect(streamsEndpoint('https://dynamodb-fips.us-east-1.amazonaws.com/')).toBe('https://streams.dynamodb-fips.us-east-1.amazonaws.com');
+    expect(streamsEndpoint('https://dynamodb.cn-north-1.amazonaws.com.cn')).toBe('https://streams.dynamodb.cn-north-1.amazonaws.com.cn');
+    expect(streamsEndpoint('http://127.0.0.1:8000')).toBe('http://127.0.0.1:8000');
+    expect(streamsEndpoint('http://localstack:4566')).toBe('http://localstack:4566');
+    expect(streamsEndpoint(undefined)).toBeUndefined();
   });
 });

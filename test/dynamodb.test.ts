@@ -207,6 +207,34 @@ describe('dynamodb sink', () => {
   });
 });
 
+describe('dynamodb sink remove', () => {
+  test('deletes by _id, more than one call\'s worth; absent ones count as removed', async () => {
+    const collection = `${uniquePrefix()}_remove`;
+    const sink = await prepared(collection);
+    const docs = Array.from({ length: 60 }, (_, i) => ({ _id: `doc-${i}`, i }));
+    for (let i = 0; i < docs.length; i += 25) await sink.write(collection, docs.slice(i, i + 25), signal());
+    const ids = [...docs.slice(0, 40).map((d) => d._id), 'never-there', 'doc-3'];
+    expect(await sink.remove!(collection, ids, signal())).toEqual(ids.map(() => ({ status: 'written' })));
+    await sink.close(true);
+    expect((await readDocs(collection)).docs).toEqual(sortById(docs.slice(40)));
+    const gone = await raw.send(new GetItemCommand({ TableName: collection, Key: { _id: { S: 'doc-0' } } }));
+    expect(gone.Item).toBeUndefined();
+  });
+
+  test('removes from the prefixed table, in order with writes of the same _id', async () => {
+    const prefix = `${uniquePrefix()}-`;
+    const sink = await sinkOf({ tablePrefix: prefix });
+    await sink.prepare('agents');
+    await sink.write('agents', [{ _id: 'a', v: 1 }, { _id: 'b', v: 1 }], signal());
+    await sink.remove!('agents', ['a'], signal());
+    await sink.write('agents', [{ _id: 'b', v: 2 }], signal());
+    await sink.remove!('agents', ['b'], signal());
+    await sink.write('agents', [{ _id: 'b', v: 3 }], signal());
+    await sink.close(true);
+    expect((await readDocs('agents', { tablePrefix: prefix })).docs).toEqual([{ _id: 'b', v: 3 }]);
+  });
+});
+
 describe('dynamodb source', () => {
   test('parallel segments read every document once, resumable from any chunk', async () => {
     const collection = `${uniquePrefix()}_segments`;

@@ -2,9 +2,10 @@
  * `dynamodb` as a target: Gofannon's layout (a table per collection, hash key `_id`), 25 puts per
  * BatchWriteItem, several calls in flight, exact numbers, and per-document answers: what DynamoDB
  * cannot hold is caught by check(), what stays unprocessed after the retry budget is failed.
+ * Deletes (from a change feed) go the same way, 25 DeleteRequests a call.
  */
 import pLimit from 'p-limit';
-import { batchPut, maxBatchItems } from '../stores/dynamodb/batch-write.js';
+import { batchDelete, batchPut, maxBatchItems } from '../stores/dynamodb/batch-write.js';
 import { openDynamoApi, type DynamoApi } from '../stores/dynamodb/client.js';
 import { resolveDynamoConfig } from '../stores/dynamodb/config.js';
 import { conditionalPuts } from '../stores/dynamodb/conditional-put.js';
@@ -53,6 +54,9 @@ export function createSink(api: DynamoApi, options: AdapterOptions): Sink {
       const table = tableOf(collection);
       if (options.onConflict === 'overwrite') return batchPut(api, table, docs, policy);
       return conditionalPuts(api, table, docs, options.onConflict, conditionalLimit, policy);
+    },
+    async remove(collection, ids, signal): Promise<WriteOutcome[]> {
+      return batchDelete(api, tableOf(collection), ids, { retries: options.retries, signal });
     },
     close: async () => api.close(),
   };

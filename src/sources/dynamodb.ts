@@ -3,6 +3,7 @@
  * tables: see pipeline/collections.ts), each read by Scan page by
  * page in `--segments` parallel segments, numbers kept exact, binary as base64, sets as lists.
  * Shard k of N (`--shard k/N`) scans its own `--segments` of N times as many.
+ * `--follow` reads the tables' streams (stores/dynamodb/stream-feed.ts).
  */
 import { collectionsToRead } from '../stores/common/collections.js';
 import { openDynamoApi, type DynamoApi } from '../stores/dynamodb/client.js';
@@ -11,6 +12,7 @@ import { withRetry } from '../stores/common/retry.js';
 import { dynamoFatal, isTransientTableCall } from '../stores/dynamodb/errors.js';
 import { docFromItem } from '../formats/dynamodb-json.js';
 import { freshShare, scanTable, shardSegments, type ScanShare, type SegmentCursor } from '../stores/dynamodb/scan.js';
+import { streamFeed } from '../stores/dynamodb/stream-feed.js';
 import { describeTable, tableName } from '../stores/dynamodb/tables.js';
 import { usageError } from '../errors.js';
 import type { AdapterOptions, ParsedUri, Position, Shard, Source, SourceChunk, SourceReadOptions } from '../types.js';
@@ -22,6 +24,7 @@ export default async function dynamodbSource(uri: ParsedUri, options: AdapterOpt
 /** The source on any DynamoApi (a fake in unit tests). */
 export function createSource(api: DynamoApi, options: AdapterOptions): Source {
   const { label, tablePrefix: prefix } = api;
+  const feed = streamFeed(api, { retries: options.retries, warn: options.warn, enableStream: options.enableStream });
   const segments = Math.max(1, options.segments ?? 1);
 
   async function listCollections(): Promise<string[]> {
@@ -102,6 +105,10 @@ export function createSource(api: DynamoApi, options: AdapterOptions): Source {
     listCollections,
     count: async (collection) => (await describeTable(api, tableName(prefix, collection), options.retries))?.ItemCount,
     read,
-    close: async () => api.close(),
+    feed,
+    close: async () => {
+      feed.stop();
+      api.close();
+    },
   };
 }

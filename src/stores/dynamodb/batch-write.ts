@@ -1,7 +1,7 @@
 /**
- * BatchWriteItem with DynamoDB's rules handled: at most 25 puts a call, no two puts of one key in a
- * call, `UnprocessedItems` retried (only those: a partial success is never repeated) under our
- * retry policy, and an item DynamoDB refuses found by splitting so it alone fails.
+ * BatchWriteItem with DynamoDB's rules handled: at most 25 puts or deletes a call, no two requests
+ * for one key in a call, `UnprocessedItems` retried (only those: a partial success is never
+ * repeated) under our retry policy, and an item DynamoDB refuses found by splitting so it alone fails.
  */
 import type { WriteRequest } from '@aws-sdk/client-dynamodb';
 import { writeIsolating } from '../common/isolate.js';
@@ -9,7 +9,7 @@ import { RetryableError, withRetry, type RetryPolicy } from '../common/retry.js'
 import type { Doc, WriteOutcome } from '../../types.js';
 import type { DynamoApi } from './client.js';
 import { describeError, dynamoFatal, isTransientDynamoError, isValidationError } from './errors.js';
-import { toItem, type Item } from './marshal.js';
+import { toItem } from './marshal.js';
 
 /** DynamoDB's hard limit of requests per BatchWriteItem call. */
 export const maxBatchItems = 25;
@@ -21,53 +21,73 @@ export interface WritePolicy extends Omit<RetryPolicy, 'signal'> {
 interface Pending {
   index: number;
   id: string;
-  item: Item;
+  request: WriteRequest;
 }
 
+/** What a refusal names: `DynamoDB refused the item` (a put) or `the delete`. */
+type Action = 'item' | 'delete';
+
 /**
- * Keeps the last document of each `_id`, as sequential puts would leave it; the earlier ones share
+ * Keeps the last request of each `_id`, as sequential calls would leave it; the earlier ones share
  * its outcome (they were superseded, not lost). Returns the survivors' indexes and, per index, the
  * index whose outcome it takes.
  */
-export function lastOfEachId(docs: Doc[]): { survivors: number[]; outcomeOf: number[] } {
+export function lastOfEachId(ids: string[]): { survivors: number[]; outcomeOf: number[] } {
   const last = new Map<string, number>();
-  docs.forEach((doc, index) => last.set(doc._id as string, index));
-  const outcomeOf = docs.map((doc) => last.get(doc._id as string)!);
+  ids.forEach((id, index) => last.set(id, index));
+  const outcomeOf = ids.map((id) => last.get(id)!);
   return { survivors: [...last.values()].sort((a, b) => a - b), outcomeOf };
 }
 
-export async function batchPut(api: DynamoApi, table: string, docs: Doc[], policy: WritePolicy): Promise<WriteOutcome[]> {
-  const { survivors, outcomeOf } = lastOfEachId(docs);
-  const outcomes: WriteOutcome[] = new Array(docs.length);
+export function batchPut(api: DynamoApi, table: string, docs: Doc[], policy: WritePolicy): Promise<WriteOutcome[]> {
+  return batchWrite(api, table, docs.map((doc) => doc._id as string), (index) => ({ PutRequest: { Item: toItem(docs[index]!) } }), 'item', policy);
+}
+
+/** Deletes by `_id`; DynamoDB answers a delete of an absent item as done, which is what we want. */
+export function batchDelete(api: DynamoApi, table: string, ids: string[], policy: WritePolicy): Promise<WriteOutcome[]> {
+  return batchWrite(api, table, ids, (index) => ({ DeleteRequest: { Key: { _id: { S: ids[index]! } } } }), 'delete', policy);
+}
+
+async function batchWrite(
+  api: DynamoApi,
+  table: string,
+  ids: string[],
+  requestOf: (index: number) => WriteRequest,
+  action: Action,
+  policy: WritePolicy,
+): Promise<WriteOutcome[]> {
+  const { survivors, outcomeOf } = lastOfEachId(ids);
+  const outcomes: WriteOutcome[] = new Array(ids.length);
   const groups: Pending[][] = [];
   for (let i = 0; i < survivors.length; i += maxBatchItems) {
-    groups.push(survivors.slice(i, i + maxBatchItems).map((index) => ({ index, id: docs[index]!._id as string, item: toItem(docs[index]!) })));
+    groups.push(survivors.slice(i, i + maxBatchItems).map((index) => ({ index, id: ids[index]!, request: requestOf(index) })));
   }
-  await Promise.all(groups.map((group) => putGroup(api, table, group, outcomes, policy)));
+  await Promise.all(groups.map((group) => writeGroup(api, table, group, outcomes, action, policy)));
   return outcomeOf.map((index) => outcomes[index]!);
 }
 
 /** One group of at most 25; a group DynamoDB refuses as a whole is halved until the item at fault fails alone. */
-function putGroup(api: DynamoApi, table: string, group: Pending[], outcomes: WriteOutcome[], policy: WritePolicy): Promise<void> {
+function writeGroup(api: DynamoApi, table: string, group: Pending[], outcomes: WriteOutcome[], action: Action, policy: WritePolicy): Promise<void> {
   return writeIsolating(
     group,
-    (part) => putWithRetry(api, table, part, outcomes, policy),
+    (part) => writeWithRetry(api, table, part, outcomes, policy),
     (error) => !policy.signal.aborted && isValidationError(error),
-    (item, error) => (outcomes[item.index] = { status: 'failed', reason: `DynamoDB refused the item: ${describeError(error)}` }),
+    (item, error) => (outcomes[item.index] = { status: 'failed', reason: `DynamoDB refused the ${action}: ${describeError(error)}` }),
   );
 }
 
-/** Puts the items, retrying throttling and what DynamoDB hands back unprocessed; a refusal is thrown. */
-async function putWithRetry(api: DynamoApi, table: string, group: Pending[], outcomes: WriteOutcome[], policy: WritePolicy): Promise<void> {
+const requestId = (request: WriteRequest) => request.PutRequest?.Item?._id?.S ?? request.DeleteRequest?.Key?._id?.S;
+
+/** Sends the requests, retrying throttling and what DynamoDB hands back unprocessed; a refusal is thrown. */
+async function writeWithRetry(api: DynamoApi, table: string, group: Pending[], outcomes: WriteOutcome[], policy: WritePolicy): Promise<void> {
   let pending = group;
   let attempts = 0;
   try {
     await withRetry(
       async (attempt) => {
         attempts = attempt;
-        const requests: WriteRequest[] = pending.map((p) => ({ PutRequest: { Item: p.item } }));
-        const result = await api.batchWrite({ RequestItems: { [table]: requests } }, policy.signal);
-        const left = new Set((result.UnprocessedItems?.[table] ?? []).map((r) => r.PutRequest?.Item?._id?.S));
+        const result = await api.batchWrite({ RequestItems: { [table]: pending.map((p) => p.request) } }, policy.signal);
+        const left = new Set((result.UnprocessedItems?.[table] ?? []).map(requestId));
         for (const p of pending) if (!left.has(p.id)) outcomes[p.index] = { status: 'written' };
         pending = pending.filter((p) => left.has(p.id));
         if (pending.length > 0) throw new RetryableError(`${pending.length} items left unprocessed (throttled)`);

@@ -12,6 +12,7 @@ import {
   ListTablesCommand,
   PutItemCommand,
   ScanCommand,
+  UpdateTableCommand,
   type BatchWriteItemCommandInput,
   type BatchWriteItemCommandOutput,
   type CreateTableCommandInput,
@@ -21,11 +22,21 @@ import {
   type PutItemCommandInput,
   type ScanCommandInput,
   type ScanCommandOutput,
+  type UpdateTableCommandInput,
+  type UpdateTableCommandOutput,
   type DynamoDBClientConfig,
 } from '@aws-sdk/client-dynamodb';
+import type {
+  DescribeStreamCommandInput,
+  DescribeStreamCommandOutput,
+  GetRecordsCommandInput,
+  GetRecordsCommandOutput,
+  GetShardIteratorCommandInput,
+  GetShardIteratorCommandOutput,
+} from '@aws-sdk/client-dynamodb-streams';
 import { messageOf, usageError } from '../../errors.js';
 import { redact, registerSecret } from '../../util/redact.js';
-import { checkProfile, identityOf, labelOf, type DynamoConfig, type StaticCredentials } from './config.js';
+import { checkProfile, identityOf, labelOf, streamsEndpoint, type DynamoConfig, type StaticCredentials } from './config.js';
 import { errorName } from './errors.js';
 
 export interface DynamoApi {
@@ -44,7 +55,17 @@ export interface DynamoApi {
   describeTable(tableName: string, signal?: AbortSignal): Promise<Pick<DescribeTableCommandOutput, 'Table'>>;
   createTable(input: CreateTableCommandInput): Promise<unknown>;
   listTables(input: ListTablesCommandInput): Promise<Pick<ListTablesCommandOutput, 'TableNames' | 'LastEvaluatedTableName'>>;
+  updateTable(input: UpdateTableCommandInput, signal?: AbortSignal): Promise<Pick<UpdateTableCommandOutput, 'TableDescription'>>;
+  /** The DynamoDB Streams calls (`--follow`), on a client made at the first call with this one's endpoint, region and credentials. */
+  streams(): Promise<StreamsApi>;
   close(): void;
+}
+
+/** DynamoDB Streams: the calls a change feed makes. */
+export interface StreamsApi {
+  describeStream(input: DescribeStreamCommandInput, signal?: AbortSignal): Promise<Pick<DescribeStreamCommandOutput, 'StreamDescription'>>;
+  getShardIterator(input: GetShardIteratorCommandInput, signal?: AbortSignal): Promise<Pick<GetShardIteratorCommandOutput, 'ShardIterator'>>;
+  getRecords(input: GetRecordsCommandInput, signal?: AbortSignal): Promise<Pick<GetRecordsCommandOutput, 'Records' | 'NextShardIterator'>>;
 }
 
 /**
@@ -79,14 +100,9 @@ function sdkLogger(warn: (message: string) => void): SdkLogger {
   };
 }
 
-function sdkClient(config: DynamoConfig, credentials: StaticCredentials | undefined, warn: (message: string) => void): DynamoDBClient {
-  const client = new DynamoDBClient({
-    endpoint: config.endpoint,
-    // Undefined lets the SDK's chain decide: AWS_REGION, then the profile's region in the config file.
-    region: config.region,
-    // Undefined runs the SDK's default chain, as boto3 does for the app, with or without an endpoint.
-    credentials,
-    profile: config.profile,
+/** What both SDK clients (tables, streams) are built with, apart from where and as whom. */
+function commonClientConfig(warn: (message: string) => void) {
+  return {
     // Our withRetry policy is THE retry policy (its counts are what we report); one SDK attempt each.
     maxAttempts: 1,
     requestHandler: {
@@ -94,13 +110,49 @@ function sdkClient(config: DynamoConfig, credentials: StaticCredentials | undefi
       httpsAgent: new HttpsAgent({ keepAlive: true, maxSockets }),
     },
     logger: sdkLogger(warn),
-  });
-  // The SDK's loggerMiddleware hands each request and answer to `logger.info`/`error` after
-  // building a redacted copy of them (a schema walk over all 25 items of a batch, ~10% of an
-  // import's CPU) whenever the logger has those methods. We log none of it: the middleware goes,
-  // and nothing per request reaches the logger the credential chain needs.
+  };
+}
+
+/**
+ * The SDK's loggerMiddleware hands each request and answer to `logger.info`/`error` after
+ * building a redacted copy of them (a schema walk over all 25 items of a batch, ~10% of an
+ * import's CPU) whenever the logger has those methods. We log none of it: the middleware goes,
+ * and nothing per request reaches the logger the credential chain needs.
+ */
+function withoutRequestLogging<C extends { middlewareStack: { remove(name: string): unknown } }>(client: C): C {
   client.middlewareStack.remove('loggerMiddleware');
   return client;
+}
+
+function sdkClient(config: DynamoConfig, credentials: StaticCredentials | undefined, warn: (message: string) => void): DynamoDBClient {
+  return withoutRequestLogging(
+    new DynamoDBClient({
+      endpoint: config.endpoint,
+      // Undefined lets the SDK's chain decide: AWS_REGION, then the profile's region in the config file.
+      region: config.region,
+      // Undefined runs the SDK's default chain, as boto3 does for the app, with or without an endpoint.
+      credentials,
+      profile: config.profile,
+      ...commonClientConfig(warn),
+    }),
+  );
+}
+
+/**
+ * The Streams client signs as the tables client does: its resolved region and its credential
+ * provider itself (so a profile, SSO or role is resolved once, and dummy keys for a local endpoint
+ * carry over), at the endpoint that serves Streams for the tables one (streamsEndpoint).
+ */
+async function streamsClient(client: DynamoDBClient, config: DynamoConfig, warn: (message: string) => void) {
+  const { DynamoDBStreamsClient } = await import('@aws-sdk/client-dynamodb-streams');
+  return withoutRequestLogging(
+    new DynamoDBStreamsClient({
+      endpoint: streamsEndpoint(config.endpoint),
+      region: await client.config.region(),
+      credentials: client.config.credentials,
+      ...commonClientConfig(warn),
+    }),
+  );
 }
 
 /** The region the client signs for; a usage error naming DYNAMODB_REGION when no chain has one. */
@@ -152,14 +204,25 @@ export async function openDynamoApi(config: DynamoConfig, warn: (message: string
     }
     const located = { ...config, where: config.endpoint ? config.where : `region ${region}` };
     const lookedAt = `${config.endpoint ? `${config.endpoint}, region ${region}` : located.where}, access key id …${keyId.slice(-4)}`;
-    return dynamoApi(client, located, lookedAt);
+    return dynamoApi(client, located, lookedAt, warn);
   } catch (error) {
     client.destroy();
     throw error;
   }
 }
 
-function dynamoApi(client: DynamoDBClient, config: DynamoConfig, lookedAt: string): DynamoApi {
+function dynamoApi(client: DynamoDBClient, config: DynamoConfig, lookedAt: string, warn: (message: string) => void): DynamoApi {
+  let streams: Promise<{ api: StreamsApi; destroy(): void }> | undefined;
+  const openStreams = async () => {
+    const { DescribeStreamCommand, GetRecordsCommand, GetShardIteratorCommand } = await import('@aws-sdk/client-dynamodb-streams');
+    const streamsSdk = await streamsClient(client, config, warn);
+    const api: StreamsApi = {
+      describeStream: (input, signal) => streamsSdk.send(new DescribeStreamCommand(input), { abortSignal: signal }),
+      getShardIterator: (input, signal) => streamsSdk.send(new GetShardIteratorCommand(input), { abortSignal: signal }),
+      getRecords: (input, signal) => streamsSdk.send(new GetRecordsCommand(input), { abortSignal: signal }),
+    };
+    return { api, destroy: () => streamsSdk.destroy() };
+  };
   return {
     where: config.where,
     lookedAt,
@@ -172,6 +235,11 @@ function dynamoApi(client: DynamoDBClient, config: DynamoConfig, lookedAt: strin
     describeTable: (tableName, signal) => client.send(new DescribeTableCommand({ TableName: tableName }), { abortSignal: signal }),
     createTable: (input) => client.send(new CreateTableCommand(input)),
     listTables: (input) => client.send(new ListTablesCommand(input)),
-    close: () => client.destroy(),
+    updateTable: (input, signal) => client.send(new UpdateTableCommand(input), { abortSignal: signal }),
+    streams: async () => (await (streams ??= openStreams())).api,
+    close: () => {
+      client.destroy();
+      void streams?.then((opened) => opened.destroy(), () => {});
+    },
   };
 }

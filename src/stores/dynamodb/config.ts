@@ -100,3 +100,19 @@ export function labelOf(config: Pick<DynamoConfig, 'endpoint' | 'where' | 'table
 export function identityOf(config: DynamoConfig): string {
   return `dynamodb:${config.endpoint ?? config.where}:${config.tablePrefix}`;
 }
+
+/**
+ * Where DynamoDB Streams answers for a tables endpoint: AWS serves it on its own host
+ * (`dynamodb.eu-west-1.amazonaws.com` → `streams.dynamodb.eu-west-1.amazonaws.com`); DynamoDB
+ * Local, LocalStack and other emulators on the same one. Undefined (the SDK's regional endpoint)
+ * stays undefined.
+ */
+export function streamsEndpoint(endpoint: string | undefined): string | undefined {
+  if (!endpoint) return endpoint;
+  const url = new URL(endpoint);
+  if (/^dynamodb(-fips)?\.[a-z0-9-]+\.amazonaws\.com(\.cn)?$/.test(url.hostname)) {
+    url.hostname = `streams.${url.hostname}`;
+    return url.toString().replace(/\/$/, '');
+  }
+  return endpoint;
+}

@@ -3,6 +3,7 @@
  * hash key `_id` of type S, on-demand billing. Created when missing; an existing table is used as
  * it is, but only if its key is that single string `_id` (anything else would mangle the writes).
  */
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { TableDescription } from '@aws-sdk/client-dynamodb';
 import { fatalError, isEtlError, usageError, type EtlError } from '../../errors.js';
 import { withRetry } from '../common/retry.js';
@@ -48,13 +49,14 @@ export function checkKeySchema(table: TableDescription, name: string, where: str
 const pollMs = 250;
 const activeTimeoutMs = 5 * 60_000;
 
-async function waitUntilActive(api: DynamoApi, name: string, retries: number): Promise<TableDescription> {
+/** Polls until the table is ACTIVE again (after a create or an update), within five minutes. */
+export async function waitUntilActive(api: DynamoApi, name: string, retries: number, signal?: AbortSignal): Promise<TableDescription> {
   const deadline = Date.now() + activeTimeoutMs;
   for (;;) {
     const table = await describeTable(api, name, retries);
     if (table?.TableStatus === 'ACTIVE') return table;
     if (Date.now() > deadline) throw fatalError('dynamodb-table-timeout', `DynamoDB at ${api.where}: table ${name} did not become ACTIVE within ${activeTimeoutMs / 1000} s`);
-    await new Promise((resolve) => setTimeout(resolve, pollMs));
+    await sleep(pollMs, undefined, { signal });
   }
 }
 
