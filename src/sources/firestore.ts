@@ -19,8 +19,10 @@ import { fatalError, isEtlError, messageOf } from '../errors.js';
 import { collectionsToRead } from '../stores/common/collections.js';
 import { withRetry } from '../stores/common/retry.js';
 import { ownedPages, shardOfKey } from '../stores/common/key-shares.js';
+import { createChangeFeed } from '../stores/firestore/change-feed.js';
 import { Code, grpcCode, isTransientFirestoreError, openFirestoreClient, type FirestoreDocument, type FirestoreReader } from '../stores/firestore/client.js';
 import { firestoreConfig } from '../stores/firestore/config.js';
+import { documentWithId } from '../stores/firestore/decode.js';
 import type { AdapterOptions, Doc, ParsedUri, Position, Shard, Source, SourceChunk, SourceReadOptions } from '../types.js';
 import { redact } from '../util/redact.js';
 
@@ -73,11 +75,13 @@ export function createSource(
     for await (const { keys } of ownedPages(shard, idsAfter, afterId)) yield* await retried(() => client.documentsById(collection, keys));
   }
 
+  const feed = createChangeFeed(client, batchSize);
   return {
     label,
     provider: 'firestore',
     shared: true,
     splits: 'document ids, hashed',
+    feed,
     identity: async () => client.identity,
     listCollections,
     // What a store that cannot list can still tell: a Firestore collection exists while it has a document.
@@ -104,9 +108,7 @@ export function createSource(
         for await (const { id, data } of readable(documents, label, collection)) {
           signal.throwIfAborted();
           if (afterId !== undefined && compareIds(id, afterId) <= 0) continue;
-          const doc: Doc = { _id: id };
-          for (const key of Object.keys(data)) if (key !== '_id') doc[key] = data[key]!;
-          docs.push(doc);
+          docs.push(documentWithId(id, data));
           if (docs.length >= batchSize) {
             yield chunk(collection, docs);
             docs = [];
@@ -115,7 +117,10 @@ export function createSource(
         if (docs.length > 0) yield chunk(collection, docs);
       }
     },
-    close: () => client.close(),
+    close: () => {
+      feed.close();
+      return client.close();
+    },
   };
 }
 
