@@ -7,6 +7,7 @@ import pLimit from 'p-limit';
 import { batchPut, maxBatchItems } from '../stores/dynamodb/batch-write.js';
 import { openDynamoApi, type DynamoApi } from '../stores/dynamodb/client.js';
 import { resolveDynamoConfig } from '../stores/dynamodb/config.js';
+import { scanIds } from '../stores/dynamodb/ids.js';
 import { conditionalPuts } from '../stores/dynamodb/conditional-put.js';
 import { itemProblem } from '../stores/dynamodb/item-check.js';
 import { checkKeySchema, describeTable, ensureTable, tableName, tableProblems } from '../stores/dynamodb/tables.js';
@@ -54,6 +55,7 @@ export function createSink(api: DynamoApi, options: AdapterOptions): Sink {
       if (options.onConflict === 'overwrite') return batchPut(api, table, docs, policy);
       return conditionalPuts(api, table, docs, options.onConflict, conditionalLimit, policy);
     },
+    ids: (collection, signal) => scanIds(api, tableOf(collection), { retries: options.retries, signal }),
     close: async () => api.close(),
   };
 }
