@@ -14,6 +14,8 @@
  * their split points come from the data when each shard asks (the SDK cannot pin a read time), so
  * shards that start at different moments of a written collection could disagree, reading a
  * document twice or never; and a partition spans a collection group, subcollections included.
+ *
+ * Following changes (`--follow`): snapshot listeners, one per collection (stores/firestore/change-feed.ts).
  */
 import { fatalError, isEtlError, messageOf } from '../errors.js';
 import { collectionsToRead } from '../stores/common/collections.js';
