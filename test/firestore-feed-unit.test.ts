@@ -14,6 +14,7 @@ const del = (id: string): FirestoreChange => ({ kind: 'delete', id });
 function fakeListenClient() {
   const listeners = new Map<string, { onSnapshot: (s: FirestoreSnapshot) => void; onError: (e: unknown) => void }>();
   let unsubscribed = 0;
+  let reads = 0;
   const client: FirestoreReader = {
     label: 'firestore://fake',
     identity: 'firestore://fake',
@@ -21,7 +22,12 @@ function fakeListenClient() {
     listCollections: async () => [],
     hasDocuments: async () => true,
     count: async () => 0,
-    async *documents() {},
+    async *documents() {
+      reads++;
+    },
+    documentsById: async () => [],
+    ids: async () => [],
+    honoursCursors: async () => true,
     listen(collection, onSnapshot, onError) {
       listeners.set(collection, { onSnapshot, onError });
       return () => {
@@ -37,6 +43,7 @@ function fakeListenClient() {
     fail: (collection: string, error: unknown) => listeners.get(collection)!.onError(error),
     listening: () => [...listeners.keys()],
     unsubscribed: () => unsubscribed,
+    reads: () => reads,
   };
 }
 
@@ -63,6 +70,30 @@ describe('firestore change feed bookkeeping', () => {
     const { from, changes, stop } = await followed();
     expect(from).toEqual({ listen: { x: iso(10) } });
     expect(await take(changes, 1)).toEqual([{ collection: 'x', docs: [], position: from, lag: { changes: 0, seconds: 0 }, caughtUp: true }]);
+    stop.abort();
+  });
+
+  test('after head, the snapshot read takes the listener\'s first snapshot, in id order, instead of reading again', async () => {
+    const fake = fakeListenClient();
+    const source = createSource(fake.client, { batchSize: 2 });
+    const stop = new AbortController();
+    const head = source.feed!.head(['x'], stop.signal);
+    fake.emit('x', 10, [put('é', 0), put('b', 0), put('z', 0), put('a', 0)]);
+    await head;
+    // A change after the head is the feed's to deliver, not the snapshot's.
+    fake.emit('x', 11, [put('b', 1, 11)]);
+    const read = async () => {
+      const chunks: SourceChunk[] = [];
+      for await (const chunk of source.read({ collections: new Set(['x']), signal: stop.signal })) chunks.push(chunk);
+      return chunks;
+    };
+    const chunks = await read();
+    expect(chunks.map((c) => c.docs)).toEqual([[], [{ _id: 'a', v: 0 }, { _id: 'b', v: 0 }], [{ _id: 'z', v: 0 }, { _id: 'é', v: 0 }]]);
+    expect(chunks.at(-1)!.position).toEqual({ collection: 'x', lastId: 'é' });
+    expect(fake.reads()).toBe(0);
+    // Taken once: a second read asks the store.
+    await read();
+    expect(fake.reads()).toBe(1);
     stop.abort();
   });
 

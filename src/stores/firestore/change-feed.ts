@@ -3,9 +3,10 @@
  *
  * Firestore keeps no log of changes to resume from: a listener hears a collection's whole state
  * first, then each change, and a listener started again cannot ask for "changes since T". So:
- * - `head` starts the listeners and waits for their first snapshots. That state is the baseline the
- *   run's snapshot read starts from; every change after it (those made during the snapshot read
- *   too) waits, compacted to the latest change per id, until `changes` delivers it.
+ * - `head` starts the listeners and waits for their first snapshots. That state is the baseline,
+ *   which the run's snapshot read takes (`takeBaseline`) rather than reading again; every change
+ *   after it (those made during the snapshot too) waits, compacted to the latest change per id,
+ *   until `changes` delivers it.
  * - `changes` from that head, in the same process, goes on with those listeners. From any other
  *   position (a resumed run) it listens again: the first snapshots are the whole collections (a
  *   full read), every document written after the position is put again, and the target's ids
@@ -63,6 +64,8 @@ class CollectionWatch {
   /** readTime of the latest snapshot; undefined until the first. */
   latest: Time | undefined;
   error: unknown;
+  /** A head's first snapshot: the documents the run's snapshot read can take instead of reading them again. */
+  baseline: FirestoreChange[] | undefined;
 
   /** `from`: restarted from this position (its first snapshot's later writes are changes); undefined: a head's baseline. */
   constructor(
@@ -77,6 +80,7 @@ class CollectionWatch {
     const first = this.latest === undefined;
     const generation = first ? 0 : ++this.generation;
     const after = first ? (this.from ?? snapshot.readTime) : this.latest!;
+    if (first && !this.from) this.baseline = snapshot.changes;
     for (const change of snapshot.changes) {
       if (change.kind === 'delete') this.present.delete(change.id);
       else this.present.add(change.id);
@@ -234,6 +238,13 @@ function positionTimes(position: Position): Map<string, Time> | undefined {
 const samePosition = (a: Position, b: Position): boolean => JSON.stringify(a) === JSON.stringify(b);
 
 export interface FirestoreChangeFeed extends ChangeFeed {
+  /**
+   * The documents of the collection as the head's listener first heard them, once (then
+   * forgotten): the run's snapshot read takes them instead of reading the collection again, so a
+   * follow reads each document once, and its snapshot is exactly the state its changes start from.
+   * Undefined when no head listens to the collection.
+   */
+  takeBaseline(collection: string): FirestoreChange[] | undefined;
   /** Stops the listeners a `head` started and no `changes` took over. */
   close(): void;
 }
@@ -316,11 +327,19 @@ export function createChangeFeed(client: FirestoreReader, batchSize: number): Fi
       if (!continuing) stopStarted();
       started = undefined;
       const listening = continuing ?? (await restart(collections, from, signal, held));
+      // The snapshot is over: a baseline no read took is not kept alive.
+      for (const watch of listening.watches) watch.baseline = undefined;
       try {
         yield* deliver(listening, signal);
       } finally {
         listening.close();
       }
+    },
+    takeBaseline(collection) {
+      const watch = started?.listening.watches.find((w) => w.collection === collection);
+      const baseline = watch?.baseline;
+      if (watch) watch.baseline = undefined;
+      return baseline;
     },
     close: stopStarted,
   };
