@@ -197,7 +197,8 @@ class Listening {
   }
 
   position(): Position {
-    return { listen: Object.fromEntries(this.watches.map((w) => [w.collection, isoTimestamp(w.delivered().seconds, w.delivered().nanoseconds)])) };
+    const at = ({ seconds, nanoseconds }: Time) => isoTimestamp(seconds, nanoseconds);
+    return { listen: Object.fromEntries(this.watches.map((w) => [w.collection, at(w.delivered())])) };
   }
 
   changed(signal: AbortSignal): Promise<void> {
