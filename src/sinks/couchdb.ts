@@ -17,6 +17,7 @@ import {
   type CouchClient,
 } from '../stores/couchdb/client.js';
 import { documentJson, rejectionReason, withRevision } from '../stores/couchdb/documents.js';
+import { databaseIds } from '../stores/couchdb/ids.js';
 import { resolveEndpoint } from '../stores/couchdb/endpoint.js';
 import { assertDatabaseName } from '../stores/couchdb/names.js';
 import { fatalError, isEtlError, messageOf, type EtlError } from '../errors.js';
@@ -242,6 +243,7 @@ export function createSink(couch: CouchClient, options: AdapterOptions): Sink {
       return outcomes;
     },
 
+    ids: (collection, signal) => databaseIds(couch, collection, (run) => retried(run, signal), signal),
     close: async () => {},
   };
 }
