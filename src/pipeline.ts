@@ -435,7 +435,10 @@ async function follow(r: Run): Promise<unknown> {
     // A source with nothing changing gives no chunks: progress still says, now and then, that the follow is alive.
     const heartbeat = setInterval(() => r.progress.report(false), heartbeatMs).unref();
     try {
-      for await (const chunk of source.feed!.changes({ collections: r.followed!, from, signal: signals.reading })) {
+      // The target's ids, for a feed with no log of deletes to resume from (Firestore): the snapshot
+      // is drained by now, so they are all the target holds.
+      const held = sink.ids && ((collection: string) => sink.ids!(collection, signals.reading));
+      for await (const chunk of source.feed!.changes({ collections: r.followed!, from, signal: signals.reading, held })) {
         if (!r.prepared.has(chunk.collection)) await prepareCollection(r, chunk.collection);
         await handleChunk(chunk, r, following!.deliver(chunk));
         // The next change may be long in coming: this one goes out now, not when a batch is full.

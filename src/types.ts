@@ -118,7 +118,19 @@ export interface ChangeFeed {
    * documents, deletes as chunks with `deletes`. Each chunk's position is the feed's cursor after
    * it. At least once (a change may come again after a restart), never out of order for one `_id`.
    */
-  changes(options: { collections: ReadonlySet<string>; from: Position; signal: AbortSignal }): AsyncIterable<SourceChunk>;
+  changes(options: {
+    collections: ReadonlySet<string>;
+    from: Position;
+    signal: AbortSignal;
+    /**
+     * The `_id`s the target holds in a collection (the sink's `ids`), for a feed that has no log of
+     * deletes to resume from (Firestore): started again from a position of an earlier process, it
+     * compares the source's current state with them, and what only the target holds is deleted.
+     * The run passes it only once every chunk it handed over before this call is written. Absent
+     * when the target cannot list its ids: such a feed then refuses to resume.
+     */
+    held?: (collection: string) => AsyncIterable<string[]>;
+  }): AsyncIterable<SourceChunk>;
 }
 
 export interface SourceReadOptions {
@@ -227,6 +239,12 @@ export interface Sink {
    * transient failures itself. Absent on sinks that cannot delete (then --follow is refused).
    */
   remove?(collection: string, ids: string[], signal: AbortSignal): Promise<WriteOutcome[]>;
+  /**
+   * Every `_id` the target holds in a collection, in batches (none when it has no such container),
+   * for a change feed that must compare after a restart (`ChangeFeed.changes`'s `held`). Absent on
+   * sinks that cannot list them.
+   */
+  ids?(collection: string, signal: AbortSignal): AsyncIterable<string[]>;
   /** `complete` is false when the run failed or was stopped: a file sink then leaves no file. */
   close(complete: boolean): Promise<void>;
 }

@@ -155,6 +155,8 @@ function fakeWriteClient(behaviour: { poisoned?: Set<string>; failFirst?: number
       committed.push(writes);
     },
     existing: async () => new Set(),
+    remove: async () => {},
+    async *allIds() {},
     close: async () => {},
   };
   return { client, committed, attempts };
@@ -238,6 +240,7 @@ function fakeReadClient(
     documentsById: async () => [],
     ids: async () => ids,
     honoursCursors: async () => false,
+    listen: () => () => {},
     close: async () => {},
   };
   return client;

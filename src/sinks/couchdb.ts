@@ -18,6 +18,7 @@ import {
   type CouchClient,
 } from '../stores/couchdb/client.js';
 import { documentJson, rejectionReason, withRevision } from '../stores/couchdb/documents.js';
+import { databaseIds } from '../stores/couchdb/ids.js';
 import { resolveEndpoint } from '../stores/couchdb/endpoint.js';
 import { assertDatabaseName } from '../stores/couchdb/names.js';
 import { fatalError, isEtlError, messageOf, type EtlError } from '../errors.js';
@@ -290,6 +291,7 @@ export function createSink(couch: CouchClient, options: AdapterOptions): Sink {
 
     remove,
 
+    ids: (collection, signal) => databaseIds(couch, collection, (run) => retried(run, signal), signal),
     close: async () => {},
   };
 }

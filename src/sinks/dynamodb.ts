@@ -8,6 +8,7 @@ import pLimit from 'p-limit';
 import { batchDelete, batchPut, maxBatchItems } from '../stores/dynamodb/batch-write.js';
 import { openDynamoApi, type DynamoApi } from '../stores/dynamodb/client.js';
 import { resolveDynamoConfig } from '../stores/dynamodb/config.js';
+import { scanIds } from '../stores/dynamodb/ids.js';
 import { conditionalPuts } from '../stores/dynamodb/conditional-put.js';
 import { itemProblem } from '../stores/dynamodb/item-check.js';
 import { checkKeySchema, describeTable, ensureTable, tableName, tableProblems } from '../stores/dynamodb/tables.js';
@@ -55,6 +56,7 @@ export function createSink(api: DynamoApi, options: AdapterOptions): Sink {
       if (options.onConflict === 'overwrite') return batchPut(api, table, docs, policy);
       return conditionalPuts(api, table, docs, options.onConflict, conditionalLimit, policy);
     },
+    ids: (collection, signal) => scanIds(api, tableOf(collection), { retries: options.retries, signal }),
     async remove(collection, ids, signal): Promise<WriteOutcome[]> {
       return batchDelete(api, tableOf(collection), ids, { retries: options.retries, signal });
     },

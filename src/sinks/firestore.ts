@@ -43,12 +43,19 @@ export function createSink(client: FirestoreWriter, options: AdapterOptions): Si
   };
 
   /** A commit that fails as a whole is halved until the document to blame fails alone. */
-  const commitIsolating = (collection: string, group: Pending[], mode: 'set' | 'create', outcomes: WriteOutcome[], signal: AbortSignal): Promise<void> =>
+  const commitIsolating = <T extends { index: number; id: string }>(
+    collection: string,
+    group: T[],
+    commit: (part: T[]) => Promise<void>,
+    rejection: (error: unknown, id: string) => WriteOutcome,
+    outcomes: WriteOutcome[],
+    signal: AbortSignal,
+  ): Promise<void> =>
     writeIsolating(
       group,
       async (part) => {
         try {
-          await retry(() => client.commit(collection, part, mode), signal, `a commit of ${part.length} documents`);
+          await retry(() => commit(part), signal, `a commit of ${part.length} documents`);
         } catch (error) {
           signal.throwIfAborted();
           stopIfFatal(error, collection);
@@ -57,7 +64,7 @@ export function createSink(client: FirestoreWriter, options: AdapterOptions): Si
         for (const item of part) outcomes[item.index] = { status: 'written' };
       },
       (error) => !signal.aborted && !isEtlError(error),
-      (item, error) => (outcomes[item.index] = rejection(error, mode, item.id)),
+      (item, error) => (outcomes[item.index] = rejection(error, item.id)),
     );
 
   const rejection = (error: unknown, mode: 'set' | 'create', id: string): WriteOutcome => {
@@ -113,8 +120,42 @@ export function createSink(client: FirestoreWriter, options: AdapterOptions): Si
           return !conflict;
         });
       }
-      await Promise.all(groupForCommits(pending).map((group) => commitIsolating(collection, group, mode, outcomes, signal)));
+      const commit = (part: Pending[]) => client.commit(collection, part, mode);
+      const refused = (error: unknown, id: string) => rejection(error, mode, id);
+      await Promise.all(groupForCommits(pending).map((group) => commitIsolating(collection, group, commit, refused, outcomes, signal)));
       return outcomes;
+    },
+    async remove(collection: string, ids: string[], signal: AbortSignal): Promise<WriteOutcome[]> {
+      signal.throwIfAborted();
+      const outcomes: WriteOutcome[] = new Array(ids.length);
+      const deletes: { index: number; id: string; requestBytes: number }[] = [];
+      ids.forEach((id, index) => {
+        // An id Firestore cannot hold was never written here: it is absent, so removed. Sending it
+        // would be wrong besides ("a/b" names a document in a subcollection).
+        if (badName('document id', id)) outcomes[index] = { status: 'written' };
+        else deletes.push({ index, id, requestBytes: Buffer.byteLength(id) + collection.length + 100 });
+      });
+      const commit = (part: typeof deletes) => client.remove(collection, part.map((d) => d.id));
+      const refused = (error: unknown): WriteOutcome => ({ status: 'failed', reason: `Firestore refused the delete: ${redact(messageOf(error))}` });
+      await Promise.all(groupForCommits(deletes).map((group) => commitIsolating(collection, group, commit, refused, outcomes, signal)));
+      return outcomes;
+    },
+    async *ids(collection: string, signal: AbortSignal): AsyncIterable<string[]> {
+      let batch: string[] = [];
+      try {
+        for await (const id of client.allIds(collection)) {
+          signal.throwIfAborted();
+          batch.push(id);
+          if (batch.length >= MAX_WRITES_PER_COMMIT) {
+            yield batch;
+            batch = [];
+          }
+        }
+      } catch (error) {
+        signal.throwIfAborted();
+        throw fatalError('firestore-read-failed', `cannot list the documents of ${label} collection ${collection}: ${redact(messageOf(error))}`, error);
+      }
+      if (batch.length > 0) yield batch;
     },
     close: () => client.close(),
   };

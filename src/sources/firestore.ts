@@ -14,13 +14,18 @@
  * their split points come from the data when each shard asks (the SDK cannot pin a read time), so
  * shards that start at different moments of a written collection could disagree, reading a
  * document twice or never; and a partition spans a collection group, subcollections included.
+ *
+ * Following changes (`--follow`): snapshot listeners, one per collection (stores/firestore/change-feed.ts);
+ * after the feed's head, a collection's snapshot is the head listener's first snapshot, not a second read.
  */
 import { fatalError, isEtlError, messageOf } from '../errors.js';
 import { collectionsToRead } from '../stores/common/collections.js';
 import { withRetry } from '../stores/common/retry.js';
 import { ownedPages, shardOfKey } from '../stores/common/key-shares.js';
-import { Code, grpcCode, isTransientFirestoreError, openFirestoreClient, type FirestoreDocument, type FirestoreReader } from '../stores/firestore/client.js';
+import { createChangeFeed } from '../stores/firestore/change-feed.js';
+import { Code, grpcCode, isTransientFirestoreError, openFirestoreClient, type FirestoreChange, type FirestoreDocument, type FirestoreReader } from '../stores/firestore/client.js';
 import { firestoreConfig } from '../stores/firestore/config.js';
+import { documentWithId } from '../stores/firestore/decode.js';
 import type { AdapterOptions, Doc, ParsedUri, Position, Shard, Source, SourceChunk, SourceReadOptions } from '../types.js';
 import { redact } from '../util/redact.js';
 
@@ -73,11 +78,13 @@ export function createSource(
     for await (const { keys } of ownedPages(shard, idsAfter, afterId)) yield* await retried(() => client.documentsById(collection, keys));
   }
 
+  const feed = createChangeFeed(client, batchSize);
   return {
     label,
     provider: 'firestore',
     shared: true,
     splits: 'document ids, hashed',
+    feed,
     identity: async () => client.identity,
     listCollections,
     // What a store that cannot list can still tell: a Firestore collection exists while it has a document.
@@ -99,14 +106,15 @@ export function createSource(
         const afterId = resumeAt?.lastId as string | undefined;
         const start: Position = afterId === undefined ? { collection } : { collection, lastId: afterId };
         yield { collection, docs: [], position: start };
-        const documents = shard && shard.count > 1 ? share(collection, shard, afterId) : client.documents(collection, afterId);
         let docs: Doc[] = [];
+        // After a head, its listener already holds the collection: no second read (and no second
+        // bill). A shard reads its share, never the whole collection the listener holds.
+        const baseline = shard && shard.count > 1 ? undefined : feed.takeBaseline(collection);
+        const documents = shard && shard.count > 1 ? share(collection, shard, afterId) : baseline ? baselineDocuments(baseline) : client.documents(collection, afterId);
         for await (const { id, data } of readable(documents, label, collection)) {
           signal.throwIfAborted();
           if (afterId !== undefined && compareIds(id, afterId) <= 0) continue;
-          const doc: Doc = { _id: id };
-          for (const key of Object.keys(data)) if (key !== '_id') doc[key] = data[key]!;
-          docs.push(doc);
+          docs.push(documentWithId(id, data));
           if (docs.length >= batchSize) {
             yield chunk(collection, docs);
             docs = [];
@@ -115,8 +123,17 @@ export function createSource(
         if (docs.length > 0) yield chunk(collection, docs);
       }
     },
-    close: () => client.close(),
+    close: () => {
+      feed.close();
+      return client.close();
+    },
   };
+}
+
+/** A head listener's first snapshot as the documents of a read: in id order, converted as they are taken. */
+async function* baselineDocuments(changes: FirestoreChange[]): AsyncIterable<FirestoreDocument> {
+  const sorted = [...changes].sort((a, b) => compareIds(a.id, b.id));
+  for (const { id, data } of sorted) yield { id, data: data!() };
 }
 
 /** Stream failures (the SDK already retried transient ones) stop the run as fatal, with the store named. */

@@ -27,6 +27,28 @@ export interface FirestoreDocument {
   data: { [key: string]: JsonValue };
 }
 
+/** An instant as Firestore gives it (a snapshot's readTime, a document's updateTime). */
+export interface FirestoreTime {
+  seconds: number;
+  nanoseconds: number;
+}
+
+/** One document's change in a listener's snapshot: added and modified are `put`, removed is `delete`. */
+export interface FirestoreChange {
+  kind: 'put' | 'delete';
+  id: string;
+  /** A put's last write. */
+  updateTime?: FirestoreTime;
+  /** A put's fields, converted to JSON values when asked (a change superseded before delivery never is). */
+  data?: () => { [key: string]: JsonValue };
+}
+
+/** What a listener hears each time: the first snapshot adds every document, later ones their changes. */
+export interface FirestoreSnapshot {
+  readTime: FirestoreTime;
+  changes: FirestoreChange[];
+}
+
 /** The calls the source makes. */
 export interface FirestoreReader extends FirestoreAddress {
   /** Root collection ids. */
@@ -45,6 +67,8 @@ export interface FirestoreReader extends FirestoreAddress {
    * community emulator ignores cursors and order); undefined when the collection has none.
    */
   honoursCursors(collection: string): Promise<boolean | undefined>;
+  /** A snapshot listener on the whole collection (`onSnapshot`); answers its unsubscribe. */
+  listen(collection: string, onSnapshot: (snapshot: FirestoreSnapshot) => void, onError: (error: unknown) => void): () => void;
   close(): Promise<void>;
 }
 
@@ -59,6 +83,10 @@ export interface FirestoreWriter extends FirestoreAddress {
   commit(collection: string, writes: FirestoreWrite[], mode: 'set' | 'create'): Promise<void>;
   /** Which of these document ids exist. */
   existing(collection: string, ids: string[]): Promise<Set<string>>;
+  /** Deletes these documents in one atomic batch; an absent one is no error. */
+  remove(collection: string, ids: string[]): Promise<void>;
+  /** Every document id of the collection, read without fields, in one stream (no cursors, which the emulator ignores). */
+  allIds(collection: string): AsyncIterable<string>;
   close(): Promise<void>;
 }
 
@@ -111,6 +139,16 @@ export async function openFirestoreClient(config: FirestoreConfig, warn: (messag
       const next = (await byId(collection, first.id).select().limit(1).get()).docs[0];
       return next?.id !== first.id;
     },
+    listen(collection, onSnapshot, onError) {
+      const decode = decoding(collection);
+      return db.collection(collection).onSnapshot((snapshot) => {
+        const changes = snapshot.docChanges().map(({ type, doc }): FirestoreChange => {
+          if (type === 'removed') return { kind: 'delete', id: doc.id };
+          return { kind: 'put', id: doc.id, updateTime: time(doc.updateTime), data: () => decode(doc.id, doc.data()).data };
+        });
+        onSnapshot({ readTime: time(snapshot.readTime), changes });
+      }, onError);
+    },
     async commit(collection, writes, mode) {
       const batch = db.batch();
       const ref = db.collection(collection);
@@ -131,11 +169,22 @@ export async function openFirestoreClient(config: FirestoreConfig, warn: (messag
       const snapshots = await db.getAll(...ids.map((id) => ref.doc(id)), { fieldMask: [] });
       return new Set(snapshots.filter((s) => s.exists).map((s) => s.id));
     },
+    async remove(collection, ids) {
+      const batch = db.batch();
+      const ref = db.collection(collection);
+      for (const id of ids) batch.delete(ref.doc(id));
+      await batch.commit();
+    },
+    async *allIds(collection) {
+      for await (const snapshot of db.collection(collection).select().stream()) yield (snapshot as unknown as { id: string }).id;
+    },
     // terminate() re-raises a client that failed to start (missing credentials), which the
     // failed call has already reported as fatal.
     close: () => db.terminate().catch(() => {}),
   };
 }
+
+const time = ({ seconds, nanoseconds }: FirestoreTime): FirestoreTime => ({ seconds, nanoseconds });
 
 async function connectFirestore(config: FirestoreConfig): Promise<{ db: Firestore; sdk: FirestoreSdk }> {
   if (!config.emulatorHost) await checkCredentials(config);

@@ -5,7 +5,7 @@
  */
 import { ExactNumber } from '../../formats/exact-number.js';
 import { isoTimestamp } from '../../formats/timestamp.js';
-import type { JsonValue } from '../../types.js';
+import type { Doc, JsonValue } from '../../types.js';
 import type { FirestoreSdk } from './client.js';
 
 /** The SDK classes a decoder recognises (passed in, so this module does not load the SDK). */
@@ -46,4 +46,11 @@ export function createDecoder(types: DecoderTypes, onUnrepresentable: OnUnrepres
   };
 
   return (data: { [key: string]: unknown }): { [key: string]: JsonValue } => decode(data, '') as { [key: string]: JsonValue };
+}
+
+/** A Firestore document as Gofannon lays it out: `_id` is the document id (a stored `_id` field never wins). */
+export function documentWithId(id: string, data: { [key: string]: JsonValue }): Doc {
+  const doc: Doc = { _id: id };
+  for (const key of Object.keys(data)) if (key !== '_id') doc[key] = data[key]!;
+  return doc;
 }
