@@ -31,8 +31,9 @@ async function logSink(p: string, resumed = false, warnings: string[] = []): Pro
 async function change(sink: Sink, collection: string, ...changes: (Doc | { deleted: string })[]): Promise<void> {
   await sink.prepare(collection);
   for (const c of changes) {
-    if ('deleted' in c && typeof c.deleted === 'string' && c._id === undefined) expect(await sink.remove!(collection, [c.deleted], signal)).toEqual([{ status: 'written' }]);
-    else expect(await sink.write(collection, [c as Doc], signal)).toEqual([{ status: 'written' }]);
+    // A document has an _id; `{ deleted }` is a deletion.
+    if (!('_id' in c)) expect(await sink.remove!(collection, [c.deleted as string], signal)).toEqual([{ status: 'written' }]);
+    else expect(await sink.write(collection, [c], signal)).toEqual([{ status: 'written' }]);
   }
 }
 
