@@ -197,6 +197,7 @@ async function hasFeed(store: BenchStore): Promise<boolean> {
 }
 
 export default async function bench(): Promise<void> {
+  process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
   const [couch, dynamo] = await Promise.all([startCouch(), startDynamoLocal()]);
   const stores = { couchdb: couchStore(couch.url), dynamodb: dynamoStore(dynamo.url) };
   try {
