@@ -11,6 +11,8 @@ import { gunzipSync, gzipSync } from 'node:zlib';
 import { describe, expect, test } from 'vitest';
 import fileSink, { createSink } from '../src/sinks/file.js';
 import fileSource, { createSource } from '../src/sources/file.js';
+import { memoryStore } from '../src/stores/memory/store.js';
+import { verify } from '../src/verify/verify.js';
 import type { Doc, Position, Sink, SourceChunk } from '../src/types.js';
 import { failure, testAdapterOptions } from './helpers.js';
 
@@ -253,5 +255,41 @@ describe('reading a change log back', () => {
     writeFileSync(p, Buffer.concat([Buffer.from('{"collection":"agents"}\n{"collection":"agents","deleted":"caf'), Buffer.from([0xe9]), Buffer.from('"}\n')]));
     const error = await failure(() => readChunks(p));
     expect(error).toMatchObject({ kind: 'fatal', code: 'malformed-input', message: `${p}: line 2: tombstone not valid UTF-8 at byte 61 in collection "agents"` });
+  });
+});
+
+describe('verify with a change log on either side', () => {
+  /** memory:NAME holding these documents. */
+  const seeded = (data: Record<string, Doc[]>) => {
+    const name = `log-verify-${count++}`;
+    const store = memoryStore(name);
+    for (const [collection, docs] of Object.entries(data)) store.set(collection, new Map(docs.map((d) => [d._id as string, d])));
+    return `memory:${name}`;
+  };
+  // The state `log` ends in: a1 written twice (v2 last), a2 deleted, u1 written then deleted.
+  const final = { agents: [{ _id: 'a1', v: 2 }], users: [] };
+
+  test('the log counts as the state it ends in: later lines win, tombstones remove', async () => {
+    const p = path('verify.ndjson');
+    writeFileSync(p, log);
+    const asTarget = await verify({ from: seeded(final), to: `file:${p}`, warn: () => {} });
+    expect(asTarget.identical).toBe(true);
+    expect(asTarget.collections).toEqual({
+      agents: { source: 1, target: 1, matched: 1, missing: 0, changed: 0, extra: 0 },
+      users: { source: 0, target: 0, matched: 0, missing: 0, changed: 0, extra: 0 },
+    });
+    const asSource = await verify({ from: `file:${p}`, to: seeded(final), warn: () => {} });
+    expect(asSource.identical).toBe(true);
+  });
+
+  test('against the state before the changes, the log differs by exactly them', async () => {
+    const p = path('verify-before.ndjson');
+    writeFileSync(p, log);
+    const differences: string[] = [];
+    const before = seeded({ agents: [{ _id: 'a1', v: 1 }, { _id: 'a2', v: 1 }], users: [{ _id: 'u1', big: 1 }] });
+    const check = await verify({ from: before, to: `file:${p}`, warn: () => {}, onDifference: (d) => void differences.push(`${d.kind} ${d.collection} ${d._id}`) });
+    expect(check.identical).toBe(false);
+    expect(differences.sort()).toEqual(['changed agents a1', 'missing agents a2', 'missing users u1']);
+    expect(check.collections.agents).toEqual({ source: 2, target: 1, matched: 0, missing: 1, changed: 1, extra: 0 });
   });
 });
