@@ -231,7 +231,7 @@ export interface Sink {
    * transient failures itself. Absent on sinks that cannot delete (then --follow is refused).
    */
   remove?(collection: string, ids: string[], signal: AbortSignal): Promise<WriteOutcome[]>;
-  /** `complete` is false when the run failed or was stopped: a file sink then leaves no file. */
+  /** `complete` is false when the run failed or was stopped: a file sink then leaves no file (a change log keeps the changes it holds). */
   close(complete: boolean): Promise<void>;
 }
 
