@@ -40,6 +40,8 @@ async function change(sink: Sink, collection: string, ...changes: (Doc | { delet
 }
 
 const lines = (text: string) => text.trimEnd().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
+/** The line each run of a change log begins with. */
+const head = { metadata: { provider: 'memory', changes: true } };
 
 async function readChunks(p: string | Readable, options: { resumeFrom?: Position; batchSize?: number; collections?: string[] } = {}): Promise<SourceChunk[]> {
   const source =
@@ -74,13 +76,14 @@ describe('writing a change log (--follow into a file)', () => {
     const sink = await logSink(p);
     await change(sink, 'agents', { _id: 'a1', v: 1 });
     // Usable while the follow runs: the line is in the file already.
-    expect(lines(readFileSync(p, 'utf8'))).toEqual([{ collection: 'agents' }, { collection: 'agents', doc: { _id: 'a1', v: 1 } }]);
+    expect(lines(readFileSync(p, 'utf8'))).toEqual([head, { collection: 'agents' }, { collection: 'agents', doc: { _id: 'a1', v: 1 } }]);
     await change(sink, 'users', { _id: 'u1' });
     await change(sink, 'agents', { deleted: 'a1' }, { _id: 'a2' });
     expect(readFileSync(p, 'utf8').split('\n').slice(-3, -1)).toEqual(['{"collection":"agents","deleted":"a1"}', '{"collection":"agents","doc":{"_id":"a2"}}']);
     await sink.close(true);
     const all = lines(readFileSync(p, 'utf8'));
     expect(all.slice(0, -1)).toEqual([
+      head,
       { collection: 'agents' },
       { collection: 'agents', doc: { _id: 'a1', v: 1 } },
       { collection: 'users' },
@@ -88,7 +91,7 @@ describe('writing a change log (--follow into a file)', () => {
       { collection: 'agents', deleted: 'a1' },
       { collection: 'agents', doc: { _id: 'a2' } },
     ]);
-    expect(all.at(-1)).toEqual({ metadata: { provider: 'memory', exported_at: expect.any(String) } });
+    expect(all.at(-1)).toEqual({ metadata: { provider: 'memory', exported_at: expect.any(String), changes: true } });
     expect(statSync(p).mode & 0o777).toBe(0o600);
     expect(sink.resumable).toBe(true);
   });
@@ -98,7 +101,7 @@ describe('writing a change log (--follow into a file)', () => {
     const sink = await logSink(p);
     await change(sink, 'agents', { _id: 'a1' });
     await sink.close(false);
-    expect(lines(readFileSync(p, 'utf8'))).toEqual([{ collection: 'agents' }, { collection: 'agents', doc: { _id: 'a1' } }]);
+    expect(lines(readFileSync(p, 'utf8'))).toEqual([head, { collection: 'agents' }, { collection: 'agents', doc: { _id: 'a1' } }]);
   });
 
   test('a new run starts the log over, mode 0600 even where an older file had another', async () => {
@@ -107,7 +110,7 @@ describe('writing a change log (--follow into a file)', () => {
     const sink = await logSink(p);
     await change(sink, 'agents', { _id: 'a1' });
     await sink.close(true);
-    expect(lines(readFileSync(p, 'utf8')).slice(0, 2)).toEqual([{ collection: 'agents' }, { collection: 'agents', doc: { _id: 'a1' } }]);
+    expect(lines(readFileSync(p, 'utf8')).slice(0, 3)).toEqual([head, { collection: 'agents' }, { collection: 'agents', doc: { _id: 'a1' } }]);
     expect(statSync(p).mode & 0o777).toBe(0o600);
   });
 
@@ -123,9 +126,11 @@ describe('writing a change log (--follow into a file)', () => {
     await change(second, 'agents', { _id: 'a2', text: 'x' }, { deleted: 'a1' });
     await second.close(true);
     expect(lines(readFileSync(p, 'utf8')).slice(0, -1)).toEqual([
+      head,
       { collection: 'agents' },
       { collection: 'agents', doc: { _id: 'a1' } },
-      // The resumed run announces its collections again: harmless, the reader knows them already.
+      // The resumed run says again what it is and announces its collections again: harmless.
+      head,
       { collection: 'agents' },
       { collection: 'agents', doc: { _id: 'a2', text: 'x' } },
       { collection: 'agents', deleted: 'a1' },
@@ -143,20 +148,20 @@ describe('writing a change log (--follow into a file)', () => {
     await second.close(true);
     const text = lines(readFileSync(p, 'utf8'));
     expect(text.filter((l) => l.doc).map((l) => (l.doc as Doc)._id)).toEqual(['a1', 'a2']);
-    expect(text.filter((l) => l.metadata)).toHaveLength(2);
+    expect(text.filter((l) => l.metadata)).toHaveLength(4);
 
     renameSync(p, `${p}.1`);
     const third = await logSink(p, true);
     await change(third, 'agents', { deleted: 'a2' });
     await third.close(true);
-    expect(lines(readFileSync(p, 'utf8')).slice(0, -1)).toEqual([{ collection: 'agents' }, { collection: 'agents', deleted: 'a2' }]);
+    expect(lines(readFileSync(p, 'utf8')).slice(0, -1)).toEqual([head, { collection: 'agents' }, { collection: 'agents', deleted: 'a2' }]);
   });
 
   test('gzipped, the log is whole gzip after every write; a resume appends to a whole one and refuses a cut-off one, saying what to do', async () => {
     const p = path('log.ndjson.gz');
     const sink = await logSink(p);
     await change(sink, 'agents', { _id: 'a1' });
-    expect(gunzipSync(readFileSync(p)).toString()).toBe('{"collection":"agents"}\n{"collection":"agents","doc":{"_id":"a1"}}\n');
+    expect(gunzipSync(readFileSync(p)).toString()).toBe('{"metadata":{"provider":"memory","changes":true}}\n{"collection":"agents"}\n{"collection":"agents","doc":{"_id":"a1"}}\n');
     await change(sink, 'agents', { deleted: 'a1' });
     await sink.close(true);
     const resumed = await logSink(p, true);
@@ -291,5 +296,31 @@ describe('verify with a change log on either side', () => {
     expect(check.identical).toBe(false);
     expect(differences.sort()).toEqual(['changed agents a1', 'missing agents a2', 'missing users u1']);
     expect(check.collections.agents).toEqual({ source: 2, target: 1, matched: 0, missing: 1, changed: 1, extra: 0 });
+  });
+});
+
+describe('a change log and --shard', () => {
+  test('a log --follow wrote has no split by lines (the shards split it by _id); a plain NDJSON export has', async () => {
+    const p = path('marked.ndjson');
+    const sink = await logSink(p);
+    await change(sink, 'agents', { _id: 'a1' });
+    await sink.close(true);
+    expect((await fileSource(uri(p), testAdapterOptions())).splits).toBeUndefined();
+    const plain = path('plain-export.ndjson');
+    writeFileSync(plain, '{"collection":"agents","doc":{"_id":"a1"}}\n');
+    expect((await fileSource(uri(plain), testAdapterOptions())).splits).toBe('byte ranges split at line starts');
+  });
+
+
+  test('a file with tombstones but without that first line, split by lines, stops at its first tombstone', async () => {
+    const p = path('unmarked.ndjson');
+    writeFileSync(p, log);
+    const source = await fileSource(uri(p), testAdapterOptions());
+    expect(source.splits).toBe('byte ranges split at line starts');
+    const error = await failure(async () => {
+      for await (const _chunk of source.read({ signal, shard: { index: 0, count: 1 } })) void _chunk;
+    });
+    expect(error).toMatchObject({ kind: 'fatal', code: 'malformed-input' });
+    expect(error.message).toBe(`${p}: line 5: a tombstone in a share of a file split by lines: a change log is applied in order, so its first line must be {"metadata":{"changes":true}} (as --follow writes it) for --shard to split it by _id at byte ${log.indexOf('"deleted"') - '{"collection":"agents",'.length} in collection "agents"`);
   });
 });

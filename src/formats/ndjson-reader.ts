@@ -131,6 +131,8 @@ export async function* readNdjson(input: AsyncIterable<Buffer>, options: NdjsonR
     if ('deleted' in value) {
       if ('doc' in value) fail('both "doc" and "deleted": a line is a document or a tombstone');
       if (typeof value.deleted !== 'string' || value.deleted === '') fail(`"deleted" must be the removed document's _id, a non-empty string, not ${describeValue(value.deleted!)}`);
+      // Without its first line saying it is a change log, the file was split by lines: its changes would be applied out of order.
+      if (share) fail('a tombstone in a share of a file split by lines: a change log is applied in order, so its first line must be {"metadata":{"changes":true}} (as --follow writes it) for --shard to split it by _id');
       return place(value.collection, { deleted: value.deleted as string }, raw.length, start, number, end);
     }
     place(value.collection, 'doc' in value ? { doc: value.doc } : undefined, raw.length, start, number, end);

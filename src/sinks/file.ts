@@ -64,6 +64,8 @@ export function createSink(output: FileOutput, options: FileSinkOptions, label: 
     opening ??= (async () => {
       const out = await open();
       await out.write(layout.start());
+      // Each run of a change log begins by saying so: a reader then knows it before reading (see ExportMetadata.changes).
+      if (follow) await out.write(layout.end({ provider: sourceProvider, changes: true }, undefined));
       return out;
     })();
     return opening;
@@ -113,7 +115,7 @@ export function createSink(output: FileOutput, options: FileSinkOptions, label: 
       const out = await opened();
       if (complete) {
         // A change log's collections grow with every run that appends to it: a reader learns them by reading it.
-        const metadata = { provider: sourceProvider, exported_at: new Date().toISOString(), ...(follow ? {} : { collections: written }) };
+        const metadata = { provider: sourceProvider, exported_at: new Date().toISOString(), ...(follow ? { changes: true } : { collections: written }) };
         await out.write(layout.end(metadata, currentHasDocs));
       }
       await out.close(complete);
