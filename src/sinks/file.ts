@@ -55,6 +55,8 @@ export function createSink(output: FileOutput, options: FileSinkOptions, label: 
   const written: string[] = [];
   let current: string | undefined;
   let currentHasDocs: boolean | undefined;
+  /** Tombstones were written: the file is a change log even without --follow (a log copied into NDJSON). */
+  let removed = false;
 
   const open = async (): Promise<Output> => {
     if (follow) return openChangeLog(output, { gzip, append: resumed, warn: options.warn ?? ((m) => process.stderr.write(`${m}\n`)) });
@@ -115,7 +117,7 @@ export function createSink(output: FileOutput, options: FileSinkOptions, label: 
       const out = await opened();
       if (complete) {
         // A change log's collections grow with every run that appends to it: a reader learns them by reading it.
-        const metadata = { provider: sourceProvider, exported_at: new Date().toISOString(), ...(follow ? { changes: true } : { collections: written }) };
+        const metadata = { provider: sourceProvider, exported_at: new Date().toISOString(), ...(follow ? {} : { collections: written }), ...(follow || removed ? { changes: true } : {}) };
         await out.write(layout.end(metadata, currentHasDocs));
       }
       await out.close(complete);
@@ -127,6 +129,7 @@ export function createSink(output: FileOutput, options: FileSinkOptions, label: 
     sink.remove = async (collection, ids) => {
       if (!written.includes(collection)) await sink.prepare(collection);
       if (ids.length > 0) await (await opened()).write(deletes(collection, ids));
+      removed ||= ids.length > 0;
       return ids.map(() => ({ status: 'written' }));
     };
   }
