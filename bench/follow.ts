@@ -9,13 +9,14 @@
  *    source → visible in the target) median and p99, and changes applied per second (changes made /
  *    first change made → last change visible). Then SIGTERM (exit 0 expected) and verify (identical).
  * `BENCH_SMALL=1`: 2,000 documents and one rate for 8 s; otherwise 20,000 and two rates for 20 s.
- * A pair whose source has no change feed yet (`Source.feed`) is skipped with a line saying so.
+ * A pair this build cannot follow (no change feed in the source, no `remove` in the target) is
+ * skipped with a line saying so.
  */
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { openSource } from '../src/registry.js';
+import { openSink, openSource } from '../src/registry.js';
 import { adapterOptions } from '../src/pipeline/store-options.js';
 import { verify } from '../src/verify/verify.js';
 import type { Doc, RunReport } from '../src/types.js';
@@ -187,12 +188,18 @@ async function following(source: BenchStore, target: BenchStore, sourceDocs: num
   await target.drop(collection);
 }
 
-async function hasFeed(store: BenchStore): Promise<boolean> {
-  const source = await openSource(store.uri, adapterOptions({ env, warn: () => {} }));
+/** Why this build cannot follow from one store into the other (no change feed, no deletes), or undefined when it can. */
+async function cannotFollow(from: BenchStore, to: BenchStore): Promise<string | undefined> {
+  const options = adapterOptions({ env, warn: () => {} });
+  const source = await openSource(from.uri, options);
+  const sink = await openSink(to.uri, options);
   try {
-    return source.feed !== undefined;
+    if (!source.feed) return `the ${from.name} source has no change feed in this build`;
+    if (!sink.remove) return `the ${to.name} target cannot delete in this build`;
+    return undefined;
   } finally {
     await source.close();
+    await sink.close(false);
   }
 }
 
@@ -204,8 +211,9 @@ export default async function bench(): Promise<void> {
     console.log(`${snapshotDocs.toLocaleString('en-US')} documents of ~${JSON.stringify(doc(0, 0)).length} bytes, pouchdb-server --in-memory and DynamoDB Local, the follower in its own process${small ? ' (BENCH_SMALL)' : ''}`);
     for (const [from, to] of [[stores.couchdb, stores.dynamodb], [stores.dynamodb, stores.couchdb]] as const) {
       console.log(`${from.name} → ${to.name}`);
-      if (!(await hasFeed(from))) {
-        console.log(`  skipped: the ${from.name} source has no change feed in this build`);
+      const why = await cannotFollow(from, to);
+      if (why) {
+        console.log(`  skipped: ${why}`);
         continue;
       }
       await from.seed(collection, Array.from({ length: snapshotDocs }, (_, i) => doc(i, 0)));
