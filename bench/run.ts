@@ -2,7 +2,7 @@
  * `npm run bench [-- name...]`: runs each benchmark module in turn. Every module prints its own
  * figures with ratios against a baseline measured in the same run.
  */
-const all = ['file', 'dynamodb', 'couchdb', 'workers'] as const;
+const all = ['file', 'dynamodb', 'couchdb', 'workers', 'follow'] as const;
 const chosen = process.argv.slice(2).filter((a) => !a.startsWith('-'));
 const names = chosen.length ? chosen : all;
 

@@ -179,7 +179,7 @@ async function start(options: RunOptions, started: number): Promise<RunReport> {
   const source = typeof options.from === 'string' ? await openSource(options.from, { ...adapter, format: formats.source }) : options.from;
   let sink: Sink | undefined;
   try {
-    sink = typeof options.to === 'string' ? await openSink(options.to, { ...adapter, format: formats.target }) : options.to;
+    sink = typeof options.to === 'string' ? await openSink(options.to, { ...adapter, format: formats.target, follow: options.follow }) : options.to;
   } catch (error) {
     await source.close();
     throw error;
@@ -353,7 +353,7 @@ async function copy(r: Run): Promise<unknown> {
   try {
     r.copying = true;
     const selection = r.selection!;
-    await sink.begin?.({ sourceProvider: source.provider });
+    await sink.begin?.({ sourceProvider: source.provider, resumed: Boolean(r.options.resume) });
     const { shard } = r.options;
     r.keep = shard && shardRead(shard, source, selection.unconfirmed, r.warn);
     const chunks = source.read({
@@ -429,7 +429,7 @@ async function follow(r: Run): Promise<unknown> {
   const { source, sink, writer, signals, checkpointer, following } = r;
   try {
     const saved = checkpointer?.feed;
-    if (saved?.position) await sink.begin?.({ sourceProvider: source.provider });
+    if (saved?.position) await sink.begin?.({ sourceProvider: source.provider, resumed: true });
     const from = saved?.position ?? saved?.start ?? r.feedStart!;
     await checkpointer?.startFollowing();
     // A source with nothing changing gives no chunks: progress still says, now and then, that the follow is alive.

@@ -205,8 +205,12 @@ export interface Sink {
   /** False for sinks that cannot continue a partial run (a file is rewritten whole). */
   readonly resumable?: boolean;
   identity(): Promise<string>;
-  /** Called once before any other call, with what the run knows of its source (file sinks write it as metadata). */
-  begin?(run: { sourceProvider: string }): Promise<void>;
+  /**
+   * Called once before any other call, with what the run knows of its source (file sinks write it
+   * as metadata). `resumed`: the run continues a saved checkpoint (`--resume`), so a target that
+   * can (a change log) appends to what the earlier run wrote instead of starting over.
+   */
+  begin?(run: { sourceProvider: string; resumed?: boolean }): Promise<void>;
   /**
    * Checks, before the first document is written, that the target can take these collections:
    * the names are valid, existing containers have the shape the sink writes (a table's key), and
@@ -245,7 +249,7 @@ export interface Sink {
    * sinks that cannot list them.
    */
   ids?(collection: string, signal: AbortSignal): AsyncIterable<string[]>;
-  /** `complete` is false when the run failed or was stopped: a file sink then leaves no file. */
+  /** `complete` is false when the run failed or was stopped: a file sink then leaves no file (a change log keeps the changes it holds). */
   close(complete: boolean): Promise<void>;
 }
 
@@ -307,7 +311,14 @@ export interface StoreOptions {
 }
 
 /** What a store's halves get: the StoreOptions with their defaults filled in. */
-export type AdapterOptions = StoreOptions & Required<Pick<StoreOptions, 'onConflict' | 'retries' | 'env' | 'warn'>>;
+export type AdapterOptions = StoreOptions &
+  Required<Pick<StoreOptions, 'onConflict' | 'retries' | 'env' | 'warn'>> & {
+    /**
+     * For a target: the run follows the source's change feed (`--follow`), so a file target writes
+     * an NDJSON change log, in place, each change in the file before it is acknowledged.
+     */
+    follow?: boolean;
+  };
 
 /** What an adapter module under src/sources or src/sinks exports. */
 export interface SourceFactory {

@@ -10,13 +10,19 @@ import { parseJson } from './parse.js';
 export interface ExportMetadata {
   provider?: string;
   collections?: string[];
+  /**
+   * A change log (`--follow` into a file): its lines are changes, to be applied in their order, so
+   * it cannot be split by byte ranges (`--shard` then splits it by _id, keeping each document's
+   * changes in one shard, in order).
+   */
+  changes?: boolean;
 }
 
 export function toMetadata(value: JsonValue): ExportMetadata | undefined {
   if (!value || typeof value !== 'object' || Array.isArray(value)) return undefined;
   const record = value as { [key: string]: JsonValue };
   const collections = Array.isArray(record.collections) && record.collections.every((c) => typeof c === 'string') ? (record.collections as string[]) : undefined;
-  return { provider: typeof record.provider === 'string' ? record.provider : undefined, collections };
+  return { provider: typeof record.provider === 'string' ? record.provider : undefined, collections, ...(record.changes === true ? { changes: true } : {}) };
 }
 
 class Stop extends Error {}

@@ -3,9 +3,12 @@
  *
  *   {"collection":"agents"}                      announces a collection (carried even when empty)
  *   {"collection":"agents","doc":{...}}          one document of it
+ *   {"collection":"agents","deleted":"<_id>"}    a tombstone: that document was removed (a change log's)
  *   {"metadata":{"provider":...,"collections":[...]}}   optional, anywhere (our sink writes it last)
  *
- * A document line for a collection not announced yet announces it too. Lines are split on bytes
+ * A document or tombstone line for a collection not announced yet announces it too. Tombstones come
+ * as chunks of `deletes` between the chunks of documents, in the order of the lines, so a change log
+ * read back applies its changes in the order they happened. Lines are split on bytes
  * and each is decoded whole, so multi-byte characters are never cut. A line that is not valid UTF-8,
  * too deep or too large becomes an Unreadable document of its collection when the collection can
  * be told, and stops the run otherwise.
@@ -60,7 +63,9 @@ export async function* readNdjson(input: AsyncIterable<Buffer>, options: NdjsonR
   // Collections seen so far: only names, a handful per file.
   const announced = new Set<string>(options.resume ? [options.resume.collection] : []);
   let collection = options.resume?.collection ?? '';
+  // What is pending for `collection`: documents or tombstones, never both (a switch flushes, keeping order).
   let docs: unknown[] = [];
+  let deletes: string[] = [];
   let lines: string[] = [];
   let bytes = 0;
   let next = { offset: options.resume?.offset ?? (byBytes ? byBytes.from : 0), line: options.resume?.line ?? 1 };
@@ -69,24 +74,31 @@ export async function* readNdjson(input: AsyncIterable<Buffer>, options: NdjsonR
     numbered ? { format: 'ndjson', offset: at.offset, line: at.line, collection: of } : { format: 'ndjson', offset: at.offset, collection: of };
 
   const flush = () => {
-    if (docs.length === 0) return;
+    if (docs.length === 0 && deletes.length === 0) return;
     const at = lines;
     const position = positionAt(next, collection);
-    ready.push({ collection, docs, position, where: (index) => `${name} ${at[index]}` });
+    const where = (index: number) => `${name} ${at[index]}`;
+    ready.push(deletes.length > 0 ? { collection, docs: [], deletes, position, where } : { collection, docs, position, where });
     docs = [];
+    deletes = [];
     lines = [];
     bytes = 0;
   };
 
   /** A line whose document cannot be read: dead-lettered in its collection, or the run stops when that cannot be told. */
-  const unreadable = (what: string, at: number | undefined, told: { collection?: string; id?: string }, raw: Buffer | undefined, start: number, number: number, end: number) => {
-    if (told.collection === undefined) throw new InputError(numbered ? `line ${number}: ${what}` : what, at ?? start, collection || undefined);
+  const unreadable = (what: string, at: number | undefined, told: Told, raw: Buffer | undefined, start: number, number: number, end: number) => {
+    // A tombstone is applied, never dead-lettered: one that cannot be read stops the run.
+    if (told.collection === undefined || told.tombstone) {
+      throw new InputError(numberedReason(number, `${told.tombstone ? 'tombstone ' : ''}${what}`), at ?? start, told.collection ?? (collection || undefined));
+    }
     const reason = at === undefined ? what : `${what} at byte ${at}`;
-    place(told.collection, true, new Unreadable(reason, told.id, raw && Buffer.from(raw)), raw?.length ?? 0, start, number, end);
+    place(told.collection, { doc: new Unreadable(reason, told.id, raw && Buffer.from(raw)) }, raw?.length ?? 0, start, number, end);
   };
 
   // Without line numbers the reason is bare: the error line adds the byte, and the line counted from the file.
-  const numberedReason = (number: number, reason: string) => (numbered ? `line ${number}: ${reason}` : reason);
+  function numberedReason(number: number, reason: string): string {
+    return numbered ? `line ${number}: ${reason}` : reason;
+  }
 
   const line = (raw: Buffer, start: number, number: number, end: number) => {
     if (!utf8.valid(raw, start)) {
@@ -113,30 +125,45 @@ export async function* readNdjson(input: AsyncIterable<Buffer>, options: NdjsonR
       if (metadata) options.onMetadata(metadata);
       return;
     }
-    place(value.collection, 'doc' in value, value.doc, raw.length, start, number, end);
+    const fail = (reason: string) => {
+      throw new InputError(numberedReason(number, reason), start, value.collection as string);
+    };
+    if ('deleted' in value) {
+      if ('doc' in value) fail('both "doc" and "deleted": a line is a document or a tombstone');
+      if (typeof value.deleted !== 'string' || value.deleted === '') fail(`"deleted" must be the removed document's _id, a non-empty string, not ${describeValue(value.deleted!)}`);
+      // Without its first line saying it is a change log, the file was split by lines: its changes would be applied out of order.
+      if (share) fail('a tombstone in a share of a file split by lines: a change log is applied in order, so its first line must be {"metadata":{"changes":true}} (as --follow writes it) for --shard to split it by _id');
+      return place(value.collection, { deleted: value.deleted as string }, raw.length, start, number, end);
+    }
+    place(value.collection, 'doc' in value ? { doc: value.doc } : undefined, raw.length, start, number, end);
   };
 
-  /** A collection line, with its document when `hasDoc`. */
-  function place(lineCollection: string, hasDoc: boolean, doc: unknown, size: number, start: number, number: number, end: number) {
+  /** A collection line, with its document or tombstone (`entry`) unless it only announces the collection. */
+  function place(lineCollection: string, entry: { doc: unknown } | { deleted: string } | undefined, size: number, start: number, number: number, end: number) {
     const wanted = !collections || collections.has(lineCollection);
     if (lineCollection !== collection && options.listed && !options.listed.has(lineCollection)) {
       const reason = `collection ${JSON.stringify(lineCollection)} is not among those the file's metadata line lists (${[...options.listed].join(', ')}; files joined into one must leave their {"metadata"} lines out)`;
       throw new InputError(numberedReason(number, reason), start, collection || undefined);
     }
-    if (lineCollection !== collection) {
+    const deletion = entry !== undefined && 'deleted' in entry;
+    // Before `next` moves past this line: what is pending ends at the line before it.
+    if (lineCollection !== collection || (entry !== undefined && (deletion ? docs.length > 0 : deletes.length > 0))) {
       flush();
       collection = lineCollection;
     }
     next = { offset: end, line: number + 1 };
     if (!announced.has(lineCollection)) {
       announced.add(lineCollection);
-      if (wanted) ready.push({ collection: lineCollection, docs: [], position: positionAt(hasDoc ? { offset: start, line: number } : next, lineCollection) });
+      if (wanted) ready.push({ collection: lineCollection, docs: [], position: positionAt(entry ? { offset: start, line: number } : next, lineCollection) });
     }
-    if (!wanted || !hasDoc) return;
-    docs.push(doc);
+    if (!wanted || !entry) return;
+    if ('deleted' in entry) deletes.push(entry.deleted);
+    else {
+      docs.push(entry.doc);
+      bytes += size;
+    }
     lines.push(lineName(number, start));
-    bytes += size;
-    if (docs.length >= batchSize || bytes >= chunkBytes) flush();
+    if (docs.length + deletes.length >= batchSize || bytes >= chunkBytes) flush();
   }
 
   // An aligned byte range's input begins one byte early (see NdjsonShare).
@@ -215,22 +242,37 @@ export async function* readNdjson(input: AsyncIterable<Buffer>, options: NdjsonR
   yield* ready;
 }
 
+/** What a line that cannot be read as it is still tells: its collection, its document's `_id`, whether it is a tombstone. */
+interface Told {
+  collection?: string;
+  id?: string;
+  tombstone?: boolean;
+}
+
 /**
- * The collection and `_id` of a line that cannot be read as it is, from its text decoded with
- * replacement characters: each only when none of its own characters was replaced.
+ * What a line that cannot be read as it is tells (see Told), from its text decoded with replacement
+ * characters: the names only when none of their own characters was replaced.
  */
-function tell(text: string): { collection?: string; id?: string } {
+function tell(text: string): Told {
   try {
-    const value = JSON.parse(text) as { collection?: unknown; doc?: { _id?: unknown } };
+    const value = JSON.parse(text) as { collection?: unknown; doc?: { _id?: unknown }; deleted?: unknown };
     const exact = (v: unknown) => (typeof v === 'string' && !v.includes('\ufffd') ? v : undefined);
-    return { collection: exact(value?.collection), id: exact(value?.doc?._id) };
+    return { collection: exact(value?.collection), id: exact(value?.doc?._id), tombstone: value !== null && typeof value === 'object' && 'deleted' in value };
   } catch {
     return {};
   }
 }
 
+/** A value's kind for an error line, never the value itself (it may be data). */
+function describeValue(value: JsonValue): string {
+  if (value === null) return 'null';
+  if (Array.isArray(value)) return 'an array';
+  if (value instanceof ExactNumber || typeof value === 'number') return 'a number';
+  return typeof value === 'object' ? 'an object' : typeof value === 'string' ? 'an empty string' : `a ${typeof value}`;
+}
+
 /** The collection of a line too large to keep, from its first bytes (our sink writes `collection` first). */
-function tellHead(head: Buffer): { collection?: string } {
+function tellHead(head: Buffer): Told {
   const match = /^\s*\{\s*"collection"\s*:\s*("(?:[^"\\]|\\.)*")/.exec(head.toString('utf8'));
   if (!match) return {};
   try {

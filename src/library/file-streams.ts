@@ -31,7 +31,7 @@ const isInputFormat = takes(`one of ${streamFormats.join(', ')}`, (v) => (stream
 const isOutputFormat = takes("'json' or 'ndjson'", (v) => v === 'json' || v === 'ndjson');
 
 const sourceChecks: OptionChecks<FileStreamSourceOptions> = { format: isInputFormat, collectionName: isString, name: isString, batchSize: isNumber, warn: isFunction };
-const sinkChecks: OptionChecks<FileStreamSinkOptions> = { format: isOutputFormat, gzip: isBoolean, name: isString, batchSize: isNumber };
+const sinkChecks: OptionChecks<FileStreamSinkOptions> = { format: isOutputFormat, gzip: isBoolean, name: isString, batchSize: isNumber, follow: isBoolean, warn: isFunction };
 
 const isByteReadable = (value: unknown): string | undefined => {
   const stream = value as Partial<Readable> | null;

@@ -64,8 +64,9 @@ export function createSource(input: FileInput, options: FileSourceOptions, label
   let done = 0;
   /** A shard's byte range of a plain file, for progress. */
   let span: { from: number; end: number } | undefined;
-  // Only our NDJSON has a split point of its own: a line start (see NdjsonShare).
-  const split = path !== undefined && format === 'ndjson' ? (peeked?.gzip ? 'gzip' : 'bytes') : undefined;
+  // Only our NDJSON has a split point of its own: a line start (see NdjsonShare). Not a change log's:
+  // its lines must be applied in order, so the hash split keeps each _id's changes in one shard.
+  const split = path !== undefined && format === 'ndjson' && !metadata?.changes ? (peeked?.gzip ? 'gzip' : 'bytes') : undefined;
 
   return {
     label,

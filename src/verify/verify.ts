@@ -141,6 +141,9 @@ class Buckets {
 /** Stands for a target document that could not be read: no digest (base64 of a SHA-1) equals it. */
 const unreadableDigest = '(unreadable)';
 
+/** Stands for a change log's tombstone: the document is not in the state the log ends in (see stateOf). */
+const deletedDigest = '(deleted)';
+
 function digestOf(doc: Doc): string {
   return createHash('sha1').update(canonical(doc)).digest('base64');
 }
@@ -183,6 +186,7 @@ async function spread(
       },
       reject: (doc) => refuse((doc as { _id?: unknown } | null)?._id),
     });
+    for (const id of chunk.deletes ?? []) await buckets.add(chunk.collection, id, deletedDigest);
     options.progress.report(false);
   }
 }
@@ -193,28 +197,41 @@ async function* lines(path: string): AsyncIterable<[string, string, string]> {
   }
 }
 
+/**
+ * One side's bucket as the state it ends in: the last line of an `_id` wins, as the later write of
+ * a duplicate does in a target, and a change log's tombstone removes it. A document a later line
+ * replaced or removed is no longer counted on its side.
+ */
+async function stateOf(buckets: Buckets, bucket: number, stat: (collection: string) => CollectionComparison): Promise<Map<string, [string, string, string]>> {
+  const state = new Map<string, [string, string, string]>();
+  if (!buckets.has(bucket)) return state;
+  for await (const entry of lines(buckets.path(bucket))) {
+    const key = `${entry[0]}\0${entry[1]}`;
+    if (state.has(key)) stat(entry[0])[buckets.side]--;
+    if (entry[2] === deletedDigest) state.delete(key);
+    else state.set(key, entry);
+  }
+  return state;
+}
+
 /** Compares both sides bucket by bucket. */
 async function compare(source: Buckets, target: Buckets, counts: Map<string, CollectionComparison>, report: (d: Difference) => void): Promise<void> {
   const stat = (collection: string) => counts.get(collection)!;
   for (let b = 0; b < bucketCount; b++) {
-    // Last occurrence wins, as the later write of a duplicate _id does in the target.
-    const expected = new Map<string, [string, string, string]>();
-    if (source.has(b)) for await (const entry of lines(source.path(b))) expected.set(`${entry[0]}\0${entry[1]}`, entry);
-    if (target.has(b)) {
-      for await (const [collection, id, digest] of lines(target.path(b))) {
-        const key = `${collection}\0${id}`;
-        const want = expected.get(key);
-        if (!want) {
-          stat(collection).extra++;
-          report({ kind: 'extra', collection, _id: id });
-          continue;
-        }
-        expected.delete(key);
-        if (want[2] === digest) stat(collection).matched++;
-        else {
-          stat(collection).changed++;
-          report({ kind: 'changed', collection, _id: id });
-        }
+    const expected = await stateOf(source, b, stat);
+    const held = await stateOf(target, b, stat);
+    for (const [key, [collection, id, digest]] of held) {
+      const want = expected.get(key);
+      if (!want) {
+        stat(collection).extra++;
+        report({ kind: 'extra', collection, _id: id });
+        continue;
+      }
+      expected.delete(key);
+      if (want[2] === digest) stat(collection).matched++;
+      else {
+        stat(collection).changed++;
+        report({ kind: 'changed', collection, _id: id });
       }
     }
     for (const [collection, id] of expected.values()) {

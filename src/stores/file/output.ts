@@ -159,7 +159,7 @@ const failWriting = (name: string) => (error: Error): never => {
 };
 
 /** Promise-based write/end over a Writable that remembers the first error and respects `drain`. */
-function streamWriter(target: Writable, name: string) {
+export function streamWriter(target: Writable, name: string) {
   let failure: Error | undefined;
   target.on('error', (error) => (failure ??= error));
   const check = () => {
