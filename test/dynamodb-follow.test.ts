@@ -3,8 +3,8 @@
  * (the app) inserts, updates and deletes in DynamoDB: the target keeps in step, a SIGKILLed
  * follower resumed with --resume loses nothing and says how many changes it applied twice, and
  * once the writer stops, --until-caught-up --verify finds source and target identical, deletes
- * included. The target: a second DynamoDB Local (numbers beyond 2^53 go across exactly). Every
- * wait is a gate on what a process printed or a checkpoint save.
+ * included. The targets: a second DynamoDB Local (numbers beyond 2^53 go across exactly) and
+ * CouchDB. Every wait is a gate on what a process printed or a checkpoint save.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, watch, writeFileSync } from 'node:fs';
@@ -19,6 +19,7 @@ import { startDynamoLocal, type RunningServer } from './servers/dynamodb-local.j
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED = 'true';
 const dynamoUrl = inject('dynamodbUrl');
 const dynamoUri = dynamoUrl.replace(/^http:/, 'dynamodb:');
+const couchUri = inject('couchdbAuthUrl').replace(/^http:/, 'couchdb:');
 const raw = new DynamoDBClient({ endpoint: dynamoUrl, region: 'us-east-1', credentials: { accessKeyId: 'local', secretAccessKey: 'local' } });
 const dir = mkdtempSync(join(tmpdir(), 'dynamodb-follow-'));
 const children: ChildProcess[] = [];
@@ -138,6 +139,7 @@ interface Target {
 
 const targets: Target[] = [
   { name: 'DynamoDB', uri: () => `dynamodb://127.0.0.1:${target!.port}`, smallNumbers: false },
+  { name: 'CouchDB', uri: () => couchUri, smallNumbers: true },
 ];
 
 describe.each(targets)('DynamoDB → $name --follow through the CLI', ({ uri, smallNumbers }) => {

@@ -25,6 +25,7 @@ afterAll(() => raw.destroy());
 describeConformance('dynamodb', {
   sink: async (o) => sinkOf(o),
   source: async (o) => sourceOf(o),
+  removes: true,
   refuses: [
     { doc: { _id: 'big', text: 'x'.repeat(410 * 1024) }, reason: /bytes; DynamoDB holds at most 409600/ },
     { doc: { _id: 'empty-key', m: { '': 1 } }, reason: /empty field name/ },
