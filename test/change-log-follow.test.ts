@@ -1,19 +1,22 @@
 /**
  * "A full backup, then a change log": a `--follow` run into an NDJSON file while the source
- * changes, then the log read back, which must end equal to the source, deletes included. Gates are the sink's own answers: a change is in the file once its
+ * changes, then the log read back into memory and into DynamoDB Local, which must end equal to the
+ * source, deletes included. Gates are the sink's own answers: a change is in the file once its
  * write or remove resolved.
  */
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { expect, test } from 'vitest';
+import { expect, inject, test } from 'vitest';
 import { migrate, type MigrateOptions } from '../src/pipeline.js';
 import fileSink from '../src/sinks/file.js';
 import { memoryStore, memoryWriter } from '../src/stores/memory/store.js';
 import type { Doc, RunReport, Sink } from '../src/types.js';
 import { uniquePrefix } from './corpus.js';
-import { testAdapterOptions } from './helpers.js';
+import { verify } from '../src/verify/verify.js';
+import { localDynamoEnv, testAdapterOptions } from './helpers.js';
 
+const endpoint = inject('dynamodbUrl').replace(/^http:/, 'dynamodb:');
 const dir = mkdtempSync(join(tmpdir(), 'etl-log-follow-'));
 const quiet = { warn: () => {} };
 
@@ -56,12 +59,18 @@ function follow(name: string, log: Sink, extra: Partial<MigrateOptions> = {}): {
 
 const snapshotOf = (name: string) => Object.fromEntries([...memoryStore(name)].map(([c, docs]) => [c, Object.fromEntries(docs)]));
 
-/** Restores the log into memory:`into`, which must then equal the source `name`. */
+/** Restores the log into memory:`into` and into DynamoDB Local; both must then equal the source `name`. */
 async function restoreAndCompare(log: string, name: string): Promise<void> {
   const into = `restored-${uniquePrefix()}`;
   const restored = await migrate({ from: `file:${log}`, to: `memory:${into}`, ...quiet });
   expect(restored.ok).toBe(true);
   expect(snapshotOf(into)).toEqual(snapshotOf(name));
+
+  const tablePrefix = `${uniquePrefix()}_`;
+  const intoDynamo = await migrate({ from: `file:${log}`, to: endpoint, tablePrefix, env: localDynamoEnv, ...quiet });
+  expect(intoDynamo.ok).toBe(true);
+  const check = await verify({ from: `memory:${name}`, to: endpoint, tablePrefix, env: localDynamoEnv, collections: Object.keys(snapshotOf(name)), ...quiet });
+  expect(check.identical, JSON.stringify(check.collections)).toBe(true);
 }
 
 const agent = (id: string, version: number): Doc => ({ _id: id, name: `agent ${id}`, version, big: 2 ** 40 + version, nested: { list: [version, 'é'] } });
