@@ -115,13 +115,15 @@ async function killAndResume(what: string, from: string, prefix: string, collect
   return { present, written, overlap };
 }
 
+// Tens of thousands of documents written twice over (part-way, then resumed): on a loaded
+// 2-core machine these alone can pass the suite's 60 s.
 test('file → DynamoDB: SIGKILL part-way, then --resume: the target holds exactly the source', async () => {
   const prefix = `${uniquePrefix()}_`;
   await killAndResume('file → DynamoDB', `file:${exportFile}`, prefix, Object.keys(counts), totalDocs);
   const check = await verify({ from: `file:${exportFile}`, to: dynamoUri, tablePrefix: prefix, ...quiet });
   expect(check.identical).toBe(true);
   for (const [c, n] of Object.entries(counts)) expect(check.collections[c]).toMatchObject({ source: n, target: n, matched: n });
-});
+}, 150_000);
 
 test('CouchDB → DynamoDB: SIGKILL part-way, then --resume (database positions)', async () => {
   const couchPrefix = `${uniquePrefix()}_`;
@@ -136,7 +138,7 @@ test('CouchDB → DynamoDB: SIGKILL part-way, then --resume (database positions)
   await killAndResume('CouchDB → DynamoDB', couchUri, prefix, collections, total, ['--collections', collections.join(',')]);
   const check = await verify({ from: couchUri, to: dynamoUri, tablePrefix: prefix, collections, ...quiet });
   expect(check.identical).toBe(true);
-});
+}, 150_000);
 
 test('SIGTERM: exit 130, summary and the resume command printed, checkpoint saved; the resume completes', async () => {
   const prefix = `${uniquePrefix()}_`;
