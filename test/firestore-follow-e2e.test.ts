@@ -1,8 +1,10 @@
 /**
- * Following a live Firestore (the emulator) end to end, through migrate and through the built CLI:
- * a writer creates, updates and deletes while the follow runs; the target ends equal to the
- * source, deletes included, after a stop or a SIGKILL and `--resume` too.
+ * Following a live Firestore (the emulator) end to end, into another Firestore project, DynamoDB
+ * Local and pouchdb-server, through migrate and through the built CLI: a writer creates, updates
+ * and deletes while the follow runs; the target ends equal to the source, deletes included, after
+ * a stop or a SIGKILL and `--resume` too.
  */
+import { DynamoDBClient, ScanCommand, type ScanCommandOutput } from '@aws-sdk/client-dynamodb';
 import { Firestore } from '@google-cloud/firestore';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -14,8 +16,10 @@ import { verify } from '../src/verify/verify.js';
 import { uniquePrefix } from './corpus.js';
 import { cleanEnv, spawnCli, runCli } from './generated-export.js';
 import { localDynamoEnv } from './helpers.js';
+import { basicAuthorization } from './servers/couchdb.js';
 
 const host = inject('firestoreHost');
+const dynamoUrl = inject('dynamodbUrl');
 const projectId = `etl-follow-e2e-${uniquePrefix()}`;
 const env = { ...localDynamoEnv, FIRESTORE_EMULATOR_HOST: host, GOOGLE_CLOUD_PROJECT: projectId };
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
@@ -50,6 +54,45 @@ function firestoreTarget(): Target {
     name: 'firestore',
     uri: `firestore://${project}`,
     state: async (collection) => sorted((await db.collection(collection).get()).docs.map((d) => [d.id, Number(d.data().v)])),
+  };
+}
+
+function dynamodbTarget(): Target {
+  const dynamo = new DynamoDBClient({ endpoint: dynamoUrl, region: 'us-east-1', credentials: { accessKeyId: 'local', secretAccessKey: 'local' } });
+  afterAll(() => dynamo.destroy());
+  return {
+    name: 'dynamodb',
+    uri: dynamoUrl.replace(/^http:/, 'dynamodb:'),
+    async state(collection) {
+      const items: [string, number][] = [];
+      let start: ScanCommandOutput['LastEvaluatedKey'];
+      do {
+        const page: ScanCommandOutput | undefined = await dynamo.send(new ScanCommand({ TableName: collection, ExclusiveStartKey: start })).catch((error: Error) => {
+          // Before the run has made the table, the target holds nothing.
+          if (error.name === 'ResourceNotFoundException') return undefined;
+          throw error;
+        });
+        items.push(...(page?.Items ?? []).map((i): [string, number] => [i._id!.S!, Number(i.v!.N)]));
+        start = page?.LastEvaluatedKey;
+      } while (start);
+      return sorted(items);
+    },
+  };
+}
+
+/** A CouchDB database per collection, written as the shared server's admin. */
+function couchdbTarget(): Target {
+  const url = inject('couchdbAuthUrl');
+  return {
+    name: 'couchdb',
+    uri: url.replace(/^http:/, 'couchdb:'),
+    async state(collection) {
+      const response = await fetch(`${inject('couchdbUrl')}/${collection}/_all_docs?include_docs=true`, { headers: { authorization: basicAuthorization() } });
+      // Before the run has made the database, the target holds nothing.
+      if (response.status === 404) return sorted([]);
+      const { rows } = (await response.json()) as { rows: { id: string; doc: { v: number } }[] };
+      return sorted(rows.map((r): [string, number] => [r.id, Number(r.doc.v)]));
+    },
   };
 }
 
@@ -91,8 +134,8 @@ async function seeded(collection: string): Promise<void> {
   await seed.commit();
 }
 
-/** The targets a Firestore follow is tested into (each must remove and list its ids). */
-const targets: Target[] = [firestoreTarget()];
+/** The targets a Firestore follow is tested into (each removes and lists its ids). */
+const targets: Target[] = [firestoreTarget(), dynamodbTarget(), couchdbTarget()];
 
 describe.each(targets)('firestore → $name --follow', { timeout: 90_000 }, ({ uri, state: targetState }) => {
   test('a follow keeps the target in step with a writer; stopped and resumed, deletes made meanwhile included', async () => {
