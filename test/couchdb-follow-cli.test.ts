@@ -5,15 +5,14 @@
  * stops, `--until-caught-up --verify` finds the target identical, deletes included. Every wait is a
  * gate: a line the process prints, the writer's count, or the checkpoint polled with a deadline.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { expect, inject, test } from 'vitest';
 import type { Doc, RunReport } from '../src/types.js';
 import stripCouchMeta from '../src/transforms/strip-couch-meta.js';
 import { uniquePrefix } from './corpus.js';
-import { cleanEnv, cliPath, type CliResult } from './generated-export.js';
+import { eventually, feedApplied as savedFeedApplied, holdTransform, startFollower } from './follow-cli.js';
 import { asCouchAdmin, startCouch, testCouchAdmin, withTestAdmin } from './servers/couchdb.js';
 import { startCouchWriter } from './servers/writer-process.js';
 
@@ -21,85 +20,9 @@ const couchdbUrl = inject('couchdbUrl');
 const couchdbAuthUrl = inject('couchdbAuthUrl');
 const dir = mkdtempSync(join(tmpdir(), 'couchdb-follow-cli-'));
 
-/**
- * Holds the snapshot at its HOLD_AT-th document until SIGUSR2, saying `held` on stderr: the test
- * lets the app change documents the snapshot has already read, then releases it. Without HOLD_AT
- * (the resumed run, which must name the same transforms) it passes every document through.
- */
-writeFileSync(
-  join(dir, 'hold.mjs'),
-  `let seen = 0;
-export default async function hold(doc) {
-  if (++seen === Number(process.env.HOLD_AT)) {
-    const alive = setInterval(() => {}, 1000);
-    const released = new Promise((resolve) => process.once('SIGUSR2', resolve));
-    process.stderr.write('held\\n');
-    await released;
-    clearInterval(alive);
-  }
-  return doc;
-}
-`,
-);
-
-interface Follower {
-  child: ChildProcess;
-  stderr(): string;
-  done: Promise<CliResult>;
-  /** Resolves once stderr holds `text`. */
-  said(text: string): Promise<void>;
-}
-
-function startCli(args: string[], env: NodeJS.ProcessEnv = {}): Follower {
-  const child = spawn(process.execPath, [cliPath, ...args], { cwd: dir, env: { ...cleanEnv(env), NO_COLOR: '1' } });
-  let stdout = '';
-  let stderr = '';
-  const waiting = new Set<{ text: string; resolve: () => void }>();
-  child.stdout.on('data', (b) => (stdout += b));
-  child.stderr.on('data', (b) => {
-    stderr += b;
-    for (const w of waiting) if (stderr.includes(w.text)) w.resolve();
-  });
-  const done = new Promise<CliResult>((resolve, reject) => {
-    child.on('error', reject);
-    child.on('close', (code, signal) => resolve({ code, signal, stdout, stderr }));
-  });
-  return {
-    child,
-    stderr: () => stderr,
-    done,
-    said(text) {
-      if (stderr.includes(text)) return Promise.resolve();
-      return new Promise((resolve, reject) => {
-        const entry = { text, resolve: () => (waiting.delete(entry), resolve()) };
-        waiting.add(entry);
-        void done.then((r) => waiting.delete(entry) && reject(new Error(`the run ended (${r.code}) before saying "${text}":\n${r.stderr}`)));
-      });
-    },
-  };
-}
-
-/** Polls `check` until it holds, failing after `ms`: the gate for what only a store or a file can show. */
-async function eventually(what: string, check: () => boolean | Promise<boolean>, ms = 60_000): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`not within ${ms / 1000}s: ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-}
-
-/** What the checkpoint says the feed applied, once it has a feed part. */
-function feedApplied(checkpoint: string): number {
-  const path = join(dir, checkpoint);
-  if (!existsSync(path)) return -1;
-  try {
-    const saved = JSON.parse(readFileSync(path, 'utf8')) as { feed?: { applied?: number; position?: unknown } };
-    return saved.feed?.position ? (saved.feed.applied ?? 0) : -1;
-  } catch {
-    // Caught between the write and the rename of a save: read again.
-    return -1;
-  }
-}
+writeFileSync(join(dir, 'hold.mjs'), holdTransform);
+const startCli = (args: string[], env: NodeJS.ProcessEnv = {}) => startFollower(dir, args, env);
+const feedApplied = (checkpoint: string) => savedFeedApplied(join(dir, checkpoint));
 
 const couchUri = couchdbAuthUrl.replace(/^http:/, 'couchdb:');
 

@@ -59,3 +59,17 @@ export function startWriter(args: string[], env: NodeJS.ProcessEnv = {}): Runnin
     },
   };
 }
+
+const firestoreScript = fileURLToPath(new URL('./firestore-writer.ts', import.meta.url));
+
+/** Starts test/servers/firestore-writer.ts on these collections (the emulator and project in `env`). */
+export function startFirestoreWriter(collections: string[], env: NodeJS.ProcessEnv): RunningWriter {
+  return startWriter(['--import', 'tsx', firestoreScript, ...collections], env);
+}
+
+const dynamoScript = fileURLToPath(new URL('../dynamodb-writer.mjs', import.meta.url));
+
+/** Starts test/dynamodb-writer.mjs on one table (WRITER_ENDPOINT and the rest in `env`). */
+export function startDynamoWriter(env: NodeJS.ProcessEnv): RunningWriter {
+  return startWriter([dynamoScript], env);
+}
