@@ -180,7 +180,7 @@ describe.each(targets)('DynamoDB → $name --follow through the CLI', ({ uri, sm
     expect(stopped.code, stopped.stderr).toBe(0);
     expect(stopped.stdout).toMatch(/^Following: \d+ changes applied in /m);
     // The earlier run's changes in flight past its saved position came again, and no more than those.
-    const again = /^(\d+) changes? the earlier run had already sent (?:was|were) applied again/m.exec(stopped.stdout);
+    const again = /^At most (\d+) changes? the earlier run may have sent (?:was|were) applied again/m.exec(stopped.stdout);
     const reapplied = again ? Number(again[1]) : 0;
     expect(reapplied).toBeLessThanOrEqual(saved.feed.sent - saved.feed.applied);
 
