@@ -1,6 +1,7 @@
 /**
- * `--follow` across stores through the built CLI (CouchDB → DynamoDB, DynamoDB → CouchDB,
- * Firestore → CouchDB, Firestore → DynamoDB), one scenario for every pair: a writer process (the
+ * `--follow` across stores through the built CLI (CouchDB → DynamoDB, Firestore → CouchDB,
+ * Firestore → DynamoDB, DynamoDB → Firestore; DynamoDB → CouchDB is in dynamodb-follow.test.ts),
+ * one scenario for every pair: a writer process (the
  * app) inserts, updates and deletes in the source all along; the snapshot is held while the test
  * changes and deletes documents it has already read; the follower is killed with SIGKILL mid-way
  * and the app goes on; once the app stops, `--resume --until-caught-up --verify` finds the target
@@ -33,9 +34,10 @@ writeFileSync(join(dir, 'hold.mjs'), holdTransform);
 
 const dynamo = new DynamoDBClient({ endpoint: dynamodbUrl, region: 'us-east-1', credentials: { accessKeyId: 'local', secretAccessKey: 'local' } });
 const firestore = new Firestore({ projectId: firestoreEnv.GOOGLE_CLOUD_PROJECT, host: firestoreHost, ssl: false, useBigInt: true, universeDomain: 'googleapis.com' });
+const firestoreTargetClient = new Firestore({ projectId: `${firestoreEnv.GOOGLE_CLOUD_PROJECT}-target`, host: firestoreHost, ssl: false, useBigInt: true, universeDomain: 'googleapis.com' });
 afterAll(async () => {
   dynamo.destroy();
-  await firestore.terminate();
+  await Promise.all([firestore.terminate(), firestoreTargetClient.terminate()]);
 });
 
 /** Seeded `_id`s the writer never touches (they sort before its own): the test changes them during the snapshot. */
@@ -62,6 +64,7 @@ interface Source {
 /** A store the follow writes to: what it holds under an `_id`, without the store's own fields. */
 interface Target {
   uri: string;
+  env: NodeJS.ProcessEnv;
   read(collection: string, id: string): Promise<Doc | undefined>;
 }
 
@@ -112,7 +115,7 @@ const dynamodb = {
   put: async (table: string, doc: Doc) => void (await dynamo.send(new PutItemCommand({ TableName: table, Item: toItem(doc) }))),
   remove: async (table: string, id: string) => void (await dynamo.send(new DeleteItemCommand({ TableName: table, Key: { _id: { S: id } } }))),
   has: async (table: string, id: string) => (await getItem(table, id)) !== undefined,
-  // The targets here include pouchdb-server, which holds numbers as doubles: the writer stays below 2^53.
+  // Numbers beyond 2^53 are dynamodb-follow.test.ts's (into DynamoDB): the writer stays below them here.
   startWriter: (table: string) =>
     startDynamoWriter({ WRITER_ENDPOINT: dynamodbUrl, WRITER_TABLE: table, WRITER_IDS: String(writerPool), WRITER_SMALL_NUMBERS: '1' }),
   async read(table: string, id: string) {
@@ -136,6 +139,16 @@ const firestoreSource: Source = {
   startWriter: (collection) => startFirestoreWriter([collection], { ...firestoreEnv, WRITER_POOL: String(writerPool) }),
 };
 
+/** Another project on the same emulator. */
+const firestoreTarget: Target = {
+  uri: `firestore://${firestoreEnv.GOOGLE_CLOUD_PROJECT}-target`,
+  env: { FIRESTORE_EMULATOR_HOST: firestoreHost },
+  async read(collection, id) {
+    const snapshot = await firestoreTargetClient.collection(collection).doc(id).get();
+    return snapshot.exists ? { _id: id, ...snapshot.data() } : undefined;
+  },
+};
+
 const batchSize = 25;
 const concurrency = 4;
 
@@ -156,7 +169,7 @@ async function cutover(source: Source, target: Target): Promise<void> {
   const writer = source.startWriter(collection);
   try {
     await writer.until(10);
-    const first = startFollower(dir, run, { ...source.env, HOLD_AT: '30' });
+    const first = startFollower(dir, run, { ...source.env, ...target.env, HOLD_AT: '30' });
     // The snapshot has read 30 documents: the test changes and deletes two of them (ones the app never touches).
     await first.said('held ');
     const seen = JSON.parse(/^held (.*)$/m.exec(first.stderr())![1]!) as string[];
@@ -177,8 +190,8 @@ async function cutover(source: Source, target: Target): Promise<void> {
     await writer.stop();
   }
 
-  const resumed = await startFollower(dir, [...run, '--resume', '--until-caught-up', '--verify', '--report', `${collection}.json`], source.env).done;
-  expect(resumed.code, resumed.stderr).toBe(0);
+  const resumed = await startFollower(dir, [...run, '--resume', '--until-caught-up', '--verify', '--report', `${collection}.json`], { ...source.env, ...target.env }).done;
+  expect(resumed.code, resumed.stderr + resumed.stdout).toBe(0);
   expect(resumed.stdout).toMatch(/^Following: \d+ changes? applied .*caught up with the source\.$/m);
   expect(resumed.stdout).toMatch(/^Identical: .+ holds exactly what .+ holds\.$/m);
   const report = JSON.parse(readFileSync(join(dir, `${collection}.json`), 'utf8')) as RunReport;
@@ -201,9 +214,9 @@ async function cutover(source: Source, target: Target): Promise<void> {
 
 describe.each([
   { pair: 'CouchDB → DynamoDB', source: couchdb, target: dynamodb },
-  { pair: 'DynamoDB → CouchDB', source: dynamodb, target: couchdb },
   { pair: 'Firestore → CouchDB', source: firestoreSource, target: couchdb },
   { pair: 'Firestore → DynamoDB', source: firestoreSource, target: dynamodb },
+  { pair: 'DynamoDB → Firestore', source: dynamodb, target: firestoreTarget },
 ])('$pair --follow through the CLI', ({ source, target }) => {
   test('followed while the app writes, a change during the snapshot kept, killed, resumed: identical once the app stops, deletes included', () => cutover(source, target), 120_000);
 });

@@ -4,13 +4,14 @@ import type { RunningServer } from './dynamodb-local.js';
 
 // Loaded through require: the package's ESM build ("module") has unresolvable extensionless imports.
 const require = createRequire(import.meta.url);
-const { FirestoreServer } = require('@firestore-emulator/server') as typeof import('@firestore-emulator/server');
+const { FirestoreServer, FirestoreStateDocument } = require('@firestore-emulator/server') as typeof import('@firestore-emulator/server');
 
 /** Starts the Firestore emulator (gRPC) in this process on a free loopback port. */
 export async function startFirestore(): Promise<RunningServer & { host: string }> {
   const port = await freePort();
   const server = new FirestoreServer();
   endListenOnHalfClose(server);
+  replaceOnSet();
   await server.start(port);
   return { url: `http://127.0.0.1:${port}`, host: `127.0.0.1:${port}`, port, stop: async () => server.stop() };
 }
@@ -30,4 +31,23 @@ function endListenOnHalfClose(server: InstanceType<typeof FirestoreServer>): voi
     call.once('end', () => call.end());
     original(call);
   };
+}
+
+/**
+ * A `set` without a field mask replaces the document in Firestore; this emulator merges it into the
+ * fields already there, so a field the new version no longer has would stay (a follow into the
+ * emulator then differs from its source). Its write path calls `set(date, fields, mask)` (three
+ * arguments, the mask absent for a plain set); its field transforms call `set(date, fields)` to
+ * change one field, which must keep merging.
+ */
+function replaceOnSet(): void {
+  const proto = FirestoreStateDocument.prototype as unknown as { set(...args: unknown[]): void; fields: unknown; replacesOnSet?: true };
+  if (proto.replacesOnSet) return;
+  const original = proto.set;
+  proto.set = function (this: typeof proto, ...args: unknown[]) {
+    const mask = args[2] as string[] | undefined;
+    if (args.length >= 3 && !mask?.length) this.fields = {};
+    original.apply(this, args);
+  };
+  proto.replacesOnSet = true;
 }
