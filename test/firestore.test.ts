@@ -186,6 +186,13 @@ describe('firestore sink', () => {
     expect((await raw.collection(collection).doc('old').get()).data()).toEqual({ v: 1n });
   });
 
+  test('overwriting replaces the document: a field its new version no longer has is gone (as a follow needs)', async () => {
+    const collection = `${uniquePrefix()}_replace`;
+    await writeDocs(collection, [{ _id: 'doc', kept: 1, dropped: { nested: true } }]);
+    expect(await writeDocs(collection, [{ _id: 'doc', kept: 2 }])).toEqual([{ status: 'written' }]);
+    expect((await raw.collection(collection).doc('doc').get()).data()).toEqual({ kept: 2n });
+  });
+
   test('writes more than one commit holds (500 writes) through several batches', async () => {
     const collection = `${uniquePrefix()}_many`;
     const docs = Array.from({ length: 1203 }, (_, i) => ({ _id: `d${String(i).padStart(5, '0')}`, i }));
