@@ -511,7 +511,7 @@ async function teardown(r: Run, failure: unknown, interrupted: boolean): Promise
   await r.deadLetters.close();
   // Refused before the first document: the checkpoint at the path (another part's, or none) stays as it was.
   // Every document was answered when the run ended well; a follow can always go on from where it ended.
-  if (r.checkpointer && r.copying) await r.checkpointer.save(complete && !r.options.follow, complete ? r.stats.toJSON() : undefined);
+  if (r.checkpointer && r.copying) await r.checkpointer.finish(complete && !r.options.follow, complete ? r.stats.toJSON() : undefined);
   r.progress.report(true);
   // What the transforms have to say about the whole run (e.g. fields they never found).
   if (complete) for (const t of r.transforms) for (const line of t.finish?.() ?? []) r.warn(line);

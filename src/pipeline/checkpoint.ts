@@ -144,6 +144,10 @@ export class Checkpointer {
   private backgroundSave = false;
   /** A failed background save, reported by the next explicit save. */
   private failure?: unknown;
+  /** A background save put off until saveIntervalMs has passed since the last one. */
+  private trailing?: NodeJS.Timeout;
+  /** The run's last save has begun (see finish). */
+  private ended = false;
 
   constructor(
     readonly path: string,
@@ -221,12 +225,39 @@ export class Checkpointer {
       feed.sent = everything ? feed.applied : Math.max(feed.sent, feed.applied);
     } else this.data.position = position;
     this.stats = stats;
-    if (this.backgroundSave || Date.now() - this.lastSave < saveIntervalMs) return;
+    this.saveInBackground();
+  }
+
+  /**
+   * One background save at a time, at most every saveIntervalMs. A position recorded too soon after
+   * the last save is saved when the interval ends, not only at the next advance: a run that stalls
+   * after it (a transform awaiting something, a quiet source) still has its last safe position on
+   * disk, so a crash then re-sends nothing before it.
+   */
+  private saveInBackground(): void {
+    if (this.ended || this.trailing) return;
+    const wait = this.lastSave + saveIntervalMs - Date.now();
+    if (this.backgroundSave || wait > 0) {
+      this.trailing = setTimeout(() => {
+        this.trailing = undefined;
+        this.saveInBackground();
+      }, Math.max(wait, 10));
+      this.trailing.unref();
+      return;
+    }
     this.lastSave = Date.now();
     this.backgroundSave = true;
     this.save(false)
       .catch((error: unknown) => (this.failure ??= error))
       .finally(() => (this.backgroundSave = false));
+  }
+
+  /** The run's last save (its teardown): no background save comes after it to undo what it says. */
+  finish(complete: boolean, allStats?: Record<string, CollectionStats>): Promise<void> {
+    this.ended = true;
+    clearTimeout(this.trailing);
+    this.trailing = undefined;
+    return this.save(complete, allStats);
   }
 
   /**
