@@ -247,7 +247,8 @@ async function conclude(args: MigrateArgs, report: RunReport, say: (line: string
   const printed = resolvedArgs(args, report);
   say(formatSummary(report, {
     resume: stopped && resumable ? resumeCommand(printed) : undefined,
-    followAgain: report.follow && resumable ? resumeCommand(printed) : undefined,
+    // Following on is open-ended: without the cutover's --until-caught-up and --verify.
+    followAgain: report.follow && resumable ? resumeCommand({ ...printed, 'until-caught-up': false, verify: false }) : undefined,
     verify: !stopped && !report.dryRun && !args.verify ? verifyCommand(args, report.shard) : undefined,
   }));
   if (stopped && isStdio(args.from)) say('stdin was read once, so this run cannot be resumed: run the whole pipeline again to start over.');

@@ -103,6 +103,12 @@ describe('gofannon-etl --follow', () => {
     expect(result.stdout).toContain('Identical: memory:dst holds exactly what memory:src holds.');
   });
 
+  test('after --until-caught-up --verify, the command to go on following is an open-ended follow, without them', async () => {
+    const result = await inDir(['--from', 'memory:src', '--to', 'memory:dst', '--follow', '--until-caught-up', '--verify', '--checkpoint', join(dir, 'cutover.ckpt')]);
+    expect(result.code, result.stderr).toBe(0);
+    expect(result.stdout).toMatch(/^To go on following from where it ended: gofannon-etl --from memory:src --to memory:dst --transform \S+ --checkpoint \S+\/cutover\.ckpt --follow --resume$/m);
+  });
+
   test.each([
     [['--from', 'file:backup.json', '--to', 'memory:dst', '--follow'], '--follow: file:backup.json: a file has no change feed; follow the store it was exported from (couchdb, dynamodb, firestore) instead, or import the file without --follow'],
     [['--from', '-', '--to', 'memory:dst', '--follow'], '--follow: file:- is read once and has no change feed'],
