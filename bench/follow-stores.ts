@@ -3,10 +3,11 @@
  * local servers (never our adapters, so what is measured is the tool, not its own help), one
  * collection each, documents that carry the `seq` of the change that wrote them.
  */
-import { BatchWriteItemCommand, CreateTableCommand, DeleteItemCommand, DeleteTableCommand, DynamoDBClient, GetItemCommand, PutItemCommand, ScanCommand, waitUntilTableExists, type WriteRequest } from '@aws-sdk/client-dynamodb';
+import { BatchWriteItemCommand, DeleteItemCommand, DeleteTableCommand, DynamoDBClient, GetItemCommand, PutItemCommand, ScanCommand, waitUntilTableExists, type WriteRequest } from '@aws-sdk/client-dynamodb';
 import pLimit from 'p-limit';
 import { toItem } from '../src/stores/dynamodb/marshal.js';
 import type { Doc } from '../src/types.js';
+import { createStreamTable } from '../test/servers/dynamodb-local.js';
 
 export interface BenchStore {
   readonly name: 'couchdb' | 'dynamodb';
@@ -88,14 +89,8 @@ export function dynamoStore(url: string): BenchStore {
     uri: url.replace(/^http:/, 'dynamodb:'),
     async seed(table, docs) {
       await drop(table);
-      await client.send(new CreateTableCommand({
-        TableName: table,
-        BillingMode: 'PAY_PER_REQUEST',
-        KeySchema: [{ AttributeName: '_id', KeyType: 'HASH' }],
-        AttributeDefinitions: [{ AttributeName: '_id', AttributeType: 'S' }],
-        // What --follow needs of a DynamoDB source (--enable-stream would turn it on).
-        StreamSpecification: { StreamEnabled: true, StreamViewType: 'NEW_AND_OLD_IMAGES' },
-      }));
+      // What --follow needs of a DynamoDB source (--enable-stream would turn it on).
+      await createStreamTable(client, table, 'NEW_AND_OLD_IMAGES');
       await waitUntilTableExists({ client, maxWaitTime: 60 }, { TableName: table });
       const limit = pLimit(seedInFlight);
       const calls: Promise<void>[] = [];

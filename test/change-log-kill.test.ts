@@ -5,7 +5,8 @@
  * must restore the table's state exactly. Gates: the writer's `ops N` lines and the log's own lines
  * (a change is in the file before the follower acknowledges it).
  */
-import { CreateTableCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { createStreamTable } from './servers/dynamodb-local.js';
 import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, watch } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -76,13 +77,7 @@ function logHolds(path: string, n: number): Promise<void> {
 test('SIGKILLed mid-follow, --resume appends to the log; read back, the log restores the table exactly', { timeout: 120_000 }, async () => {
   const prefix = `${uniquePrefix()}_`;
   const table = `${prefix}agents`;
-  await raw.send(new CreateTableCommand({
-    TableName: table,
-    BillingMode: 'PAY_PER_REQUEST',
-    KeySchema: [{ AttributeName: '_id', KeyType: 'HASH' }],
-    AttributeDefinitions: [{ AttributeName: '_id', AttributeType: 'S' }],
-    StreamSpecification: { StreamEnabled: true, StreamViewType: 'NEW_IMAGE' },
-  }));
+  await createStreamTable(raw, table, 'NEW_IMAGE');
   const log = join(dir, `${prefix}log.ndjson`);
   const checkpoint = join(dir, `${prefix}run.ckpt`);
   const env = cleanEnv();

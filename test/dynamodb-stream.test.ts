@@ -3,7 +3,8 @@
  * before the scan, creates, updates and deletes in order, resuming from a position, what a table
  * without a usable stream gets, `enableStream`, stopping.
  */
-import { CreateTableCommand, DeleteItemCommand, DynamoDBClient, PutItemCommand, UpdateTableCommand, type AttributeValue } from '@aws-sdk/client-dynamodb';
+import { DeleteItemCommand, DynamoDBClient, PutItemCommand, UpdateTableCommand, type AttributeValue } from '@aws-sdk/client-dynamodb';
+import { createStreamTable, type StreamView } from './servers/dynamodb-local.js';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -22,17 +23,7 @@ process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED = 'true';
 const raw = new DynamoDBClient({ endpoint: url, region: 'us-east-1', credentials: { accessKeyId: 'local', secretAccessKey: 'local' } });
 afterAll(() => raw.destroy());
 
-type StreamView = 'NEW_IMAGE' | 'NEW_AND_OLD_IMAGES' | 'KEYS_ONLY' | 'OLD_IMAGE';
-
-async function createTable(name: string, view?: StreamView, client = raw): Promise<void> {
-  await client.send(new CreateTableCommand({
-    TableName: name,
-    BillingMode: 'PAY_PER_REQUEST',
-    KeySchema: [{ AttributeName: '_id', KeyType: 'HASH' }],
-    AttributeDefinitions: [{ AttributeName: '_id', AttributeType: 'S' }],
-    ...(view ? { StreamSpecification: { StreamEnabled: true, StreamViewType: view } } : {}),
-  }));
-}
+const createTable = (name: string, view?: StreamView, client = raw) => createStreamTable(client, name, view);
 
 const put = (table: string, item: Record<string, AttributeValue>) => raw.send(new PutItemCommand({ TableName: table, Item: item }));
 const remove = (table: string, id: string) => raw.send(new DeleteItemCommand({ TableName: table, Key: { _id: { S: id } } }));

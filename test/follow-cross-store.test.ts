@@ -8,7 +8,8 @@
  * identical, deletes included, and reports how many changes it applied twice, within a bound.
  * Every wait is a gate: a line a process prints, the writer's count, the checkpoint polled with a deadline.
  */
-import { BatchWriteItemCommand, CreateTableCommand, DeleteItemCommand, DynamoDBClient, GetItemCommand, PutItemCommand } from '@aws-sdk/client-dynamodb';
+import { BatchWriteItemCommand, DeleteItemCommand, DynamoDBClient, GetItemCommand, PutItemCommand } from '@aws-sdk/client-dynamodb';
+import { createStreamTable } from './servers/dynamodb-local.js';
 import { Firestore } from '@google-cloud/firestore';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -100,13 +101,7 @@ const dynamodb = {
   uri: dynamodbUrl.replace(/^http:/, 'dynamodb:'),
   env: {},
   async create(table: string, docs: Doc[]) {
-    await dynamo.send(new CreateTableCommand({
-      TableName: table,
-      BillingMode: 'PAY_PER_REQUEST',
-      KeySchema: [{ AttributeName: '_id', KeyType: 'HASH' }],
-      AttributeDefinitions: [{ AttributeName: '_id', AttributeType: 'S' }],
-      StreamSpecification: { StreamEnabled: true, StreamViewType: 'NEW_IMAGE' },
-    }));
+    await createStreamTable(dynamo, table, 'NEW_IMAGE');
     for (let i = 0; i < docs.length; i += 25) {
       await dynamo.send(new BatchWriteItemCommand({ RequestItems: { [table]: docs.slice(i, i + 25).map((doc) => ({ PutRequest: { Item: toItem(doc) } })) } }));
     }

@@ -1,3 +1,4 @@
+import { CreateTableCommand, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { createRequire } from 'node:module';
@@ -60,3 +61,19 @@ export async function startDynamoLocal(): Promise<RunningServer> {
 }
 
 export { stopChild };
+
+export type StreamView = 'NEW_IMAGE' | 'NEW_AND_OLD_IMAGES' | 'KEYS_ONLY' | 'OLD_IMAGE';
+
+/**
+ * A table keyed by `_id` as our sink creates it, with a stream of this view (what --follow needs
+ * of a DynamoDB source), or none: the tests' and benches' one way to make a followable table.
+ */
+export async function createStreamTable(client: DynamoDBClient, name: string, view?: StreamView): Promise<void> {
+  await client.send(new CreateTableCommand({
+    TableName: name,
+    BillingMode: 'PAY_PER_REQUEST',
+    KeySchema: [{ AttributeName: '_id', KeyType: 'HASH' }],
+    AttributeDefinitions: [{ AttributeName: '_id', AttributeType: 'S' }],
+    ...(view ? { StreamSpecification: { StreamEnabled: true, StreamViewType: view } } : {}),
+  }));
+}
