@@ -133,6 +133,8 @@ describe('--workers to a file target: one export, as one process writes it', () 
     expect(workers.code, workers.stderr).toBe(0);
     // What every shard says of the split (each naming its own index) is shown once.
     expect(workers.stderr.match(/has no native split point/g)).toHaveLength(1);
+    // Said as the command the user typed: --workers, not a shard's own --shard k/N.
+    expect(workers.stderr).toMatch(/^--workers 3: file:export\.json has no native split point, so every shard reads all of it and keeps the documents whose _id hashes to it: /m);
     expect(docsOf('three.json')).toEqual(docsOf('single.json'));
     expect(Object.keys(docsOf('three.json'))).toEqual(['agents', 'users', 'demos']);
     // To NDJSON too: every part holds every collection, so they are joined collection by collection.

@@ -153,6 +153,12 @@ const recentLines = 10_000;
 /** A line as the shards all say it: `--shard 2/3: … hashes to shard 2` is what shard 0 says too. */
 const sameFromEveryShard = (line: string) => line.replace(/\bshard \d+\/\d+/g, 'shard */*').replace(/\bshard \d+\b/g, 'shard *');
 
+/**
+ * A shard's line as the run the user started says it, once for all shards: `--shard 1/2: … hashes
+ * to shard 1` becomes `--workers 2: … hashes to it` (the user typed --workers, not --shard).
+ */
+const asTheWorkersSay = (line: string) => line.replace(/^--shard \d+\/(\d+): /, '--workers $1: ').replace(/\bhashes to shard \d+\b/g, 'hashes to it');
+
 /** A child's lines (stdout and stderr), shown through the view, each once: N shards say the same things. */
 function relay(child: ChildProcess, seen: Set<string>, view: ProgressView): Promise<void> {
   const streams = [child.stdout!, child.stderr!].map(
@@ -169,7 +175,7 @@ function relay(child: ChildProcess, seen: Set<string>, view: ProgressView): Prom
             seen.add(stopping);
           }
           seen.add(key);
-          view.log(line);
+          view.log(asTheWorkersSay(line));
         });
         lines.on('close', resolveLines);
       }),
