@@ -254,7 +254,7 @@ async function run(
   let checkpointer: Checkpointer | undefined;
   try {
     if (options.shard) assertShardable(options.shard, source);
-    if (options.follow) checkFollowEnds(source, sink);
+    if (options.follow) checkFollowEnds(source, sink, filePath(options.from) !== undefined);
     checkpointer = dryRun ? undefined : await openCheckpoint(options, source, sink, collections ?? null, transforms, deadLetters);
   } catch (error) {
     // Refused before anything was read: close both ends, so no connection outlives the refusal.

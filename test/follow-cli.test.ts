@@ -11,7 +11,7 @@ import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { pathToFileURL } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { describe, expect, test } from 'vitest';
 import type { RunReport } from '../src/types.js';
 import { cleanEnv, cliPath, gateTransform, runCli, type CliResult } from './generated-export.js';
@@ -101,6 +101,13 @@ describe('gofannon-etl --follow', () => {
     expect(result.stdout).toMatch(/^Following: 3 changes applied .*caught up with the source\.$/m);
     expect(result.stdout).toMatch(/^agents\s+4\s+4\s+4\s+0\s+0\s+0$/m);
     expect(result.stdout).toContain('Identical: memory:dst holds exactly what memory:src holds.');
+  });
+
+  test("a real export (its metadata names the store it came from) is refused as a file, with the file's advice", async () => {
+    const sample = fileURLToPath(new URL('../examples/sample-backup.json', import.meta.url));
+    const result = await inDir(['--from', `file:${sample}`, '--to', 'memory:dst', '--follow']);
+    expect(result.code).toBe(2);
+    expect(result.stderr).toBe(`gofannon-etl: --follow: file:${sample}: a file has no change feed; follow the store it was exported from (couchdb, dynamodb, firestore) instead, or import the file without --follow\n`);
   });
 
   test('after --until-caught-up --verify, the command to go on following is an open-ended follow, without them', async () => {

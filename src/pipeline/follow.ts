@@ -23,12 +23,16 @@ export function checkFollowOptions(options: { follow?: boolean; untilCaughtUp?: 
   }
 }
 
-/** Refuses, before anything is read or written, a source that cannot be followed or a target that cannot delete. */
-export function checkFollowEnds(source: Source, sink: Sink): void {
+/**
+ * Refuses, before anything is read or written, a source that cannot be followed or a target that
+ * cannot delete. `fromFile`: the source is a file (its `provider` is the store the export came
+ * from, so it cannot tell).
+ */
+export function checkFollowEnds(source: Source, sink: Sink, fromFile: boolean): void {
   if (!source.feed) {
     const why = source.resumable === false
       ? `${source.label} is read once and has no change feed`
-      : source.provider === 'file'
+      : fromFile
         ? `${source.label}: a file has no change feed; follow the store it was exported from (couchdb, dynamodb, firestore) instead, or import the file without --follow`
         : `${source.label} has no change feed to follow`;
     throw usageError('cannot-follow', `--follow: ${why}`);
