@@ -101,9 +101,16 @@ const migrateOptionChecks: OptionChecks<MigrateOptions> = {
   untilCaughtUp: isBoolean,
 };
 
+/** Why a count option (`--batch-size`, `--workers`) is not one; a word where a number goes arrives as NaN, so that is not echoed. */
+export function countProblem(name: string, value: number | undefined): string | undefined {
+  if (value === undefined || (Number.isInteger(value) && value >= 1)) return undefined;
+  return `${name} must be a whole number of at least 1${Number.isNaN(value) ? '' : `, not ${value}`}`;
+}
+
 function checkOptions(options: MigrateOptions): void {
   const positive = (name: string, value: number | undefined) => {
-    if (value !== undefined && (!Number.isInteger(value) || value < 1)) throw usageError('bad-option', `${name} must be a whole number of at least 1, not ${value}`);
+    const problem = countProblem(name, value);
+    if (problem) throw usageError('bad-option', problem);
   };
   positive('--concurrency', options.concurrency);
   positive('--batch-size', options.batchSize);

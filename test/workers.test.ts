@@ -330,6 +330,8 @@ describe('what --workers refuses, in one line (exit 2)', () => {
     [['--from', 'file:x.ndjson', '--to', 'null', '--workers', '2', '--shard', '0/2'], '--workers runs the shards itself'],
     [['--from', 'couchdb', '--to', 'null', '--workers', '2', '--follow'], '--workers and --follow do not go together'],
     [['--from', 'file:x.ndjson', '--to', 'null', '--workers', '0'], '--workers must be a whole number of at least 1, not 0'],
+    // A word arrives as NaN: the line does not echo that.
+    [['--from', 'file:x.ndjson', '--to', 'null', '--workers', 'two'], 'gofannon-etl: --workers must be a whole number of at least 1\n'],
     [['--from', 'file:x.ndjson', '--to', 'file:/nonexistent-dir/out.json', '--workers', '2'], 'the directory /nonexistent-dir does not exist'],
     [['--from', 'file:x.ndjson', '--to', 'null', '--workers', '2', '--report', '/nonexistent-dir/r.json'], '--report /nonexistent-dir/r.json: the directory /nonexistent-dir does not exist'],
   ])('%j', async (args, says) => {

@@ -11,7 +11,7 @@ import { access, constants, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { basename, dirname, join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
-import { type CheckpointData, checkOutputFiles, loadCheckpoint, mergeReports, mergeStats, shardFileName, totalOf } from '../pipeline.js';
+import { type CheckpointData, checkOutputFiles, countProblem, loadCheckpoint, mergeReports, mergeStats, shardFileName, totalOf } from '../pipeline.js';
 import { isStdio, parseUri } from '../registry.js';
 import { joinParts, removeParts } from '../stores/file/parts.js';
 import { type FileFormat, formatFromName } from '../formats/file-name.js';
@@ -50,7 +50,8 @@ function refuse(line: string): number {
 
 /** Why this command cannot run as workers, if it cannot. */
 function refusal(args: Args): string | undefined {
-  if (!Number.isInteger(args.workers) || args.workers < 1) return `--workers must be a whole number of at least 1, not ${String(args.workers)}`;
+  const notACount = countProblem('--workers', args.workers);
+  if (notACount) return notACount;
   if (isStdio(args.from)) return '--workers splits its source between processes, and stdin can be read only once: give a file (file:PATH) instead';
   if (args.follow) return '--workers and --follow do not go together: a change feed is followed by one process';
   if (args.shard !== undefined) return '--workers runs the shards itself (--shard k/N each): give one or the other';
