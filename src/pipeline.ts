@@ -261,7 +261,7 @@ async function run(
   let checkpointer: Checkpointer | undefined;
   try {
     if (options.shard) assertShardable(options.shard, source);
-    if (options.follow) checkFollowEnds(source, sink, filePath(options.from) !== undefined);
+    if (options.follow) checkFollowEnds(source, sink);
     checkpointer = dryRun ? undefined : await openCheckpoint(options, source, sink, collections ?? null, transforms, deadLetters);
   } catch (error) {
     // Refused before anything was read: close both ends, so no connection outlives the refusal.

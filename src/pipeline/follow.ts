@@ -25,14 +25,14 @@ export function checkFollowOptions(options: { follow?: boolean; untilCaughtUp?: 
 
 /**
  * Refuses, before anything is read or written, a source that cannot be followed or a target that
- * cannot delete. `fromFile`: the source is a file (its `provider` is the store the export came
- * from, so it cannot tell).
+ * cannot delete. A file is told by its label (`file:…`, from a URI or the library's fileSource):
+ * its `provider` is the store its export came from.
  */
-export function checkFollowEnds(source: Source, sink: Sink, fromFile: boolean): void {
+export function checkFollowEnds(source: Source, sink: Sink): void {
   if (!source.feed) {
     const why = source.resumable === false
       ? `${source.label} is read once and has no change feed`
-      : fromFile
+      : source.label.startsWith('file:')
         ? `${source.label}: a file has no change feed; follow the store it was exported from (couchdb, dynamodb, firestore) instead, or import the file without --follow`
         : `${source.label} has no change feed to follow`;
     throw usageError('cannot-follow', `--follow: ${why}`);
